@@ -1,0 +1,51 @@
+/**
+ * Errors with stable codes. Callers match on `code`, never on message text; retry loops look only at
+ * `retriable`. Every code is listed in docs/ERRORS.md and never reused for another meaning.
+ */
+export const ErrorCodes = {
+  CONFIG_INVALID: 'MON_ERR_CONFIG_INVALID',
+  CONFIG_UNAVAILABLE: 'MON_ERR_COMPONENT_UNAVAILABLE',
+  CHANNEL_FULL: 'MON_ERR_CHANNEL_FULL',
+  CHANNEL_TX: 'MON_ERR_CHANNEL_TRANSACTION',
+  CHANNEL_DISK_SPACE: 'MON_ERR_CHANNEL_DISK_SPACE',
+  CHANNEL_CORRUPT: 'MON_ERR_CHANNEL_CORRUPT',
+  CHANNEL_CLOSED: 'MON_ERR_CHANNEL_CLOSED',
+  SOURCE_DECODE: 'MON_ERR_SOURCE_DECODE',
+  SOURCE_FILE_CHANGED: 'MON_ERR_SOURCE_FILE_CHANGED',
+  SINK_CONNECT: 'MON_ERR_SINK_CONNECT',
+  SINK_TIMEOUT: 'MON_ERR_SINK_TIMEOUT',
+  SINK_REJECTED: 'MON_ERR_SINK_REJECTED',
+  SINK_WRITE: 'MON_ERR_SINK_WRITE',
+  PROCESSOR_ALL_FAILED: 'MON_ERR_ALL_SINKS_FAILED',
+  IO: 'MON_ERR_IO',
+  PATH_ESCAPE: 'MON_ERR_PATH_ESCAPE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class MonsoonError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  constructor(code: ErrorCode, message: string, opts: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.name = 'MonsoonError';
+    this.code = code;
+    this.retriable = opts.retriable ?? false;
+  }
+}
+
+/** The channel cannot take more events now; the caller should back off and retry (Flume's ChannelFullException). */
+export class ChannelFullError extends MonsoonError {
+  constructor(message: string) {
+    super(ErrorCodes.CHANNEL_FULL, message, { retriable: true });
+    this.name = 'ChannelFullError';
+  }
+}
+
+export function isRetriable(err: unknown): boolean {
+  return err instanceof MonsoonError ? err.retriable : false;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
