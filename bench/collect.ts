@@ -1,0 +1,180 @@
+/**
+ * bench:collect — 1 KB lines tailed → file channel (fsync per commit) → thrift → collector → file
+ * channel → rolled files, beside rsyslog doing the same job (imfile → omfwd → imtcp → omfile) on the
+ * same input in the same run. Prints MB/s, lines/s, the ratio and each side's peak RSS; the last line
+ * is one JSON object.
+ *
+ * BENCH_MB sets the input size (default 256).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, kill9, peakRssMiB, spawnMonsoon } from '../test/support/procs.js';
+
+const MB = Number(process.env.BENCH_MB ?? 256);
+const LINE = 1024;
+const lines = Math.floor((MB * 1024 * 1024) / LINE);
+const root = mkdtempSync(join(tmpdir(), 'monsoon-bench-collect-'));
+
+function writeInput(path: string): number {
+  const fd = openSync(path, 'w');
+  const chunk: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    const head = `line-${String(i).padStart(10, '0')}-`;
+    chunk.push(head + 'x'.repeat(LINE - 1 - head.length));
+    if (chunk.length === 1024 || i === lines - 1) {
+      writeSync(fd, chunk.join('\n') + '\n');
+      chunk.length = 0;
+    }
+  }
+  closeSync(fd);
+  return statSync(path).size;
+}
+
+function dirBytes(dir: string): number {
+  let n = 0;
+  for (const f of readdirSync(dir)) n += statSync(join(dir, f)).size;
+  return n;
+}
+
+function fileLines(path: string): number {
+  const r = spawnSync('wc', ['-l', path], { encoding: 'utf8' });
+  return Number(r.stdout.trim().split(/\s+/)[0] ?? 0);
+}
+
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function runOurs(input: string, bytes: number) {
+  const dir = join(root, 'ours');
+  const out = join(dir, 'out');
+  mkdirSync(out, { recursive: true });
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'collector.properties'),
+    `col.sources = r1\ncol.channels = c1\ncol.sinks = k1
+col.sources.r1.type = thrift\ncol.sources.r1.bind = 127.0.0.1\ncol.sources.r1.port = ${port}\ncol.sources.r1.channels = c1
+col.channels.c1.type = file\ncol.channels.c1.checkpointDir = ${dir}/col/cp\ncol.channels.c1.dataDirs = ${dir}/col/data
+col.channels.c1.capacity = 1000000\ncol.channels.c1.transactionCapacity = 10000\ncol.channels.c1.minimumRequiredSpace = 0
+col.sinks.k1.type = file_roll\ncol.sinks.k1.channel = c1\ncol.sinks.k1.sink.directory = ${out}\ncol.sinks.k1.sink.rollInterval = 0\ncol.sinks.k1.batchSize = 5000\n`,
+  );
+  writeFileSync(
+    join(dir, 'agent.properties'),
+    `ag.sources = r1\nag.channels = c1\nag.sinks = k1
+ag.sources.r1.type = TAILDIR\nag.sources.r1.filegroups = f1\nag.sources.r1.filegroups.f1 = ${input.replace(/\./g, '\\\\.')}
+ag.sources.r1.positionFile = ${dir}/ag/pos.json\nag.sources.r1.batchSize = 5000\nag.sources.r1.channels = c1
+ag.channels.c1.type = file\nag.channels.c1.checkpointDir = ${dir}/ag/cp\nag.channels.c1.dataDirs = ${dir}/ag/data
+ag.channels.c1.capacity = 1000000\nag.channels.c1.transactionCapacity = 10000\nag.channels.c1.minimumRequiredSpace = 0
+ag.sinks.k1.type = thrift\nag.sinks.k1.channel = c1\nag.sinks.k1.hostname = 127.0.0.1\nag.sinks.k1.port = ${port}\nag.sinks.k1.batch-size = 5000\n`,
+  );
+  const collector = spawnMonsoon(['agent', '-n', 'col', '-f', join(dir, 'collector.properties'), '--data-dir', join(dir, 'col')]);
+  await new Promise((r) => setTimeout(r, 500));
+  const t0 = Date.now();
+  const agent = spawnMonsoon(['agent', '-n', 'ag', '-f', join(dir, 'agent.properties'), '--data-dir', join(dir, 'ag')]);
+  let secs = 0;
+  let rss = { agent: 0, collector: 0 };
+  try {
+    await until(() => dirBytes(out) >= bytes, 600_000, `our pipeline to deliver ${bytes} bytes (agent: ${agent.tail()} collector: ${collector.tail()})`);
+  } finally {
+    secs = (Date.now() - t0) / 1000;
+    rss = { agent: peakRssMiB(agent.child.pid), collector: peakRssMiB(collector.child.pid) };
+    await kill9(agent);
+    await kill9(collector);
+  }
+  return { secs, rss };
+}
+
+async function runRsyslog(input: string) {
+  const dir = join(root, 'rsyslog');
+  mkdirSync(join(dir, 'a'), { recursive: true });
+  mkdirSync(join(dir, 'b'), { recursive: true });
+  const port = await freePort();
+  const out = join(dir, 'out.log');
+  writeFileSync(
+    join(dir, 'b.conf'),
+    `global(workDirectory="${dir}/b" maxMessageSize="8k")
+module(load="imtcp")
+template(name="raw" type="string" string="%msg%\\n")
+ruleset(name="out") { action(type="omfile" file="${out}" template="raw") }
+input(type="imtcp" address="127.0.0.1" port="${port}" ruleset="out")\n`,
+  );
+  writeFileSync(
+    join(dir, 'a.conf'),
+    `global(workDirectory="${dir}/a" maxMessageSize="8k")
+module(load="imfile" mode="inotify")
+ruleset(name="fwd") { action(type="omfwd" target="127.0.0.1" port="${port}" protocol="tcp" template="RSYSLOG_ForwardFormat") }
+input(type="imfile" file="${input}" tag="bench" ruleset="fwd")\n`,
+  );
+  const start = (name: string) => spawn('rsyslogd', ['-n', '-f', join(dir, `${name}.conf`), '-i', join(dir, `${name}.pid`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const b = start('b');
+  await new Promise((r) => setTimeout(r, 500));
+  const t0 = Date.now();
+  const a = start('a');
+  let secs = 0;
+  let rss = { sender: 0, receiver: 0 };
+  try {
+    let last = -1;
+    await until(
+      () => {
+        let n = 0;
+        try {
+          n = statSync(out).size > 0 ? fileLines(out) : 0;
+        } catch {
+          n = 0;
+        }
+        last = n;
+        return n >= lines;
+      },
+      600_000,
+      `rsyslog to deliver ${lines} lines (has ${last})`,
+    );
+  } finally {
+    secs = (Date.now() - t0) / 1000;
+    rss = { sender: peakRssMiB(a.pid), receiver: peakRssMiB(b.pid) };
+    a.kill('SIGKILL');
+    b.kill('SIGKILL');
+  }
+  return { secs, rss };
+}
+
+async function main(): Promise<void> {
+  const haveRsyslog = spawnSync('rsyslogd', ['-v']).status === 0;
+  if (!haveRsyslog) throw new Error('rsyslogd is not installed: apt-get install -y rsyslog');
+  mkdirSync(join(root, 'in'), { recursive: true });
+  const input = join(root, 'in', 'input.log');
+  const bytes = writeInput(input);
+  const mb = bytes / (1024 * 1024);
+  console.log(`input: ${lines} lines of ${LINE} bytes (${mb.toFixed(0)} MiB) in ${input}`);
+
+  const ours = await runOurs(input, bytes);
+  const rs = await runRsyslog(input);
+  const oursMb = mb / ours.secs;
+  const rsMb = mb / rs.secs;
+  console.log(`ours:    ${oursMb.toFixed(1)} MB/s, ${Math.round(lines / ours.secs)} lines/s, peak RSS agent ${ours.rss.agent.toFixed(0)} MiB, collector ${ours.rss.collector.toFixed(0)} MiB`);
+  console.log(`rsyslog: ${rsMb.toFixed(1)} MB/s, ${Math.round(lines / rs.secs)} lines/s, peak RSS sender ${rs.rss.sender.toFixed(0)} MiB, receiver ${rs.rss.receiver.toFixed(0)} MiB`);
+  console.log(`collect: ours ${oursMb.toFixed(1)} MB/s, rsyslog ${rsMb.toFixed(1)} MB/s, ratio ${(oursMb / rsMb).toFixed(2)}`);
+  rmSync(root, { recursive: true, force: true });
+  console.log(
+    JSON.stringify({
+      ours_mb_per_s: +oursMb.toFixed(2),
+      ours_lines_per_s: Math.round(lines / ours.secs),
+      rsyslog_mb_per_s: +rsMb.toFixed(2),
+      rsyslog_lines_per_s: Math.round(lines / rs.secs),
+      ratio_vs_rsyslog: +(oursMb / rsMb).toFixed(3),
+      ours_peak_rss_mib: { agent: Math.round(ours.rss.agent), collector: Math.round(ours.rss.collector) },
+      rsyslog_peak_rss_mib: { sender: Math.round(rs.rss.sender), receiver: Math.round(rs.rss.receiver) },
+      input_mib: Math.round(mb),
+    }),
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { agentCommand } from './agent.js';
+import { componentsCommand } from './components.js';
+
+/** `monsoon`: one CLI for every tier; each command lives in its own file. */
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('monsoon')
+  .description('Monsoon — real-time data pipelines: collect, buffer, compute, store, watch, deploy.')
+  .version(pkg.version, '-V, --version', 'print the version and exit')
+  .showHelpAfterError();
+
+program.addCommand(agentCommand());
+program.addCommand(componentsCommand());
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,201 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { ChannelCounterNames, MetricsRegistry, SinkCounterNames, SourceCounterNames } from '../core/metrics.js';
+import { DefaultChannelProcessor } from './channel-processor.js';
+import type { Channel, ChannelSelector, ComponentContext, Interceptor, Sink, SinkProcessor, Source } from './contracts.js';
+import type { AgentPlan, PlannedComponent } from './config/plan.js';
+import { InFlightFile } from './processors/inflight.js';
+import { SinkRunner } from './sink-runner.js';
+import { Watchdog } from './watchdog.js';
+
+/**
+ * Runs one agent plan. Start-up and reload share one path, `apply`: sources and sinks are stopped
+ * (committing what they hold), channels whose configuration did not change keep running with their
+ * events, and everything else is built anew from the plan.
+ */
+export interface AgentOptions {
+  name: string;
+  agentId: string;
+  dataDir: string;
+  log: Logger;
+  metrics?: MetricsRegistry;
+  /** How long a component may sit with waiting input and no progress before it is flagged stuck. */
+  stuckAfterMs?: number;
+}
+
+interface RunningChannel {
+  fingerprint: string;
+  channel: Channel;
+}
+
+export class Agent {
+  readonly metrics: MetricsRegistry;
+  readonly watchdog: Watchdog;
+  private channels = new Map<string, RunningChannel>();
+  private sources: Array<{ name: string; source: Source }> = [];
+  private runners: Array<{ runner: SinkRunner; processor: SinkProcessor; sinks: Sink[]; inflight: InFlightFile }> = [];
+  private applying: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: AgentOptions) {
+    this.metrics = opts.metrics ?? new MetricsRegistry(opts.name);
+    this.watchdog = new Watchdog(opts.log, opts.stuckAfterMs ?? 60_000);
+    mkdirSync(opts.dataDir, { recursive: true });
+  }
+
+  /** Applies a plan; calls are serialised so a reload never overlaps another. */
+  apply(plan: AgentPlan): Promise<void> {
+    this.applying = this.applying.then(() => this.doApply(plan));
+    return this.applying;
+  }
+
+  async stop(drainMs = 5000): Promise<void> {
+    await this.applying.catch(() => {});
+    this.watchdog.stop();
+    await this.stopSources();
+    // Give sinks a bounded moment to empty in-memory channels before they stop for good.
+    const deadline = Date.now() + drainMs;
+    while (Date.now() < deadline && [...this.channels.values()].some((c) => !c.channel.durable && c.channel.size() > 0)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await this.stopFlow();
+    for (const [name, rc] of this.channels) await this.stopChannel(name, rc);
+    this.channels.clear();
+  }
+
+  channel(name: string): Channel | undefined {
+    return this.channels.get(name)?.channel;
+  }
+
+  private ctx(name: string): ComponentContext {
+    return { agent: this.opts.name, agentId: this.opts.agentId, name, log: this.opts.log.child({ component: name }), metrics: this.metrics, dataDir: this.opts.dataDir };
+  }
+
+  private async doApply(plan: AgentPlan): Promise<void> {
+    this.watchdog.stop();
+    await this.stopFlow();
+
+    const wanted = new Map(plan.channels.map((c) => [c.name, c]));
+    // A changed in-memory channel hands its events to its successor; a durable one is closed so
+    // that its successor recovers the same files.
+    const handOver = new Map<string, Channel>();
+    for (const [name, rc] of [...this.channels]) {
+      const next = wanted.get(name);
+      if (next && fingerprint(next) === rc.fingerprint) continue;
+      this.channels.delete(name);
+      if (next && !rc.channel.durable) handOver.set(name, rc.channel);
+      else await this.stopChannel(name, rc);
+    }
+    for (const c of plan.channels) {
+      if (this.channels.has(c.name)) continue;
+      const counters = this.metrics.component('CHANNEL', c.name, ChannelCounterNames);
+      const channel = c.spec.create(c.config, { ...this.ctx(c.name), counters }) as Channel;
+      await channel.start();
+      const old = handOver.get(c.name);
+      if (old) await moveEvents(old, channel);
+      this.channels.set(c.name, { fingerprint: fingerprint(c), channel });
+    }
+
+    const sinks = new Map<string, Sink>();
+    for (const s of plan.sinks) {
+      const channel = this.channels.get(s.channel)!.channel;
+      const counters = this.metrics.component('SINK', s.name, SinkCounterNames);
+      const group = plan.groups.find((g) => g.sinks.includes(s.name))!;
+      const inflight = this.inflightFor(group.name);
+      sinks.set(s.name, s.spec.create(s.config, { ...this.ctx(s.name), channel, counters, inflight: inflight.forSink() }) as Sink);
+    }
+    for (const g of plan.groups) {
+      const members = g.sinks.map((n) => sinks.get(n)!);
+      const inflight = this.inflightFor(g.name);
+      const counters = this.metrics.component('SINK_PROCESSOR', g.name, SinkCounterNames);
+      const processor = g.processor.spec.create(g.processor.config, { ...this.ctx(g.name), sinks: members, counters, inflightAtStart: inflight.atStart() }) as SinkProcessor;
+      const channels = [...new Set(plan.sinks.filter((s) => g.sinks.includes(s.name)).map((s) => this.channels.get(s.channel)!.channel))];
+      for (const s of members) await s.start();
+      await processor.start();
+      const runner = new SinkRunner({ processor, channels, log: this.opts.log.child({ sinkgroup: g.name }) });
+      runner.start();
+      this.runners.push({ runner, processor, sinks: members, inflight });
+    }
+
+    for (const s of plan.sources) {
+      const channels = s.channels.map((n) => this.channels.get(n)!.channel);
+      const counters = this.metrics.component('SOURCE', s.name, SourceCounterNames);
+      const selector = s.selector.spec.create(s.selector.config, { ...this.ctx(s.name), channels }) as ChannelSelector;
+      const interceptors = s.interceptors.map((i) => i.spec.create(i.config, this.ctx(`${s.name}.${i.name}`)) as Interceptor);
+      const processor = new DefaultChannelProcessor(selector, interceptors, counters, this.opts.log.child({ source: s.name }));
+      const source = s.spec.create(s.config, { ...this.ctx(s.name), processor, counters }) as Source;
+      await source.start();
+      this.sources.push({ name: s.name, source });
+      if (source.backlog) {
+        const backlog = source.backlog.bind(source);
+        this.watchdog.watch({ what: `source ${s.name}`, counters, pending: backlog, progress: () => counters.get('EventAcceptedCount') });
+      }
+    }
+    for (const [name, rc] of this.channels) {
+      const counters = this.metrics.component('CHANNEL', name, ChannelCounterNames);
+      this.watchdog.watch({ what: `channel ${name} (its sinks)`, counters, pending: () => rc.channel.size(), progress: () => counters.get('EventTakeSuccessCount') });
+    }
+    this.watchdog.start();
+    this.opts.log.info({ sources: plan.sources.length, channels: plan.channels.length, sinks: plan.sinks.length }, `Agent ${plan.agent} is running.`);
+  }
+
+  private inflightFiles = new Map<string, InFlightFile>();
+  private inflightFor(group: string): InFlightFile {
+    let f = this.inflightFiles.get(group);
+    if (!f) {
+      f = new InFlightFile(join(this.opts.dataDir, `inflight-${group}.json`));
+      this.inflightFiles.set(group, f);
+    }
+    return f;
+  }
+
+  /** Stops sources first (they commit what they hold), then sink runners after their current batch. */
+  private async stopFlow(): Promise<void> {
+    await this.stopSources();
+    for (const r of this.runners) {
+      await r.runner.stop();
+      await r.processor.stop().catch(() => {});
+      for (const s of r.sinks) await s.stop().catch((e) => this.opts.log.warn({ sink: s.name, err: errorMessage(e) }, 'A sink failed to stop cleanly.'));
+    }
+    this.runners = [];
+    for (const f of this.inflightFiles.values()) f.close();
+    this.inflightFiles.clear();
+  }
+
+  private async stopSources(): Promise<void> {
+    for (const { name, source } of this.sources) {
+      await source.stop().catch((e) => this.opts.log.warn({ source: name, err: errorMessage(e) }, 'A source failed to stop cleanly.'));
+    }
+    this.sources = [];
+  }
+
+  private async stopChannel(name: string, rc: RunningChannel): Promise<void> {
+    const left = rc.channel.durable ? 0 : rc.channel.size();
+    if (left > 0) {
+      this.opts.log.error({ channel: name, events: left }, `Memory channel ${name} stopped with ${left} event(s) in it; they are lost.`);
+    }
+    await rc.channel.stop();
+  }
+}
+
+function fingerprint(c: PlannedComponent): string {
+  return JSON.stringify([c.spec.type, Object.entries(c.raw).sort()]);
+}
+
+/** Moves events from a replaced in-memory channel into its successor, so a reload loses nothing. */
+async function moveEvents(from: Channel, to: Channel): Promise<void> {
+  for (;;) {
+    const take = from.transaction();
+    const events = await take.take(Math.min(from.transactionCapacity, to.transactionCapacity));
+    if (events.length === 0) {
+      await take.commit();
+      break;
+    }
+    const put = to.transaction();
+    put.put(events);
+    await put.commit();
+    await take.commit();
+  }
+  await from.stop();
+}

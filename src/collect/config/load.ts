@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseProperties } from 'dot-properties';
+import { parse as parseYaml } from 'yaml';
+import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+
+/**
+ * Reads an agent configuration file into Flume's flat `agent.kind.name.key = value` form. Java
+ * properties files are read as they are; YAML files are flattened into the same keys, so both go
+ * through one validation path.
+ */
+export type FlatConfig = Map<string, string>;
+
+export function loadConfigFile(path: string): FlatConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new MonsoonError(ErrorCodes.CONFIG_INVALID, `cannot read configuration file ${path}: ${(e as Error).message}`);
+  }
+  return /\.ya?ml$/i.test(path) ? flattenYaml(text, path) : parseFlumeProperties(text);
+}
+
+export function parseFlumeProperties(text: string): FlatConfig {
+  const out: FlatConfig = new Map();
+  for (const [k, v] of Object.entries(parseProperties(text) as Record<string, string>)) out.set(k.trim(), String(v).trim());
+  return out;
+}
+
+const LIST_SECTIONS = new Set(['sources', 'channels', 'sinks', 'sinkgroups']);
+
+export function flattenYaml(text: string, path = '<yaml>'): FlatConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new MonsoonError(ErrorCodes.CONFIG_INVALID, `${path}: invalid YAML: ${(e as Error).message}`);
+  }
+  const out: FlatConfig = new Map();
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new MonsoonError(ErrorCodes.CONFIG_INVALID, `${path}: expected a mapping of agent names at the top level`);
+  }
+  for (const [agent, body] of Object.entries(doc as Record<string, unknown>)) {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new MonsoonError(ErrorCodes.CONFIG_INVALID, `${path}: ${agent}: expected a mapping with sources, channels, sinks`);
+    }
+    for (const [section, comps] of Object.entries(body as Record<string, unknown>)) {
+      const prefix = `${agent}.${section}`;
+      if (LIST_SECTIONS.has(section) && comps !== null && typeof comps === 'object' && !Array.isArray(comps)) {
+        out.set(prefix, Object.keys(comps).join(' '));
+        for (const [name, props] of Object.entries(comps as Record<string, unknown>)) flattenInto(out, `${prefix}.${name}`, props);
+      } else {
+        flattenInto(out, prefix, comps);
+      }
+    }
+  }
+  return out;
+}
+
+function flattenInto(out: FlatConfig, key: string, value: unknown): void {
+  if (Array.isArray(value)) {
+    out.set(key, value.map(String).join(' '));
+  } else if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    // `interceptors: {i1: {...}, i2: {...}}` also names the interceptor chain, in order.
+    if (key.endsWith('.interceptors') && entries.every(([, v]) => v !== null && typeof v === 'object' && !Array.isArray(v))) {
+      out.set(key, entries.map(([k]) => k).join(' '));
+    }
+    for (const [k, v] of entries) flattenInto(out, `${key}.${k}`, v);
+  } else if (value !== undefined && value !== null) {
+    out.set(key, String(value));
+  }
+}

@@ -1,0 +1,18 @@
+import { registerUnavailable } from '../core/config/component.js';
+
+/**
+ * Flume components whose Monsoon tier is not built yet. Naming them gives a clear error instead of an
+ * "unknown type" guess, and a config that uses them is never run with the component silently missing.
+ */
+const BUS = 'the Kafka/NATS/Redis bus components arrive with the bus tier; until then write to a thrift sink, file_roll or hdfs';
+registerUnavailable('sink', ['kafka', 'org.apache.flume.sink.kafka.KafkaSink'], BUS);
+registerUnavailable('source', ['kafka', 'org.apache.flume.source.kafka.KafkaSource'], BUS);
+registerUnavailable('channel', ['kafka', 'org.apache.flume.channel.kafka.KafkaChannel'], BUS);
+const STORE = 'store writers (HBase, Elasticsearch, Hive, Solr) arrive with the store tier; use hdfs (local rolled files) or file_roll meanwhile';
+registerUnavailable('sink', ['hbase', 'hbase2', 'asynchbase', 'org.apache.flume.sink.hbase.HBaseSink', 'org.apache.flume.sink.hbase2.HBase2Sink', 'org.apache.flume.sink.hbase.AsyncHBaseSink'], STORE);
+registerUnavailable('sink', ['elasticsearch', 'org.apache.flume.sink.elasticsearch.ElasticSearchSink', 'hive', 'org.apache.flume.sink.hive.HiveSink', 'morphline_solr', 'org.apache.flume.sink.solr.morphline.MorphlineSolrSink'], STORE);
+registerUnavailable('channel', ['jdbc', 'org.apache.flume.channel.jdbc.JdbcChannel'], 'use the file channel for durability');
+registerUnavailable('channel', ['spillablememory', 'org.apache.flume.channel.SpillableMemoryChannel'], 'use the file channel (durable) or the memory channel (fast)');
+registerUnavailable('source', ['jms', 'org.apache.flume.source.jms.JMSSource', 'scribe', 'org.apache.flume.source.scribe.ScribeSource'], 'not built; send through thrift, http or a file source instead');
+registerUnavailable('sink', ['irc', 'org.apache.flume.sink.irc.IRCSink', 'http', 'org.apache.flume.sink.http.HttpSink'], 'not built yet');
+registerUnavailable('interceptor', ['morphline', 'org.apache.flume.sink.solr.morphline.MorphlineInterceptor$Builder'], 'morphlines are Java-only; use regex_extractor or search_replace');

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { MONSOON_BIN } from './support/procs.js';
+
+const run = (...args: string[]) => spawnSync(process.execPath, [MONSOON_BIN, ...args], { encoding: 'utf8' });
+const dir = mkdtempSync(join(tmpdir(), 'monsoon-cli-'));
+
+describe('monsoon CLI', () => {
+  it('prints its version and help', () => {
+    const v = run('--version');
+    assert.equal(v.status, 0);
+    assert.equal(v.stdout.trim(), JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+    const h = run('--help');
+    assert.equal(h.status, 0);
+    assert.match(h.stdout, /agent/);
+    assert.match(h.stdout, /components/);
+  });
+
+  it('agent --check prints the resolved pipeline and exits 0 for a valid file', () => {
+    const f = join(dir, 'ok.properties');
+    writeFileSync(f, 'a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n');
+    const r = run('agent', '-n', 'a1', '-f', f, '--check');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /source r1: seq → \[c1\]/);
+    assert.match(r.stdout, /sink k1: logger ← c1/);
+    assert.match(r.stdout, /valid/);
+  });
+
+  it('agent --check lists every error with its key and exits non-zero', () => {
+    const f = join(dir, 'bad.properties');
+    writeFileSync(f, 'a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\na1.sources.r1.channels = c2\na1.channels.c1.type = memory\na1.channels.c1.capacity = ten\na1.sinks.k1.type = kafka\na1.sinks.k1.channel = c1\n');
+    const r = run('agent', '-n', 'a1', '-f', f, '--check');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /error: a1\.sources\.r1\.channels: refers to channel "c2"/);
+    assert.match(r.stderr, /error: a1\.channels\.c1\.capacity: expected an integer, got "ten"/);
+    assert.match(r.stderr, /error: a1\.sinks\.k1\.type: sink type "kafka" is not available yet/);
+    assert.match(r.stderr, /3 error\(s\)/);
+  });
+
+  it('agent names a missing file', () => {
+    const r = run('agent', '-n', 'a1', '-f', join(dir, 'nope.properties'), '--check');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot read configuration file .*nope\.properties/);
+  });
+});

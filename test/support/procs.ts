@@ -1,0 +1,53 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** Test and benchmark harness: free loopback ports, `monsoon` child processes, peak RSS. */
+export const MONSOON_BIN = fileURLToPath(new URL('../../../bin/monsoon.js', import.meta.url));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Proc {
+  child: ChildProcess;
+  /** Last lines of the process's stderr, for failure messages. */
+  tail(): string;
+  exited: Promise<number | null>;
+}
+
+export function spawnMonsoon(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [MONSOON_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MONSOON_LOG_LEVEL: 'warn', ...env } });
+  const lines: string[] = [];
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => {
+    lines.push(...d.split('\n').filter(Boolean));
+    if (lines.length > 200) lines.splice(0, lines.length - 200);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, tail: () => lines.slice(-20).join('\n') };
+}
+
+export async function kill9(p: Proc): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await p.exited;
+}
+
+/** Peak resident set size of a live process in MiB (VmHWM), or 0 when it cannot be read. */
+export function peakRssMiB(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
