@@ -3,3 +3,5 @@
  * in its own file; this list only makes sure the files are loaded.
  */
 import './channels/memory.js';
+import './sources/thrift.js';
+import './sinks/thrift.js';
