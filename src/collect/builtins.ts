@@ -5,3 +5,4 @@
 import './channels/memory.js';
 import './sources/thrift.js';
 import './sinks/thrift.js';
+import './avro.js';

@@ -184,3 +184,35 @@ async function waitFor(cond: () => boolean, what: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('avro', () => {
+  it('is named as unavailable, pointing at thrift', async () => {
+    await import('../builtins.js');
+    const { resolveComponent } = await import('../../core/config/component.js');
+    for (const [kind, type] of [['source', 'avro'], ['sink', 'org.apache.flume.sink.AvroSink']] as const) {
+      const r = resolveComponent(kind, type);
+      assert.ok('error' in r && /not available yet.*type = thrift/.test(r.error), JSON.stringify(r));
+    }
+  });
+});
+
+describe('thrift config', () => {
+  it('uses Flume names, aliases and defaults, and refuses TLS it cannot do', async () => {
+    const { resolveComponent, validateComponent } = await import('../../core/config/component.js');
+    const sink = resolveComponent('sink', 'org.apache.flume.sink.ThriftSink');
+    const source = resolveComponent('source', 'ORG.APACHE.FLUME.SOURCE.THRIFTSOURCE');
+    assert.ok('spec' in sink && 'spec' in source);
+    const k = validateComponent(sink.spec, { hostname: 'h', port: '4141' }, 'a1.sinks.k1');
+    assert.deepEqual(k.errors, []);
+    assert.equal(k.config.protocol, 'compact');
+    assert.equal(sink.spec.batchSize?.(k.config), 100);
+    assert.deepEqual([k.config['connect-timeout'], k.config['request-timeout'], k.config['replay-timeout']], [20_000, 20_000, 30_000]);
+    const r = validateComponent(source.spec, { bind: '0.0.0.0', port: '4141', threads: '8', ssl: 'true' }, 'a1.sources.r1');
+    assert.deepEqual(
+      r.errors.map((e) => e.key),
+      ['a1.sources.r1.ssl'],
+    );
+    const bad = validateComponent(source.spec, { bind: '0.0.0.0', port: '4141', protocol: 'json' }, 'a1.sources.r1');
+    assert.match(bad.errors[0]!.message, /compact, binary/);
+  });
+});
