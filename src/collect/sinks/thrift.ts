@@ -130,6 +130,9 @@ export class ThriftSink implements Sink {
         error = err;
       }
       if (this.stopping || Date.now() + backoff > deadline) return { error, unknownOutcome };
+      if (backoff === MIN_BACKOFF_MS) {
+        this.ctx.log.warn({ peer: this.peer, err: error.message, replayTimeoutMs: this.cfg['replay-timeout'] }, 'Thrift sink could not deliver a batch; re-sending it to the same collector until replay-timeout.');
+      }
       this.ctx.log.debug({ err: error.message, retryInMs: backoff }, 'Re-sending a thrift batch to the same collector.');
       await this.sleep(backoff);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -153,7 +156,7 @@ export class ThriftSink implements Sink {
       await client.connect(this.cfg['connect-timeout']);
     } catch (err) {
       c.inc('ConnectionFailedCount');
-      this.ctx.log.warn({ peer: this.peer, err: errorMessage(err) }, 'Thrift sink cannot connect to its collector.');
+      this.ctx.log.debug({ peer: this.peer, err: errorMessage(err) }, 'Thrift sink cannot connect to its collector.');
       throw err;
     }
     c.inc('ConnectionCreatedCount');

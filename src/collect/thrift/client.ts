@@ -106,6 +106,10 @@ export class ThriftClient {
     if (this.pending) return Promise.reject(new Error('a thrift call is already outstanding on this connection'));
     const seqid = (this.seqid = (this.seqid + 1) & 0x7fffffff);
     const frame = encodeCall(this.protocol, 'appendBatch', seqid, events);
+    if (frame.length - 4 > MAX_FRAME_BYTES) {
+      const msg = `a batch of ${events.length} event(s) encodes to ${frame.length - 4} bytes, more than the ${MAX_FRAME_BYTES}-byte thrift frame limit of ${this.peer}; lower batch-size`;
+      return Promise.reject(new ThriftCallError(ErrorCodes.SINK_REJECTED, msg, false));
+    }
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(
         () => this.fail(new ThriftCallError(ErrorCodes.SINK_TIMEOUT, `thrift collector ${this.peer} did not answer appendBatch within ${timeoutMs} ms (request-timeout)`, true)),

@@ -135,7 +135,7 @@ export type Call = { method: Method; seqid: number; events: Event[] } | { method
 /** Reads one call message (header included) from `inp`. */
 export function readCall(inp: TProtocol): Call {
   const msg = inp.readMessageBegin();
-  if (msg.mtype !== M.CALL && msg.mtype !== M.ONEWAY) throw decodeError(`expected a thrift CALL message, got message type ${msg.mtype}`);
+  if (msg.mtype !== M.CALL) throw decodeError(`expected a thrift CALL message, got message type ${msg.mtype}`);
   if (!(METHODS as readonly string[]).includes(msg.fname)) {
     inp.skip(T.STRUCT);
     inp.readMessageEnd();
