@@ -57,6 +57,7 @@ export class ThriftSource implements Source {
   ) {
     this.limits = { retentionMs: cfg['dedup.retention'] * 1000, maxOrigins: cfg['dedup.maxOrigins'], maxIntervals: cfg['dedup.maxIntervals'] };
     this.identities = IdentitySet.empty(this.limits);
+    ctx.counters.inc('DedupPrunedCount', 0); // origins/intervals forgotten to keep the identity set bounded
     this.markerKey = `dedup:${ctx.name}`;
     this.stamper = new SequenceStamper(`${ctx.agentId}/${ctx.name}/${Date.now().toString(36)}${randomBytes(3).toString('hex')}`);
   }
