@@ -100,7 +100,7 @@ export class ThriftSink implements Sink {
       if (failure.unknownOutcome) c.inc('PossibleDuplicateCount', events.length);
       throw new MonsoonError(
         failure.error.code,
-        `thrift sink ${this.name} gave up on a batch of ${events.length} event(s) after replay-timeout (${this.cfg['replay-timeout']} ms): ${failure.error.message}`,
+        `thrift sink ${this.name} gave up on a batch of ${events.length} event(s) ${this.stopping ? 'because it is stopping' : `after replay-timeout (${this.cfg['replay-timeout']} ms)`}: ${failure.error.message}`,
         { retriable: true, cause: failure.error },
       );
     } finally {
