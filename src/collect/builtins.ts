@@ -5,3 +5,6 @@
 import './channels/memory.js';
 import './sources/seq.js';
 import './unavailable.js';
+import './sources/thrift.js';
+import './sinks/thrift.js';
+import './avro.js';

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { makeEvent, type Event } from '../core/event.js';
+import { IdentitySet, merge } from './dedup.js';
+
+const limits = { retentionMs: 60_000, maxOrigins: 100, maxIntervals: 100 };
+const ev = (origin: string, seq: number): Event => makeEvent(`${origin}#${seq}`, { 'monsoon.origin': origin, 'monsoon.seq': String(seq) });
+const evs = (origin: string, seqs: number[]) => seqs.map((s) => ev(origin, s));
+
+describe('IdentitySet', () => {
+  it('merges overlapping and adjacent intervals', () => {
+    assert.deepEqual(merge([1, 3, 10, 12], [4, 5, 8, 9]), [1, 5, 8, 12]);
+    assert.deepEqual(merge([], [2, 2]), [2, 2]);
+    assert.deepEqual(merge([0, 10], [3, 4]), [0, 10]);
+    assert.deepEqual(merge([0, 1], [5, 6]), [0, 1, 5, 6]);
+  });
+
+  it('keeps contiguous batches as one interval and finds members by binary search', () => {
+    let set = IdentitySet.empty(limits);
+    set = set.admit(evs('a', [0, 1, 2, 3]), 1).next;
+    set = set.admit(evs('a', [4, 5, 6]), 2).next;
+    set = set.admit(evs('a', [10, 12]), 3).next;
+    assert.deepEqual(set.intervals('a'), [[0, 6], [10, 10], [12, 12]]);
+    set = set.admit(evs('a', [11, 7, 8, 9]), 4).next;
+    assert.deepEqual(set.intervals('a'), [[0, 12]]);
+    assert.equal(set.has('a', 0), true);
+    assert.equal(set.has('a', 12), true);
+    assert.equal(set.has('a', 13), false);
+    assert.equal(set.has('b', 0), false);
+  });
+
+  it('drops seen identities and repeats within a batch, passes events without identity, and is immutable', () => {
+    const set = IdentitySet.empty(limits).admit(evs('a', [0, 1, 2]), 1).next;
+    const plain = makeEvent('no identity');
+    const r = set.admit([...evs('a', [1, 3, 3, 2, 4]), plain, ...evs('b', [1])], 2);
+    assert.deepEqual(
+      r.fresh.map((e) => e.body.toString()),
+      ['a#3', 'a#4', 'no identity', 'b#1'],
+    );
+    assert.equal(r.duplicates, 3);
+    assert.equal(set.has('a', 3), false, 'admit must not change the current set');
+    assert.equal(r.next.has('a', 3), true);
+    assert.deepEqual(r.next.intervals('a'), [[0, 4]]);
+  });
+
+  it('round-trips through its serialized form', () => {
+    const set = IdentitySet.empty(limits).admit([...evs('x/"q"', [5, 6, 9]), ...evs('y', [0])], 7).next;
+    const back = IdentitySet.parse(set.serialize(), limits);
+    assert.deepEqual(back.intervals('x/"q"'), [[5, 6], [9, 9]]);
+    assert.deepEqual(back.intervals('y'), [[0, 0]]);
+    assert.equal(back.serialize(), set.serialize());
+    assert.throws(() => IdentitySet.parse('{"v":2}', limits), /version 1/);
+    assert.throws(() => IdentitySet.parse('{"v":1,"o":{"a":{"t":1,"r":[1]}}}', limits), /malformed/);
+  });
+
+  it('prunes origins idle past the retention, and caps origins and intervals', () => {
+    let set = IdentitySet.empty(limits).admit(evs('old', [0]), 0).next;
+    set = set.admit(evs('new', [0]), 50_000).next;
+    const r = set.admit(evs('new', [1]), 70_000);
+    assert.equal(r.pruned, 1);
+    assert.equal(r.next.originCount, 1);
+    assert.equal(r.next.has('old', 0), false);
+
+    const small = { retentionMs: 60_000, maxOrigins: 2, maxIntervals: 2 };
+    const gaps = IdentitySet.empty(small).admit(evs('g', [0, 2, 4, 6]), 1);
+    assert.deepEqual(gaps.next.intervals('g'), [[4, 4], [6, 6]], 'the lowest intervals go first');
+    assert.equal(gaps.pruned, 2);
+    let many = IdentitySet.empty(small);
+    for (const [i, o] of ['o1', 'o2', 'o3'].entries()) many = many.admit(evs(o, [0]), i).next;
+    assert.equal(many.originCount, 2);
+    assert.equal(many.has('o1', 0), false, 'the longest idle origin goes first');
+    assert.equal(many.has('o3', 0), true);
+  });
+});

@@ -1,0 +1,207 @@
+import thrift, { type TProtocol, type TProtocolConstructor } from 'thrift';
+import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import type { Event } from '../../core/event.js';
+
+/**
+ * Flume's ThriftSourceProtocol (idl/flume.thrift) encoded with the Apache Thrift library's own
+ * protocol and framed-transport classes. This module only walks the IDL's structs field by field, as
+ * compiler-generated code would; every byte on the wire is written and read by the library.
+ */
+const { TFramedTransport, TCompactProtocol, TBinaryProtocol, Thrift } = thrift;
+const T = Thrift.Type;
+const M = Thrift.MessageType;
+
+export type WireProtocol = 'compact' | 'binary';
+
+/** The IDL's `enum Status`. */
+export const Status = { OK: 0, FAILED: 1, ERROR: 2, UNKNOWN: 3 } as const;
+export type StatusCode = (typeof Status)[keyof typeof Status];
+
+export const METHODS = ['append', 'appendBatch'] as const;
+export type Method = (typeof METHODS)[number];
+
+/** Flume's (and every Thrift library's) default upper bound for one frame. */
+export const MAX_FRAME_BYTES = 16_384_000;
+
+export function protocolClass(p: WireProtocol): TProtocolConstructor {
+  return p === 'compact' ? TCompactProtocol : TBinaryProtocol;
+}
+
+function decodeError(message: string): MonsoonError {
+  return new MonsoonError(ErrorCodes.SOURCE_DECODE, message);
+}
+
+function writeEvent(out: TProtocol, e: Event): void {
+  out.writeStructBegin('ThriftFlumeEvent');
+  out.writeFieldBegin('headers', T.MAP, 1);
+  const keys = Object.keys(e.headers);
+  out.writeMapBegin(T.STRING, T.STRING, keys.length);
+  for (const k of keys) {
+    out.writeString(k);
+    out.writeString(e.headers[k]!);
+  }
+  out.writeMapEnd();
+  out.writeFieldEnd();
+  out.writeFieldBegin('body', T.STRING, 2);
+  out.writeBinary(e.body);
+  out.writeFieldEnd();
+  out.writeFieldStop();
+  out.writeStructEnd();
+}
+
+function readEvent(inp: TProtocol): Event {
+  let headers: Record<string, string> | undefined;
+  let body: Buffer | undefined;
+  inp.readStructBegin();
+  for (;;) {
+    const f = inp.readFieldBegin();
+    if (f.ftype === T.STOP) break;
+    if (f.fid === 1 && f.ftype === T.MAP) {
+      const m = inp.readMapBegin();
+      headers = {};
+      for (let i = 0; i < m.size; i++) {
+        const k = inp.readString();
+        headers[k] = inp.readString();
+      }
+      inp.readMapEnd();
+    } else if (f.fid === 2 && f.ftype === T.STRING) {
+      body = Buffer.from(inp.readBinary());
+    } else {
+      inp.skip(f.ftype);
+    }
+    inp.readFieldEnd();
+  }
+  inp.readStructEnd();
+  if (headers === undefined) throw decodeError('ThriftFlumeEvent is missing its required field 1 (headers)');
+  if (body === undefined) throw decodeError('ThriftFlumeEvent is missing its required field 2 (body)');
+  return { headers, body };
+}
+
+/** Runs `write` against a fresh protocol over a framed transport and returns the complete frame. */
+function framed(p: WireProtocol, write: (out: TProtocol) => void): Buffer {
+  let frame: Buffer | undefined;
+  const out = new (protocolClass(p))(new TFramedTransport(undefined, (buf?: Buffer) => (frame = buf)));
+  write(out);
+  out.flush();
+  if (!frame) throw new Error('thrift transport produced no frame');
+  return frame;
+}
+
+/** A client's call: `append` carries one event, `appendBatch` a list. */
+export function encodeCall(p: WireProtocol, method: Method, seqid: number, events: readonly Event[]): Buffer {
+  return framed(p, (out) => {
+    out.writeMessageBegin(method, M.CALL, seqid);
+    out.writeStructBegin(`${method}_args`);
+    if (method === 'append') {
+      out.writeFieldBegin('event', T.STRUCT, 1);
+      writeEvent(out, events[0]!);
+    } else {
+      out.writeFieldBegin('events', T.LIST, 1);
+      out.writeListBegin(T.STRUCT, events.length);
+      for (const e of events) writeEvent(out, e);
+      out.writeListEnd();
+    }
+    out.writeFieldEnd();
+    out.writeFieldStop();
+    out.writeStructEnd();
+    out.writeMessageEnd();
+  });
+}
+
+export function encodeReply(p: WireProtocol, method: string, seqid: number, status: StatusCode): Buffer {
+  return framed(p, (out) => {
+    out.writeMessageBegin(method, M.REPLY, seqid);
+    out.writeStructBegin(`${method}_result`);
+    out.writeFieldBegin('success', T.I32, 0);
+    out.writeI32(status);
+    out.writeFieldEnd();
+    out.writeFieldStop();
+    out.writeStructEnd();
+    out.writeMessageEnd();
+  });
+}
+
+/** A TApplicationException reply, e.g. for an unknown method name. */
+export function encodeException(p: WireProtocol, method: string, seqid: number, type: number, message: string): Buffer {
+  return framed(p, (out) => {
+    out.writeMessageBegin(method, M.EXCEPTION, seqid);
+    new Thrift.TApplicationException(type, message).write(out);
+    out.writeMessageEnd();
+  });
+}
+
+export type Call = { method: Method; seqid: number; events: Event[] } | { method: string; seqid: number; unknown: true };
+
+/** Reads one call message (header included) from `inp`. */
+export function readCall(inp: TProtocol): Call {
+  const msg = inp.readMessageBegin();
+  if (msg.mtype !== M.CALL) throw decodeError(`expected a thrift CALL message, got message type ${msg.mtype}`);
+  if (!(METHODS as readonly string[]).includes(msg.fname)) {
+    inp.skip(T.STRUCT);
+    inp.readMessageEnd();
+    return { method: msg.fname, seqid: msg.rseqid, unknown: true };
+  }
+  const events: Event[] = [];
+  inp.readStructBegin();
+  for (;;) {
+    const f = inp.readFieldBegin();
+    if (f.ftype === T.STOP) break;
+    if (f.fid === 1 && msg.fname === 'append' && f.ftype === T.STRUCT) {
+      events.push(readEvent(inp));
+    } else if (f.fid === 1 && msg.fname === 'appendBatch' && f.ftype === T.LIST) {
+      const l = inp.readListBegin();
+      for (let i = 0; i < l.size; i++) events.push(readEvent(inp));
+      inp.readListEnd();
+    } else {
+      inp.skip(f.ftype);
+    }
+    inp.readFieldEnd();
+  }
+  inp.readStructEnd();
+  inp.readMessageEnd();
+  return { method: msg.fname as Method, seqid: msg.rseqid, events };
+}
+
+export interface Reply {
+  seqid: number;
+  status: number;
+}
+
+/** Reads one reply message; a thrift exception reply becomes a rejected-call error. */
+export function readReply(inp: TProtocol): Reply {
+  const msg = inp.readMessageBegin();
+  if (msg.mtype === M.EXCEPTION) {
+    const x = new Thrift.TApplicationException();
+    x.read(inp);
+    inp.readMessageEnd();
+    throw new MonsoonError(ErrorCodes.SINK_REJECTED, `the collector answered ${msg.fname} with a thrift exception: ${x.message}`);
+  }
+  let status: number | undefined;
+  inp.readStructBegin();
+  for (;;) {
+    const f = inp.readFieldBegin();
+    if (f.ftype === T.STOP) break;
+    if (f.fid === 0 && f.ftype === T.I32) status = inp.readI32();
+    else inp.skip(f.ftype);
+    inp.readFieldEnd();
+  }
+  inp.readStructEnd();
+  inp.readMessageEnd();
+  if (status === undefined) throw new MonsoonError(ErrorCodes.SINK_REJECTED, `the collector's ${msg.fname} reply carries no status`);
+  return { seqid: msg.rseqid, status };
+}
+
+/**
+ * Splits a byte stream into frames with the library's framed-transport receiver and hands each frame
+ * to `onFrame` as a protocol to read from. Frames larger than `maxLength` raise an error.
+ */
+export function frameReader(p: WireProtocol, maxLength: number, onFrame: (inp: TProtocol) => void): (data: Buffer) => void {
+  const cls = protocolClass(p);
+  const receiver = (TFramedTransport.receiver as unknown as (cb: (t: InstanceType<typeof TFramedTransport>) => void, seqid: undefined, max: number) => (d: Buffer) => void)(
+    (t) => onFrame(new cls(t)),
+    undefined,
+    maxLength,
+  );
+  return receiver;
+}
+
