@@ -7,4 +7,3 @@ import './sources/seq.js';
 import './unavailable.js';
 import './sources/thrift.js';
 import './sinks/thrift.js';
-import './avro.js';

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChannelFullError } from '../core/errors.js';
@@ -8,9 +8,20 @@ import { ChannelCounterNames, MetricsRegistry, SinkCounterNames, SourceCounterNa
 import type { Channel, ChannelContext, ChannelProcessor, ComponentContext, InFlightLog, SinkContext, SourceContext } from './contracts.js';
 import { MemoryChannel } from './channels/memory.js';
 
+let scratch: string | undefined;
+/** One scratch directory per test process, removed when the process exits. */
+export function scratchDir(prefix = 'ctx-'): string {
+  if (scratch === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'monsoon-test-'));
+    scratch = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return mkdtempSync(join(scratch, prefix));
+}
+
 /** Helpers for component tests: contexts with a silent log, fresh metrics and a temporary data dir. */
 export function testContext(name: string): ComponentContext {
-  return { agent: 'a1', agentId: 'test-host/a1', name, log: silentLogger, metrics: new MetricsRegistry('a1'), dataDir: mkdtempSync(join(tmpdir(), 'monsoon-test-')) };
+  return { agent: 'a1', agentId: 'test-host/a1', name, log: silentLogger, metrics: new MetricsRegistry('a1'), dataDir: scratchDir() };
 }
 
 export function channelContext(name: string): ChannelContext {
