@@ -85,7 +85,7 @@ export class FileChannel implements Channel {
     this.counters.gauge('ChannelSize', () => this.size());
     this.counters.gauge('ChannelCapacity', () => this.capacity);
     this.counters.gauge('ChannelFillPercentage', () => (this.size() * 100) / this.capacity);
-    this.counters.set('CorruptRecordCount', 0);
+    this.counters.inc('CorruptRecordCount', 0);
   }
 
   async start(): Promise<void> {
