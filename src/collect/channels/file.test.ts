@@ -124,3 +124,58 @@ describe('file channel directory lock', () => {
     await h.cleanup();
   });
 });
+
+describe('file channel commits', () => {
+  it('concurrent commits share fsyncs (group commit) and all land, each batch contiguous', async () => {
+    const h = new FileHarness();
+    await h.channel.start();
+    try {
+      const before = h.channel.syncCount;
+      await Promise.all(Array.from({ length: 50 }, (_, i) => putCommit(h.channel, numbered(i * 2, 2))));
+      const syncs = h.channel.syncCount - before;
+      assert.ok(syncs >= 1 && syncs < 25, `50 concurrent commits took ${syncs} fsyncs`);
+      const got = await drain(h.channel, 1000);
+      assert.equal(got.length, 100);
+      assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+      for (let i = 0; i < got.length; i += 2) assert.equal(got[i + 1], got[i]! + 1, 'a transaction’s events stay together');
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it('refuses transactions once stopped', async () => {
+    const h = new FileHarness();
+    await h.channel.start();
+    try {
+      const tx = h.channel.transaction();
+      tx.put(numbered(0, 1));
+      await h.channel.stop();
+      await assert.rejects(tx.commit(), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.CHANNEL_CLOSED);
+      assert.throws(() => h.channel.transaction().put(numbered(1, 1)), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.CHANNEL_CLOSED);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it('keeps Flume’s channel counters like the memory channel', async () => {
+    const h = new FileHarness(fileConfig({ capacity: 10, transactionCapacity: 10 }));
+    await h.channel.start();
+    try {
+      await putCommit(h.channel, numbered(0, 8));
+      const tx = h.channel.transaction();
+      await tx.take(3);
+      await tx.commit();
+      const c = h.ctx.counters;
+      assert.equal(c.get('ChannelSize'), 5);
+      assert.equal(c.get('ChannelCapacity'), 10);
+      assert.equal(c.get('ChannelFillPercentage'), 50);
+      assert.equal(c.get('EventPutAttemptCount'), 8);
+      assert.equal(c.get('EventPutSuccessCount'), 8);
+      assert.equal(c.get('EventTakeAttemptCount'), 3);
+      assert.equal(c.get('EventTakeSuccessCount'), 3);
+      assert.equal(c.get('CorruptRecordCount'), 0);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { mkdir, open, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, statfs, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
@@ -8,10 +8,11 @@ import { defineChannel, type Channel, type ChannelContext, type ChannelTx } from
 import { Deque } from './deque.js';
 import { writeCheckpoint } from './file/checkpoint.js';
 import { lockDir } from './file/lock.js';
-import { MalformedRecord, REC_EVENT, decodeEvent, encodeTx, frameAt, pointerKey, type EncodedTx, type Pointer } from './file/records.js';
+import { EventReader } from './file/reader.js';
+import { encodeTx, pointerKey, type EncodedTx, type Pointer } from './file/records.js';
 import { recover } from './file/recovery.js';
 import { FileTx } from './file/tx.js';
-import { LogWriter, dataFilePath, listDataFiles } from './file/wal.js';
+import { LogWriter, listDataFiles } from './file/wal.js';
 import { Signal } from './signal.js';
 
 /**
@@ -55,7 +56,7 @@ export class FileChannel implements Channel {
   private readonly markers = new Map<string, string>();
   private readonly dataSignal = new Signal();
   private readonly spaceSignal = new Signal();
-  private readonly readers = new Map<number, Promise<FileHandle>>();
+  private readonly reader: EventReader;
   private readonly counters;
   private readonly log;
   private writer: LogWriter | undefined;
@@ -82,6 +83,7 @@ export class FileChannel implements Channel {
     this.statfs = opts.statfs ?? ((p) => statfs(p));
     this.log = ctx.log;
     this.counters = ctx.counters;
+    this.reader = new EventReader(name, this.dataDirs, ctx.counters, ctx.log);
     this.counters.gauge('ChannelSize', () => this.size());
     this.counters.gauge('ChannelCapacity', () => this.capacity);
     this.counters.gauge('ChannelFillPercentage', () => (this.size() * 100) / this.capacity);
@@ -139,13 +141,13 @@ export class FileChannel implements Channel {
     if (this.state !== 'running') return;
     this.state = 'stopped';
     clearInterval(this.timer);
+    await this.checkpointing.catch(() => {});
     await this.release();
   }
 
   private async release(): Promise<void> {
     await this.writer?.close().catch(() => {});
-    for (const r of this.readers.values()) await r.then((fh) => fh.close()).catch(() => {});
-    this.readers.clear();
+    await this.reader.close();
     for (const u of this.unlocks.splice(0)) await u();
   }
 
@@ -199,9 +201,7 @@ export class FileChannel implements Channel {
     for (const p of queue) used.add(p.f);
     for (const [id, path] of await listDataFiles(this.dataDirs)) {
       if (id >= pos.f || used.has(id) || id === writer.currentFile) continue;
-      const r = this.readers.get(id);
-      this.readers.delete(id);
-      if (r) await r.then((fh) => fh.close()).catch(() => {});
+      await this.reader.close(id);
       await unlink(path).catch(() => {});
     }
   }
@@ -294,60 +294,13 @@ export class FileChannel implements Channel {
     this.dataSignal.notify();
   }
 
-  private reader(f: number): Promise<FileHandle> {
-    let r = this.readers.get(f);
-    if (!r) {
-      const path = dataFilePath(this.dataDirs, f);
-      r = open(path, 'r');
-      r.catch(() => this.readers.delete(f));
-      this.readers.set(f, r);
-    }
-    return r;
+  /** @internal */ readEvents(ptrs: readonly Pointer[]): Promise<Event[]> {
+    return this.reader.read(ptrs);
   }
 
-  /** @internal Reads events back from the log: one read per run of adjacent records. */
-  async readEvents(ptrs: readonly Pointer[]): Promise<Event[]> {
-    const runs: Array<{ from: number; to: number }> = [];
-    for (let i = 0; i < ptrs.length; i++) {
-      const last = runs[runs.length - 1];
-      const p = ptrs[i]!;
-      const prev = ptrs[i - 1];
-      if (last && prev && prev.f === p.f && prev.o + prev.l === p.o) last.to = i + 1;
-      else runs.push({ from: i, to: i + 1 });
-    }
-    const parts = await Promise.all(runs.map((r) => this.readRun(ptrs.slice(r.from, r.to))));
-    return parts.flat();
-  }
-
-  private async readRun(run: readonly Pointer[]): Promise<Event[]> {
-    const first = run[0]!;
-    const last = run[run.length - 1]!;
-    const len = last.o + last.l - first.o;
-    const buf = Buffer.allocUnsafe(len);
-    const fh = await this.reader(first.f);
-    let got = 0;
-    while (got < len) {
-      const { bytesRead } = await fh.read(buf, got, len - got, first.o + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    const out: Event[] = [];
-    for (const p of run) {
-      const rel = p.o - first.o;
-      const fr = rel + p.l <= got ? frameAt(buf.subarray(0, rel + p.l), rel) : undefined;
-      try {
-        if (fr?.ok && fr.type === REC_EVENT && fr.end - rel === p.l) {
-          out.push(decodeEvent(buf, fr.start, fr.end));
-          continue;
-        }
-      } catch (e) {
-        if (!(e instanceof MalformedRecord)) throw e;
-      }
-      this.counters.inc('CorruptRecordCount', 1);
-      const path = dataFilePath(this.dataDirs, p.f);
-      this.log.warn({ channel: this.name, file: path, offset: p.o }, `channel ${this.name}: damaged event record in ${path} at offset ${p.o}; the event is skipped`);
-    }
-    return out;
+  /** @internal Group commits so far: fdatasync calls of the log. */
+  get syncCount(): number {
+    return this.writer?.syncs ?? 0;
   }
 }
 

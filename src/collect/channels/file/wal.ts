@@ -62,6 +62,8 @@ export class LogWriter {
   private pending: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private needRoll = false;
+  /** fdatasync calls made for appends; fewer than appends when commits were grouped. */
+  syncs = 0;
   /** The log position up to which every append has been applied. */
   applied: LogPosition;
 
@@ -148,6 +150,7 @@ export class LogWriter {
       }
       await this.writeChunk(chunk, chunkPos);
       await this.fh!.datasync();
+      this.syncs++;
     } catch (e) {
       // What was written is unknown; later appends go to a fresh file so they never follow garbage.
       this.needRoll = true;
