@@ -32,6 +32,7 @@ const schema = z.object({
   maxFileSize: prop.int(2_146_435_071, 64, 2_146_435_071),
   minimumRequiredSpace: prop.int(524_288_000, 0),
   'keep-alive': prop.int(3, 0),
+  checkpointOnClose: prop.bool(true),
 });
 export type FileChannelConfig = z.infer<typeof schema>;
 
@@ -88,6 +89,7 @@ export class FileChannel implements Channel {
     this.counters.gauge('ChannelCapacity', () => this.capacity);
     this.counters.gauge('ChannelFillPercentage', () => (this.size() * 100) / this.capacity);
     this.counters.inc('CorruptRecordCount', 0);
+    this.counters.inc('CheckpointWriteErrorCount', 0);
   }
 
   async start(): Promise<void> {
@@ -126,7 +128,7 @@ export class FileChannel implements Channel {
     clearInterval(this.timer);
     try {
       await this.writer!.idle();
-      await this.checkpoint();
+      if (this.cfg.checkpointOnClose) await this.checkpoint();
     } finally {
       await this.release();
       this.state = 'stopped';
@@ -195,6 +197,7 @@ export class FileChannel implements Channel {
       await writeCheckpoint(this.checkpointDir, { pos, queue, markers });
     } catch (e) {
       this.dirty = true;
+      this.counters.inc('CheckpointWriteErrorCount', 1);
       throw e;
     }
     const used = new Set<number>();

@@ -15,6 +15,7 @@ export function fileConfig(over: Partial<FileChannelConfig> = {}): FileChannelCo
     maxFileSize: 2_146_435_071,
     minimumRequiredSpace: 0,
     'keep-alive': 0,
+    checkpointOnClose: true,
     checkpointDir: undefined,
     dataDirs: undefined,
     backupCheckpointDir: undefined,

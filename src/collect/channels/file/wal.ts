@@ -212,7 +212,7 @@ export async function scanFile(path: string, id: number, from: number, h: ScanHa
       if (pos - bufPos + FRAME > buf.length) return cut('torn record header at the end of the file');
       const len = buf.readUInt32LE(pos - bufPos);
       if (len === 0 || len > MAX_RECORD) return cut(`impossible record length ${len}`);
-      if (pos + FRAME + len > size) return cut('torn record at the end of the file');
+      if (pos + FRAME + len > size) return cut(`record of ${len} bytes runs past the end of the file (torn write)`);
       if (pos - bufPos + FRAME + len > buf.length) await refill(pos, Math.max(CHUNK, FRAME + len));
       const fr = frameAt(buf, pos - bufPos);
       if (!fr.ok) return cut(fr.reason === 'torn' ? 'torn record' : 'checksum mismatch');
