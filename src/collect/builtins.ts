@@ -7,3 +7,4 @@ import './sources/seq.js';
 import './unavailable.js';
 import './sources/thrift.js';
 import './sinks/thrift.js';
+import './channels/file.js';

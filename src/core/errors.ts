@@ -19,6 +19,7 @@ export const ErrorCodes = {
   PROCESSOR_ALL_FAILED: 'MON_ERR_ALL_SINKS_FAILED',
   IO: 'MON_ERR_IO',
   PATH_ESCAPE: 'MON_ERR_PATH_ESCAPE',
+  CHANNEL_LOCKED: 'MON_ERR_CHANNEL_LOCKED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,0 +1,192 @@
+import * as zlib from 'node:zlib';
+import type { Event } from '../../../core/event.js';
+
+/**
+ * Wire grammar of the file channel's write-ahead log (all integers unsigned 32-bit little-endian):
+ *
+ *   data file   = MAGIC(8) record*
+ *   record      = length(4) crc32(4) payload(length)        crc32 covers the payload only
+ *   payload     = EVENT | COMMIT
+ *   EVENT       = 0x01 nHeaders(4) (str str)^nHeaders bodyLength(4) body
+ *   COMMIT      = 0x02 putCount(4) takeCount(4) pointer^takeCount nMarkers(4) (str str)^nMarkers
+ *   pointer     = fileId(4) offset(4) recordLength(4)
+ *   str         = byteLength(4) utf8
+ *
+ * A committed transaction is one append: its EVENT records followed by its COMMIT record, whose
+ * putCount equals the number of EVENT records right before it. EVENT records not followed by their
+ * COMMIT belong to a transaction that never committed and are ignored by recovery.
+ */
+export const MAGIC = Buffer.from('MSNFCH01');
+export const FRAME = 8;
+export const REC_EVENT = 1;
+export const REC_COMMIT = 2;
+/** Upper bound of one record; a larger length field can only be corruption. */
+export const MAX_RECORD = 0x7fff_ffff;
+
+/** Where one event's record lives in the log. */
+export interface Pointer {
+  f: number;
+  o: number;
+  l: number;
+}
+
+export const pointerKey = (f: number, o: number): number => f * 0x1_0000_0000 + o;
+
+const TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+function crc32Table(b: Uint8Array): number {
+  let c = -1;
+  for (let i = 0; i < b.length; i++) c = TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+/** zlib.crc32 exists from Node 20.15; older runtimes use the table version. */
+export const crc32: (b: Uint8Array) => number =
+  typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? (b) => zlib.crc32(b) >>> 0 : crc32Table;
+
+function strsBytes(kv: Readonly<Record<string, string>>): number {
+  let n = 0;
+  for (const k in kv) n += 8 + Buffer.byteLength(k) + Buffer.byteLength(kv[k]!);
+  return n;
+}
+
+function writeStrs(buf: Buffer, off: number, kv: Readonly<Record<string, string>>): number {
+  for (const k in kv) {
+    const kl = buf.write(k, off + 4);
+    buf.writeUInt32LE(kl, off);
+    off += 4 + kl;
+    const vl = buf.write(kv[k]!, off + 4);
+    buf.writeUInt32LE(vl, off);
+    off += 4 + vl;
+  }
+  return off;
+}
+
+function seal(buf: Buffer, start: number, end: number): void {
+  buf.writeUInt32LE(end - start - FRAME, start);
+  buf.writeUInt32LE(crc32(buf.subarray(start + FRAME, end)), start + 4);
+}
+
+export interface EncodedTx {
+  buf: Buffer;
+  /** Offsets of each EVENT record inside `buf`, and their lengths. */
+  offsets: number[];
+  lengths: number[];
+}
+
+/** One transaction's append: EVENT records for `puts`, then the COMMIT record. */
+export function encodeTx(puts: readonly Event[], takes: readonly Pointer[], markers: Readonly<Record<string, string>>): EncodedTx {
+  let size = 0;
+  for (const e of puts) size += FRAME + 9 + strsBytes(e.headers) + e.body.length;
+  size += FRAME + 13 + takes.length * 12 + strsBytes(markers);
+  const buf = Buffer.allocUnsafe(size);
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  let off = 0;
+  for (const e of puts) {
+    const start = off;
+    buf[off + FRAME] = REC_EVENT;
+    off += FRAME + 1;
+    buf.writeUInt32LE(Object.keys(e.headers).length, off);
+    off = writeStrs(buf, off + 4, e.headers);
+    buf.writeUInt32LE(e.body.length, off);
+    e.body.copy(buf, off + 4);
+    off += 4 + e.body.length;
+    seal(buf, start, off);
+    offsets.push(start);
+    lengths.push(off - start);
+  }
+  const start = off;
+  buf[off + FRAME] = REC_COMMIT;
+  off += FRAME + 1;
+  buf.writeUInt32LE(puts.length, off);
+  buf.writeUInt32LE(takes.length, off + 4);
+  off += 8;
+  for (const p of takes) {
+    buf.writeUInt32LE(p.f, off);
+    buf.writeUInt32LE(p.o, off + 4);
+    buf.writeUInt32LE(p.l, off + 8);
+    off += 12;
+  }
+  buf.writeUInt32LE(Object.keys(markers).length, off);
+  off = writeStrs(buf, off + 4, markers);
+  seal(buf, start, off);
+  return { buf: buf.subarray(0, off), offsets, lengths };
+}
+
+export type Framed = { ok: true; type: number; start: number; end: number } | { ok: false; reason: 'torn' | 'checksum' };
+
+/** Checks the record starting at `off` of `buf`; `torn` when the buffer ends inside it. */
+export function frameAt(buf: Buffer, off: number): Framed {
+  if (off + FRAME > buf.length) return { ok: false, reason: 'torn' };
+  const len = buf.readUInt32LE(off);
+  if (len === 0 || len > MAX_RECORD) return { ok: false, reason: 'checksum' };
+  if (off + FRAME + len > buf.length) return { ok: false, reason: 'torn' };
+  const payload = buf.subarray(off + FRAME, off + FRAME + len);
+  if (crc32(payload) !== buf.readUInt32LE(off + 4)) return { ok: false, reason: 'checksum' };
+  return { ok: true, type: payload[0]!, start: off + FRAME, end: off + FRAME + len };
+}
+
+/** Thrown by the decoders when a checksummed record is still malformed (a bug or a foreign file). */
+export class MalformedRecord extends Error {}
+
+class Reader {
+  constructor(
+    private readonly buf: Buffer,
+    public off: number,
+    private readonly end: number,
+  ) {}
+  u32(): number {
+    if (this.off + 4 > this.end) throw new MalformedRecord('record ends early');
+    const v = this.buf.readUInt32LE(this.off);
+    this.off += 4;
+    return v;
+  }
+  bytes(n: number): Buffer {
+    if (this.off + n > this.end) throw new MalformedRecord('record ends early');
+    const b = this.buf.subarray(this.off, this.off + n);
+    this.off += n;
+    return b;
+  }
+  strs(n: number, into: Record<string, string>): Record<string, string> {
+    for (let i = 0; i < n; i++) {
+      const k = this.bytes(this.u32()).toString();
+      const v = this.bytes(this.u32()).toString();
+      if (k === '__proto__') Object.defineProperty(into, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else into[k] = v;
+    }
+    return into;
+  }
+}
+
+/** Decodes an EVENT payload; the body is a view into `buf`. */
+export function decodeEvent(buf: Buffer, start: number, end: number): Event {
+  const r = new Reader(buf, start + 1, end);
+  const headers = r.strs(r.u32(), {});
+  const body = r.bytes(r.u32());
+  return { headers, body };
+}
+
+export interface CommitRecord {
+  putCount: number;
+  takes: Pointer[];
+  markers: Record<string, string>;
+}
+
+export function decodeCommit(buf: Buffer, start: number, end: number): CommitRecord {
+  const r = new Reader(buf, start + 1, end);
+  const putCount = r.u32();
+  const n = r.u32();
+  const takes: Pointer[] = [];
+  for (let i = 0; i < n; i++) takes.push({ f: r.u32(), o: r.u32(), l: r.u32() });
+  const markers = r.strs(r.u32(), {});
+  return { putCount, takes, markers };
+}
