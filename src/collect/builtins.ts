@@ -4,3 +4,4 @@
  */
 import './channels/memory.js';
 import './sources/taildir/source.js';
+import './sources/exec.js';
