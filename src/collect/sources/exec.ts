@@ -109,6 +109,7 @@ export class ExecSource implements Source {
       child.once('close', (code, signal) => resolve(signal ? `was ended by ${signal}` : `exited with code ${code}`));
     });
     if (child.stderr) {
+      child.stderr.on('error', () => undefined); // a broken stderr pipe must not take the agent down
       const n = { i: 0 };
       createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => this.ctx.log.info({ source: this.ctx.name, line: n.i++ }, `StderrLogger: ${line}`));
     }

@@ -9,17 +9,12 @@ import { checkConfig, fileGroups, schema, type FileGroup, type TaildirConfig } f
 import type { Line } from './line-reader.js';
 import { GroupLister, type Seen } from './lister.js';
 import { formatPositions, parsePositions, readPositionFile, writePositionFile, type SavedPosition } from './positions.js';
-import { fingerprint, HEAD_BYTES, lineAlignedEnd, readHead, samePrefix, TailFile } from './tail-file.js';
+import { fingerprint, HEAD_BYTES, isCopyOf, lineAlignedEnd, readHead, samePrefix, TailFile, type Tombstone } from './tail-file.js';
 
 /** Longest wait between scans: the polling fallback for changes fs.watch does not report. */
 const POLL_MS = 1000;
 /** Content of truncated files remembered so that their copy (copytruncate) is read from the right place. */
 const MAX_TOMBSTONES = 64;
-
-interface Tombstone {
-  head: Buffer;
-  pos: number;
-}
 
 /**
  * TAILDIR: tails every file whose name matches a filegroup's regex, line by line, exactly once across
@@ -153,7 +148,11 @@ export class TaildirSource implements Source {
       }
     }
     const fresh = seen.filter((s) => byIno.has(s.ino));
-    if (saved) for (const s of fresh.filter((x) => saved.has(x.ino))) await this.discover(s, saved);
+    if (saved) {
+      for (const s of fresh.filter((x) => saved.has(x.ino))) await this.discover(s, saved);
+      // Files gone while stopped may live on as copies (copytruncate, a move across file systems).
+      for (const e of saved.values()) if (!byIno.has(e.ino) && e.fp !== undefined) this.bury({ pos: e.pos, fp: e.fp, fpLen: e.fpLen });
+    }
     for (const s of fresh) if (!this.files.has(s.ino)) await this.discover(s, saved);
   }
 
@@ -187,16 +186,18 @@ export class TaildirSource implements Source {
 
   private restart(f: TailFile, head: Buffer, why: string): void {
     this.ctx.log.warn({ source: this.ctx.name, file: f.path }, `TAILDIR source ${this.ctx.name}: ${why}.`);
-    if (f.head.length > 0) {
-      this.tombstones.push({ head: f.head, pos: f.pos });
-      if (this.tombstones.length > MAX_TOMBSTONES) this.tombstones.shift();
-    }
+    if (f.head.length > 0) this.bury({ head: f.head, pos: f.pos });
     for (const c of this.files.values()) if (c.copyOf === f) this.adoptCopy(c, f.pos);
     f.seek(0);
     f.head = head;
     f.id = undefined;
     f.rotated = false;
     this.positionsChanged = true;
+  }
+
+  private bury(t: Tombstone): void {
+    this.tombstones.push(t);
+    if (this.tombstones.length > MAX_TOMBSTONES) this.tombstones.shift();
   }
 
   /** A copy holds its original's content up to the truncation; only what was not read yet is read. */
@@ -241,13 +242,16 @@ export class TaildirSource implements Source {
       }
       return;
     }
-    if (entry) this.ctx.log.warn({ file: s.path }, `TAILDIR source ${this.ctx.name}: inode ${s.ino} now holds different content (${s.path}); reading it as a new file.`);
+    if (entry) {
+      this.ctx.log.warn({ file: s.path }, `TAILDIR source ${this.ctx.name}: inode ${s.ino} now holds different content (${s.path}); reading it as a new file.`);
+      if (entry.fp !== undefined) this.bury({ pos: entry.pos, fp: entry.fp, fpLen: entry.fpLen });
+    }
     const original = head.length > 0 ? [...this.files.values()].find((x) => x !== f && !x.copyOf && samePrefix(head, x.head) && s.size <= x.size) : undefined;
     if (original) {
       f.copyOf = original;
       return;
     }
-    const tomb = head.length > 0 ? this.tombstones.findIndex((t) => samePrefix(head, t.head)) : -1;
+    const tomb = head.length > 0 ? this.tombstones.findIndex((t) => isCopyOf(head, t)) : -1;
     if (tomb >= 0) {
       this.adoptCopy(f, this.tombstones[tomb]!.pos);
       this.tombstones.splice(tomb, 1);

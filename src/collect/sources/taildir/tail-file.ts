@@ -91,3 +91,20 @@ export async function lineAlignedEnd(fh: FileHandle, size: number): Promise<numb
   const i = buf.subarray(0, bytesRead).lastIndexOf(10);
   return i < 0 ? size : size - n + i + 1;
 }
+
+/**
+ * What is left of a file whose content went away (truncated, replaced, or not found at start-up):
+ * enough to recognise a copy of it and the position up to which it was read. Known either by its
+ * leading bytes or, from saved positions, by their fingerprint.
+ */
+export interface Tombstone {
+  pos: number;
+  head?: Buffer;
+  fp?: string;
+  fpLen?: number;
+}
+
+export function isCopyOf(head: Buffer, t: Tombstone): boolean {
+  if (t.head) return samePrefix(head, t.head);
+  return t.fp !== undefined && t.fpLen !== undefined && t.fpLen > 0 && head.length >= t.fpLen && fingerprint(head.subarray(0, t.fpLen)) === t.fp;
+}

@@ -230,6 +230,32 @@ describe('TAILDIR source', () => {
     assertUniqueIdentities(p);
   });
 
+  it('copytruncate while stopped: the copy is read from the saved position only', async () => {
+    const d = tmp();
+    const file = join(d, 'app.log');
+    writeFileSync(file, lines('s', 0, 300));
+    const p = new RecordingProcessor();
+    const props = { filegroups: 'f1', 'filegroups.f1': join(d, 'app\\.log.*') };
+    const one = build(props, p);
+    await one.start();
+    await waitUntil(() => p.events.length === 300, 5000, 'the first lines');
+    await one.stop();
+    appendFileSync(file, lines('s', 300, 400)); // written after the stop: only in the copy
+    copyFileSync(file, join(d, 'app.log.1'));
+    truncateSync(file, 0);
+    appendFileSync(file, lines('s', 400, 450));
+    const two = build(props, p);
+    await two.start();
+    try {
+      await waitUntil(() => p.events.length >= 450, 5000, 'the rest of the copy and the new content');
+      appendFileSync(file, lines('s', 450, 451));
+      await waitUntil(() => p.events.length >= 451, 5000, 'a final line');
+    } finally {
+      await two.stop();
+    }
+    assert.deepEqual([...p.bodies()].sort(), expected('s', 0, 451));
+  });
+
   it('skipToEnd starts existing files at their end, new files at the start', async () => {
     const d = tmp();
     writeFileSync(join(d, 'a.log'), 'old1\nold2\npar');
