@@ -58,18 +58,57 @@ export function formatPositions(entries: readonly PositionEntry[]): string {
 }
 
 /** Replaces the position file atomically (write aside, then rename), creating its directory. */
-export async function writePositionFile(path: string, text: string): Promise<void> {
+async function writePositionFile(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp`;
   await writeFile(tmp, text);
   await rename(tmp, path);
 }
 
-export async function readPositionFile(path: string): Promise<string | undefined> {
+async function readPositionFile(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
+  }
+}
+
+/**
+ * The position file: read at start when the channel holds no marker, rewritten at most every
+ * `intervalMs` while positions change (Flume's writePosInterval) and once more at stop.
+ */
+export class PositionFile {
+  private changed = false;
+  private lastWrite = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Saved positions: the committed marker if there is one, else the file. Throws on unreadable text. */
+  async load(marker: string | undefined, markerKey: string): Promise<Map<string, SavedPosition>> {
+    if (marker !== undefined) return parsePositions(marker, `position marker ${markerKey}`);
+    const text = await readPositionFile(this.path);
+    return text === undefined ? new Map() : parsePositions(text, `position file ${this.path}`);
+  }
+
+  markChanged(): void {
+    this.changed = true;
+  }
+
+  /** Writes `text()` if positions changed and the interval passed (or `force`); throws on I/O errors. */
+  async write(text: () => string, force: boolean): Promise<void> {
+    const now = Date.now();
+    if (!this.changed || (!force && now - this.lastWrite < this.intervalMs)) return;
+    this.changed = false;
+    this.lastWrite = now;
+    try {
+      await writePositionFile(this.path, text());
+    } catch (e) {
+      this.changed = true;
+      throw e;
+    }
   }
 }

@@ -1,5 +1,4 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, isRetriable } from '../../../core/errors.js';
 import { stampIdentity, type Event } from '../../../core/event.js';
@@ -7,14 +6,13 @@ import { Signal } from '../../channels/signal.js';
 import { defineSource, type Source, type SourceContext } from '../../contracts.js';
 import { checkConfig, fileGroups, schema, type FileGroup, type TaildirConfig } from './config.js';
 import type { Line } from './line-reader.js';
-import { GroupLister, type Seen } from './lister.js';
-import { formatPositions, parsePositions, readPositionFile, writePositionFile, type SavedPosition } from './positions.js';
-import { fingerprint, HEAD_BYTES, isCopyOf, lineAlignedEnd, readHead, samePrefix, TailFile, type Tombstone } from './tail-file.js';
+import { GroupLister } from './lister.js';
+import { FileTable } from './file-table.js';
+import { formatPositions, PositionFile, type SavedPosition } from './positions.js';
+import { fingerprint, HEAD_BYTES, readHead, samePrefix, type TailFile } from './tail-file.js';
 
 /** Longest wait between scans: the polling fallback for changes fs.watch does not report. */
 const POLL_MS = 1000;
-/** Content of truncated files remembered so that their copy (copytruncate) is read from the right place. */
-const MAX_TOMBSTONES = 64;
 
 /**
  * TAILDIR: tails every file whose name matches a filegroup's regex, line by line, exactly once across
@@ -25,17 +23,13 @@ export class TaildirSource implements Source {
   private readonly groups: FileGroup[];
   private readonly lister: GroupLister;
   private readonly markerKey: string;
-  private readonly positionFile: string;
-  private files = new Map<string, TailFile>();
-  private tombstones: Tombstone[] = [];
+  private readonly positionFile: PositionFile;
+  private table!: FileTable;
   private stopping = false;
   private loop: Promise<void> | undefined;
   private readonly wake = new Signal();
   private poked = false;
   private watchers: FSWatcher[] = [];
-  private positionsChanged = false;
-  private lastPositionWrite = 0;
-  private readonly complained = new Set<string>();
 
   constructor(
     private readonly cfg: TaildirConfig,
@@ -44,14 +38,13 @@ export class TaildirSource implements Source {
     this.groups = fileGroups(cfg);
     this.lister = new GroupLister(this.groups, cfg.cachePatternMatching);
     this.markerKey = `taildir:${ctx.name}`;
-    this.positionFile = cfg.positionFile ?? join(ctx.dataDir, `taildir_position_${ctx.name}.json`);
+    this.positionFile = new PositionFile(cfg.positionFile ?? join(ctx.dataDir, `taildir_position_${ctx.name}.json`), cfg.writePosInterval);
   }
 
   async start(): Promise<void> {
     this.stopping = false;
-    this.files = new Map();
-    this.tombstones = [];
-    await this.scan(await this.savedPositions());
+    this.table = new FileTable(this.lister, this.cfg.skipToEnd, this.ctx.name, this.ctx.log, () => this.positionFile.markChanged());
+    await this.table.scan(await this.savedPositions());
     for (const dir of new Set(this.groups.map((g) => g.dir))) {
       try {
         const w = watch(dir, () => this.poke());
@@ -70,7 +63,7 @@ export class TaildirSource implements Source {
     await this.loop;
     for (const w of this.watchers) w.close();
     this.watchers = [];
-    for (const f of this.files.values()) await f.close();
+    for (const f of this.table.files.values()) await f.close();
     await this.persist(true);
     this.ctx.counters.stopTime = Date.now();
   }
@@ -78,7 +71,7 @@ export class TaildirSource implements Source {
   /** Bytes known to be waiting: file sizes minus committed positions. */
   backlog(): number {
     let n = 0;
-    for (const f of this.files.values()) if (!f.copyOf) n += Math.max(0, f.size - f.pos);
+    for (const f of this.table.files.values()) if (!f.copyOf) n += Math.max(0, f.size - f.pos);
     return n;
   }
 
@@ -88,11 +81,8 @@ export class TaildirSource implements Source {
   }
 
   private async savedPositions(): Promise<Map<string, SavedPosition>> {
-    const marker = this.ctx.processor.marker(this.markerKey);
-    const [text, what] = marker !== undefined ? [marker, `position marker ${this.markerKey}`] : [await readPositionFile(this.positionFile), `position file ${this.positionFile}`];
-    if (text === undefined) return new Map();
     try {
-      return parsePositions(text, what);
+      return await this.positionFile.load(this.ctx.processor.marker(this.markerKey), this.markerKey);
     } catch (e) {
       this.ctx.log.warn({ source: this.ctx.name }, `TAILDIR source ${this.ctx.name} ignores its saved positions and starts over: ${errorMessage(e)}.`);
       return new Map();
@@ -105,8 +95,8 @@ export class TaildirSource implements Source {
       this.poked = false;
       let lines = 0;
       try {
-        await this.scan();
-        for (const f of this.files.values()) {
+        await this.table.scan();
+        for (const f of this.table.files.values()) {
           if (this.stopping) break;
           lines += await this.tail(f);
         }
@@ -123,162 +113,9 @@ export class TaildirSource implements Source {
     }
   }
 
-  /** Lists the filegroups and reconciles the result with the files already known. */
-  private async scan(saved?: Map<string, SavedPosition>): Promise<void> {
-    const seen = await this.lister.list();
-    const byIno = new Map(seen.map((s) => [s.ino, s]));
-    for (const f of [...this.files.values()]) {
-      const s = byIno.get(f.ino);
-      byIno.delete(f.ino);
-      if (s) {
-        f.listed = true;
-        if (s.path !== f.path) {
-          f.path = s.path;
-          f.rotated = true;
-        }
-        await this.checkChange(f, s.size, s.mtime);
-      } else if (f.fh) {
-        // Renamed out of the pattern or deleted: read on through the open handle until idle.
-        f.listed = false;
-        f.rotated = true;
-        const st = await f.fh.stat({ bigint: true });
-        await this.checkChange(f, Number(st.size), String(st.mtimeNs));
-      } else {
-        this.forget(f);
-      }
-    }
-    const fresh = seen.filter((s) => byIno.has(s.ino));
-    if (saved) {
-      for (const s of fresh.filter((x) => saved.has(x.ino))) await this.discover(s, saved);
-      // Files gone while stopped may live on as copies (copytruncate, a move across file systems).
-      for (const e of saved.values()) if (!byIno.has(e.ino) && e.fp !== undefined) this.bury({ pos: e.pos, fp: e.fp, fpLen: e.fpLen });
-    }
-    for (const s of fresh) if (!this.files.has(s.ino)) await this.discover(s, saved);
-  }
-
-  /** Notices truncation, replacement of the content under the same inode, and growth of the head. */
-  private async checkChange(f: TailFile, size: number, mtime: string): Promise<void> {
-    if (size === f.size && mtime === f.mtime) return;
-    f.size = size;
-    f.mtime = mtime;
-    if (f.isCopy) return; // a copy may still be being written: never mistake that for truncation
-    if (!f.fh && !(await this.reopen(f))) {
-      f.mtime = ''; // look again at the next scan
-      return;
-    }
-    const head = await readHead(f.fh!, size);
-    if (f.copyOf) {
-      if (!samePrefix(head, f.copyOf.head)) {
-        this.ctx.log.info({ file: f.path }, `TAILDIR source ${this.ctx.name} reads ${f.path} as a new file: it no longer matches ${f.copyOf.path}.`);
-        f.copyOf = undefined;
-        f.head = head;
-      }
-      return;
-    }
-    if (size < f.pos || size < f.reader.end) {
-      this.restart(f, head, `${f.path} is shorter (${size} bytes) than the read position ${f.reader.end}: it was truncated; reading it again from the start`);
-    } else if (f.head.length > 0 && !samePrefix(head, f.head)) {
-      this.restart(f, head, `the content of ${f.path} (inode ${f.ino}) was replaced; reading it from the start`);
-    } else if (head.length > f.head.length) {
-      f.head = head;
-    }
-  }
-
-  private restart(f: TailFile, head: Buffer, why: string): void {
-    this.ctx.log.warn({ source: this.ctx.name, file: f.path }, `TAILDIR source ${this.ctx.name}: ${why}.`);
-    if (f.head.length > 0) this.bury({ head: f.head, pos: f.pos });
-    for (const c of this.files.values()) if (c.copyOf === f) this.adoptCopy(c, f.pos);
-    f.seek(0);
-    f.head = head;
-    f.id = undefined;
-    f.rotated = false;
-    this.positionsChanged = true;
-  }
-
-  private bury(t: Tombstone): void {
-    this.tombstones.push(t);
-    if (this.tombstones.length > MAX_TOMBSTONES) this.tombstones.shift();
-  }
-
-  /** A copy holds its original's content up to the truncation; only what was not read yet is read. */
-  private adoptCopy(c: TailFile, pos: number): void {
-    c.copyOf = undefined;
-    c.isCopy = true;
-    c.rotated = true;
-    c.seek(pos);
-    this.positionsChanged = true;
-  }
-
-  private async discover(s: Seen, saved: Map<string, SavedPosition> | undefined): Promise<void> {
-    let fh;
-    try {
-      fh = await open(s.path, 'r');
-      if (String((await fh.stat({ bigint: true })).ino) !== s.ino) {
-        await fh.close();
-        return; // replaced between listing and opening: the next scan sees the new file
-      }
-    } catch (e) {
-      await fh?.close().catch(() => undefined);
-      if (!this.complained.has(s.path)) {
-        this.complained.add(s.path);
-        this.ctx.log.warn({ file: s.path, err: errorMessage(e) }, `TAILDIR source ${this.ctx.name} cannot open ${s.path}; it will retry.`);
-      }
-      return;
-    }
-    this.complained.delete(s.path);
-    const head = await readHead(fh, s.size);
-    const f = new TailFile(s.ino, s.path, s.group, head, 0);
-    f.fh = fh;
-    f.size = s.size;
-    f.mtime = s.mtime;
-    this.files.set(s.ino, f);
-    const entry = saved?.get(s.ino);
-    if (entry && (entry.fp === undefined || (head.length >= entry.fpLen && fingerprint(head.subarray(0, entry.fpLen)) === entry.fp))) {
-      f.id = entry.id;
-      if (entry.pos > s.size) {
-        this.ctx.log.warn({ file: s.path }, `TAILDIR source ${this.ctx.name}: saved position ${entry.pos} is past the end of ${s.path} (${s.size} bytes); reading it from the start.`);
-      } else {
-        f.seek(entry.pos);
-      }
-      return;
-    }
-    if (entry) {
-      this.ctx.log.warn({ file: s.path }, `TAILDIR source ${this.ctx.name}: inode ${s.ino} now holds different content (${s.path}); reading it as a new file.`);
-      if (entry.fp !== undefined) this.bury({ pos: entry.pos, fp: entry.fp, fpLen: entry.fpLen });
-    }
-    const original = head.length > 0 ? [...this.files.values()].find((x) => x !== f && !x.copyOf && samePrefix(head, x.head) && s.size <= x.size) : undefined;
-    if (original) {
-      f.copyOf = original;
-      return;
-    }
-    const tomb = head.length > 0 ? this.tombstones.findIndex((t) => isCopyOf(head, t)) : -1;
-    if (tomb >= 0) {
-      this.adoptCopy(f, this.tombstones[tomb]!.pos);
-      this.tombstones.splice(tomb, 1);
-      return;
-    }
-    if (saved && this.cfg.skipToEnd) f.seek(await lineAlignedEnd(fh, s.size));
-    this.positionsChanged = true;
-  }
-
-  private async reopen(f: TailFile): Promise<boolean> {
-    try {
-      const fh = await open(f.path, 'r');
-      if (String((await fh.stat({ bigint: true })).ino) !== f.ino) {
-        await fh.close();
-        return false;
-      }
-      f.fh = fh;
-      f.lastActivity = Date.now();
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   /** Reads and delivers up to maxBatchCount batches of one file; returns the number of lines sent. */
   private async tail(f: TailFile): Promise<number> {
-    if (f.copyOf || (!f.fh && (f.size <= f.pos || !(await this.reopen(f))))) return 0;
+    if (f.copyOf || (!f.fh && (f.size <= f.pos || !(await this.table.reopen(f))))) return 0;
     let sent = 0;
     for (let batches = 0; batches < this.cfg.maxBatchCount && !this.stopping; batches++) {
       const lines: Line[] = [];
@@ -352,7 +189,7 @@ export class TaildirSource implements Source {
       }
     }
     f.pos = pos;
-    this.positionsChanged = true;
+    this.positionFile.markChanged();
     this.ctx.counters.inc('EventAcceptedCount', events.length);
     this.ctx.counters.inc('AppendBatchAcceptedCount', 1);
     return true;
@@ -361,41 +198,28 @@ export class TaildirSource implements Source {
   /** Closes files idle for idleTimeout; a rotated-away file first gives up its unfinished last line. */
   private async closeIdle(): Promise<void> {
     const now = Date.now();
-    for (const f of [...this.files.values()]) {
+    for (const f of [...this.table.files.values()]) {
       if (!f.fh || now - f.lastActivity < this.cfg.idleTimeout || this.stopping) continue;
       if (f.rotated && !f.copyOf) {
         const last = f.reader.takePartial();
         if (last && !(await this.deliver(f, [last]))) return;
       }
       await f.close();
-      if (!f.listed) this.forget(f);
+      if (!f.listed) this.table.forget(f);
     }
-  }
-
-  private forget(f: TailFile): void {
-    this.files.delete(f.ino);
-    // The original of a pending copy is gone: the copy goes on from where the original was.
-    for (const c of this.files.values()) if (c.copyOf === f) this.adoptCopy(c, f.pos);
-    void f.close();
-    this.positionsChanged = true;
   }
 
   private positionsText(changed?: TailFile, pos?: number): string {
     const entries = [];
-    for (const f of this.files.values()) if (!f.copyOf) entries.push(f.entry(f === changed ? pos : f.pos));
+    for (const f of this.table.files.values()) if (!f.copyOf) entries.push(f.entry(f === changed ? pos : f.pos));
     return formatPositions(entries);
   }
 
   private async persist(force: boolean): Promise<void> {
-    const now = Date.now();
-    if (!this.positionsChanged || (!force && now - this.lastPositionWrite < this.cfg.writePosInterval)) return;
-    this.positionsChanged = false;
-    this.lastPositionWrite = now;
     try {
-      await writePositionFile(this.positionFile, this.positionsText());
+      await this.positionFile.write(() => this.positionsText(), force);
     } catch (e) {
-      this.positionsChanged = true;
-      this.ctx.log.warn({ file: this.positionFile, err: errorMessage(e) }, `TAILDIR source ${this.ctx.name} could not write its position file.`);
+      this.ctx.log.warn({ file: this.positionFile.path, err: errorMessage(e) }, `TAILDIR source ${this.ctx.name} could not write its position file.`);
     }
   }
 }
