@@ -26,6 +26,8 @@ export class GroupLister {
   constructor(
     private readonly groups: readonly FileGroup[],
     private readonly cachePatternMatching: boolean,
+    /** Paths never tailed: the source's own position file, should a pattern match it. */
+    private readonly exclude: ReadonlySet<string> = new Set(),
   ) {}
 
   async list(): Promise<Seen[]> {
@@ -33,6 +35,7 @@ export class GroupLister {
     for (const g of this.groups) {
       for (const name of await this.names(g)) {
         const path = join(g.dir, name);
+        if (this.exclude.has(path)) continue;
         let st;
         try {
           st = await stat(path, { bigint: true });

@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { errorMessage, isRetriable } from '../../../core/errors.js';
 import { stampIdentity, type Event } from '../../../core/event.js';
 import { Signal } from '../../channels/signal.js';
@@ -24,7 +24,7 @@ export class TaildirSource implements Source {
   private readonly lister: GroupLister;
   private readonly markerKey: string;
   private readonly positionFile: PositionFile;
-  private table!: FileTable;
+  private table: FileTable;
   private stopping = false;
   private loop: Promise<void> | undefined;
   private readonly wake = new Signal();
@@ -36,14 +36,20 @@ export class TaildirSource implements Source {
     private readonly ctx: SourceContext,
   ) {
     this.groups = fileGroups(cfg);
-    this.lister = new GroupLister(this.groups, cfg.cachePatternMatching);
     this.markerKey = `taildir:${ctx.name}`;
-    this.positionFile = new PositionFile(cfg.positionFile ?? join(ctx.dataDir, `taildir_position_${ctx.name}.json`), cfg.writePosInterval);
+    const positionPath = resolve(cfg.positionFile ?? join(ctx.dataDir, `taildir_position_${ctx.name}.json`));
+    this.positionFile = new PositionFile(positionPath, cfg.writePosInterval);
+    this.lister = new GroupLister(this.groups, cfg.cachePatternMatching, new Set([positionPath, `${positionPath}.tmp`]));
+    this.table = this.newTable();
+  }
+
+  private newTable(): FileTable {
+    return new FileTable(this.lister, this.cfg.skipToEnd, this.ctx.name, this.ctx.log, () => this.positionFile.markChanged());
   }
 
   async start(): Promise<void> {
     this.stopping = false;
-    this.table = new FileTable(this.lister, this.cfg.skipToEnd, this.ctx.name, this.ctx.log, () => this.positionFile.markChanged());
+    this.table = this.newTable();
     await this.table.scan(await this.savedPositions());
     for (const dir of new Set(this.groups.map((g) => g.dir))) {
       try {
