@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { errorMessage } from '../../../core/errors.js';
 import type { Logger } from '../../../core/log.js';
 import type { GroupLister, Seen } from './lister.js';
@@ -56,7 +57,7 @@ export class FileTable {
     if (saved) {
       for (const s of fresh.filter((x) => saved.has(x.ino))) await this.discover(s, saved);
       // Files gone while stopped may live on as copies (copytruncate, a move across file systems).
-      for (const e of saved.values()) if (!byIno.has(e.ino) && e.fp !== undefined) this.bury({ pos: e.pos, fp: e.fp, fpLen: e.fpLen });
+      for (const e of saved.values()) if (!byIno.has(e.ino) && e.fp !== undefined) this.bury({ dir: dirname(e.file), pos: e.pos, fp: e.fp, fpLen: e.fpLen });
     }
     for (const s of fresh) if (!this.files.has(s.ino)) await this.discover(s, saved);
   }
@@ -91,7 +92,7 @@ export class FileTable {
 
   private restart(f: TailFile, head: Buffer, why: string): void {
     this.log.warn({ source: this.name, file: f.path }, `TAILDIR source ${this.name}: ${why}.`);
-    if (f.head.length > 0) this.bury({ head: f.head, pos: f.pos });
+    if (f.head.length > 0) this.bury({ dir: dirname(f.path), head: f.head, pos: f.pos });
     for (const c of this.files.values()) if (c.copyOf === f) this.adoptCopy(c, f.pos);
     f.seek(0);
     f.head = head;
@@ -138,6 +139,7 @@ export class FileTable {
     f.mtime = s.mtime;
     this.files.set(s.ino, f);
     const entry = saved?.get(s.ino);
+    const dir = dirname(s.path);
     if (entry && (entry.fp === undefined || (head.length >= entry.fpLen && fingerprint(head.subarray(0, entry.fpLen)) === entry.fp))) {
       f.id = entry.id;
       if (entry.pos > s.size) {
@@ -149,14 +151,17 @@ export class FileTable {
     }
     if (entry) {
       this.log.warn({ file: s.path }, `TAILDIR source ${this.name}: inode ${s.ino} now holds different content (${s.path}); reading it as a new file.`);
-      if (entry.fp !== undefined) this.bury({ pos: entry.pos, fp: entry.fp, fpLen: entry.fpLen });
+      if (entry.fp !== undefined) this.bury({ dir, pos: entry.pos, fp: entry.fp, fpLen: entry.fpLen });
     }
-    const original = head.length > 0 ? [...this.files.values()].find((x) => x !== f && !x.copyOf && samePrefix(head, x.head) && s.size <= x.size) : undefined;
+    // Copies are looked for in the same directory only: files elsewhere that merely start alike
+    // (a common banner) must not be mistaken for copies and left unread.
+    const original = head.length > 0 ? [...this.files.values()].find((x) => x !== f && !x.copyOf && dirname(x.path) === dir && samePrefix(head, x.head) && s.size <= x.size) : undefined;
     if (original) {
       f.copyOf = original;
       return;
     }
-    const tomb = head.length > 0 ? this.tombstones.findIndex((t) => isCopyOf(head, t)) : -1;
+    let tomb = -1; // the latest match: the most recent truncation of that content
+    if (head.length > 0) for (let i = 0; i < this.tombstones.length; i++) if (this.tombstones[i]!.dir === dir && isCopyOf(head, this.tombstones[i]!)) tomb = i;
     if (tomb >= 0) {
       this.adoptCopy(f, this.tombstones[tomb]!.pos);
       this.tombstones.splice(tomb, 1);

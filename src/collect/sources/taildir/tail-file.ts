@@ -98,6 +98,8 @@ export async function lineAlignedEnd(fh: FileHandle, size: number): Promise<numb
  * leading bytes or, from saved positions, by their fingerprint.
  */
 export interface Tombstone {
+  /** Directory the file was in: copies are looked for beside their original. */
+  dir: string;
   pos: number;
   head?: Buffer;
   fp?: string;

@@ -256,6 +256,23 @@ describe('TAILDIR source', () => {
     assert.deepEqual([...p.bodies()].sort(), expected('s', 0, 451));
   });
 
+  it('reads files that start alike in different directories (no false copy detection)', async () => {
+    const d1 = tmp();
+    const d2 = tmp();
+    writeFileSync(join(d1, 'a.log'), 'starting\n');
+    const p = new RecordingProcessor();
+    const src = build({ filegroups: 'f1 f2', 'filegroups.f1': join(d1, 'a\\.log'), 'filegroups.f2': join(d2, 'a\\.log') }, p);
+    await src.start();
+    try {
+      await waitUntil(() => p.events.length === 1, 5000, 'the first file');
+      writeFileSync(join(d2, 'a.log'), 'starting\n');
+      await waitUntil(() => p.events.length === 2, 5000, 'the second file');
+    } finally {
+      await src.stop();
+    }
+    assert.deepEqual(p.bodies(), ['starting', 'starting']);
+  });
+
   it('skipToEnd starts existing files at their end, new files at the start', async () => {
     const d = tmp();
     writeFileSync(join(d, 'a.log'), 'old1\nold2\npar');
