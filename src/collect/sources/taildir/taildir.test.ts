@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { resolveComponent, validateComponent } from '../../../core/config/component.js';
-import { identityOf, ORIGIN_HEADER } from '../../../core/event.js';
-import type { Source } from '../../contracts.js';
-import { RecordingProcessor, sourceContext, waitUntil } from '../../testkit.js';
+import { identityOf, ORIGIN_HEADER, type Event } from '../../../core/event.js';
+import type { ChannelProcessor, Source } from '../../contracts.js';
+import { DefaultChannelProcessor } from '../../channel-processor.js';
+import { silentLogger } from '../../../core/log.js';
+import { memoryChannel, RecordingProcessor, sourceContext, waitUntil } from '../../testkit.js';
 import './source.js';
 import { TaildirSource } from './source.js';
 
@@ -22,7 +24,7 @@ function tmp(): string {
 }
 
 /** Builds the source from Flume-style properties, through the config kit as an agent would. */
-function build(props: Record<string, string>, proc: RecordingProcessor): Source {
+function build(props: Record<string, string>, proc: ChannelProcessor): Source {
   const r = resolveComponent('source', 'org.apache.flume.source.taildir.TaildirSource');
   if ('error' in r) throw new Error(r.error);
   const v = validateComponent(r.spec, { backoffSleepIncrement: '20', maxBackoffSleep: '100', ...props }, 'a1.sources.r1');
@@ -372,6 +374,49 @@ describe('TAILDIR source', () => {
     assert.equal(p.events[0]!.body.length, big.length);
     assert.ok(p.events[0]!.body.equals(Buffer.from(big)));
     assert.equal(p.events[1]!.body.toString(), 'after');
+  });
+
+  it('through a real channel: waits while it is full, and resumes from its marker after a restart', async () => {
+    const d = tmp();
+    const file = join(d, 'a.log');
+    writeFileSync(file, lines('m', 0, 3000));
+    const ch = memoryChannel('c1', 200, 100);
+    const ctx = sourceContext('r1');
+    const proc = new DefaultChannelProcessor({ required: () => [ch], optional: () => [], all: () => [ch] }, [], ctx.counters, silentLogger);
+    const taken: Event[] = [];
+    const drain = async (n: number) => {
+      const tx = ch.transaction();
+      taken.push(...(await tx.take(n)));
+      await tx.commit();
+    };
+    const props = { filegroups: 'f1', 'filegroups.f1': join(d, 'a\\.log'), batchSize: '50' };
+    const one = build(props, proc);
+    await one.start();
+    await waitUntil(() => ch.size() === 200, 5000, 'a full channel');
+    await drain(120);
+    await waitUntil(() => ch.size() === 200, 5000, 'the channel full again');
+    await one.stop();
+    appendFileSync(file, lines('m', 3000, 3100));
+    const two = build(props, proc);
+    await two.start();
+    try {
+      await waitUntil(
+        async () => {
+          await drain(100);
+          return taken.length >= 3100;
+        },
+        10_000,
+        'every line through the channel',
+      );
+      await waitUntil(() => two.backlog!() === 0, 5000, 'an empty backlog');
+      await drain(100);
+    } finally {
+      await two.stop();
+    }
+    assert.deepEqual(
+      taken.map((e) => e.body.toString()),
+      expected('m', 0, 3100),
+    );
   });
 
   it('keeps a refused batch and retries it: nothing lost, nothing repeated; backlog drains to 0', async () => {
