@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { pino } from 'pino';
 import { resolveComponent, validateComponent } from '../../core/config/component.js';
 import { identityOf } from '../../core/event.js';
 import type { Source } from '../contracts.js';
@@ -124,6 +125,23 @@ describe('EXEC source', () => {
       await src.stop();
     }
     assert.deepEqual(p.bodies(), numbers(1, 200_000));
+  });
+
+  it('logs standard error lines when logStdErr is true', async () => {
+    const logged: string[] = [];
+    const p = new RecordingProcessor();
+    const r = resolveComponent('source', 'exec');
+    if ('error' in r) throw new Error(r.error);
+    const v = validateComponent(r.spec, { command: 'echo out; echo oops >&2', shell: '/bin/sh -c', logStdErr: 'true', batchTimeout: '10' }, 'a1.sources.r1');
+    const ctx = { ...sourceContext('r1', p), log: pino({ level: 'info' }, { write: (s: string) => void logged.push(s) }) };
+    const src = r.spec.create(v.config, ctx) as Source;
+    await src.start();
+    try {
+      await waitUntil(() => p.events.length === 1 && logged.some((l) => l.includes('StderrLogger: oops')), 5000, 'the output line and the logged error line');
+    } finally {
+      await src.stop();
+    }
+    assert.deepEqual(p.bodies(), ['out']);
   });
 
   it('refuses a charset whose newline is not the byte 0x0A', () => {

@@ -65,7 +65,10 @@ export class ExecSource implements Source {
     this.stopDeadline = Date.now() + STOP_GRACE_MS;
     this.wake.notify();
     this.kill('SIGTERM');
-    const killer = setTimeout(() => this.kill('SIGKILL'), KILL_AFTER_MS);
+    const killer = setTimeout(() => {
+      this.kill('SIGKILL');
+      this.child?.stdout?.destroy(); // a descendant outside the process group may hold the pipe open
+    }, KILL_AFTER_MS);
     await this.loop;
     clearTimeout(killer);
     clearTimeout(this.timer);
