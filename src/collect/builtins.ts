@@ -8,3 +8,5 @@ import './unavailable.js';
 import './sources/thrift.js';
 import './sinks/thrift.js';
 import './channels/file.js';
+import './sources/taildir/source.js';
+import './sources/exec.js';

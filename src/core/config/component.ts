@@ -17,7 +17,10 @@ export interface ComponentSpec<C = unknown, Ctx = unknown, R = unknown> {
   aliases?: readonly string[];
   description: string;
   schema: z.ZodType<C>;
-  /** Key prefixes whose sub-keys are gathered into a map, e.g. `headers` for `headers.f1.k = v`. */
+  /**
+   * Key prefixes whose sub-keys are gathered into a map, e.g. `headers` for `headers.f1.k = v`. The map
+   * goes to the schema key `<prefix>.*` when the schema has one, else to `<prefix>`.
+   */
   maps?: readonly string[];
   /** Legacy property names still found in old configs → the current name. */
   deprecated?: Readonly<Record<string, string>>;
@@ -128,7 +131,9 @@ export function validateComponent<C>(spec: ComponentSpec<C>, raw: Record<string,
     const hint = suggest(key, [...known, ...(spec.maps ?? []).map((m) => `${m}.*`)]);
     warnings.push({ key: `${prefix}.${key}`, message: `is not a known property of ${spec.kind} type ${spec.type}${hint ? ` (did you mean ${prefix}.${hint}?)` : ''}; it is ignored` });
   }
-  for (const m of spec.maps ?? []) input[m] = maps[m];
+  // A key may be both a plain property and a map prefix (TAILDIR's `filegroups = f1 f2` beside
+  // `filegroups.f1 = /var/log/app.log`); such a schema names the gathered map `<prefix>.*`.
+  for (const m of spec.maps ?? []) input[known.includes(`${m}.*`) ? `${m}.*` : m] = maps[m];
 
   const parsed = (spec.schema as z.ZodType<C>).safeParse(input);
   if (!parsed.success) {
