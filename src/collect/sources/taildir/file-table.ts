@@ -141,11 +141,12 @@ export class FileTable {
     const entry = saved?.get(s.ino);
     const dir = dirname(s.path);
     if (entry && (entry.fp === undefined || (head.length >= entry.fpLen && fingerprint(head.subarray(0, entry.fpLen)) === entry.fp))) {
-      f.id = entry.id;
       if (entry.pos > s.size) {
+        // Read again under a new identity, so the re-read lines cannot collide with delivered ones.
         this.log.warn({ file: s.path }, `TAILDIR source ${this.name}: saved position ${entry.pos} is past the end of ${s.path} (${s.size} bytes); reading it from the start.`);
       } else {
-        f.seek(entry.pos);
+        f.id = entry.id;
+        f.seek(entry.pos, entry.line ?? 0);
       }
       return;
     }

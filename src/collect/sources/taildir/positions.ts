@@ -3,13 +3,16 @@ import { dirname } from 'node:path';
 
 /**
  * Read positions. The JSON array is Flume's position file format ({inode, pos, file}) extended with
- * Monsoon's fields: `ino` (the inode as an exact string), `id` (the identity part of the file's events)
+ * Monsoon's fields: `ino` (the inode as an exact string), `id` (the identity part of the file's events),
+ * `line` (lines delivered under that identity)
  * and `fp`/`fpLen` (a fingerprint of the first fpLen bytes, to tell a reused inode from the same file).
  * The same text is committed as a channel marker with every batch, so positions and events agree.
  */
 export interface PositionEntry {
   inode: number;
   pos: number;
+  /** Lines before `pos` (the next line's sequence number under `id`). */
+  line?: number;
   file: string;
   ino?: string;
   id?: string;
@@ -20,6 +23,7 @@ export interface PositionEntry {
 export interface SavedPosition {
   ino: string;
   pos: number;
+  line?: number;
   file: string;
   id?: string;
   fp?: string;
@@ -43,7 +47,11 @@ export function parsePositions(text: string, what: string): Map<string, SavedPos
     const pos = Number(o.pos);
     if (ino === undefined || !Number.isSafeInteger(pos) || pos < 0) continue;
     const e: SavedPosition = { ino, pos, file: typeof o.file === 'string' ? o.file : '', fpLen: 0 };
-    if (typeof o.id === 'string') e.id = o.id;
+    if (typeof o.id === 'string' && Number.isSafeInteger(o.line)) {
+      // An identity is only resumed together with its line count; otherwise the file gets a new one.
+      e.id = o.id;
+      e.line = o.line as number;
+    }
     if (typeof o.fp === 'string' && typeof o.fpLen === 'number' && o.fpLen > 0) {
       e.fp = o.fp;
       e.fpLen = o.fpLen;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorMessage, isRetriable } from '../../../core/errors.js';
@@ -162,20 +163,23 @@ export class TaildirSource implements Source {
   private async deliver(f: TailFile, lines: Line[]): Promise<boolean> {
     if (f.id === undefined) {
       if (f.head.length < HEAD_BYTES) f.head = await readHead(f.fh!, Math.max(f.size, f.reader.end));
-      f.id = `${f.ino}-${fingerprint(f.head)}`;
+      // The nonce makes every (re)reading of a file from its start a new origin; the id is kept
+      // (in the committed positions) from the first delivered batch on, so replays reuse it.
+      f.id = `${f.ino}-${fingerprint(f.head)}-${randomBytes(4).toString('hex')}`;
     }
     const origin = `${this.ctx.agentId}/${this.ctx.name}/${f.id}`;
-    const events: Event[] = lines.map((l) => {
+    const first = f.line;
+    const events: Event[] = lines.map((l, i) => {
       const headers: Record<string, string> = { ...f.group.headers };
       if (this.cfg.fileHeader) headers[this.cfg.fileHeaderKey] = f.path;
       if (this.cfg.byteOffsetHeader) headers.byteoffset = String(l.offset);
       const e: Event = { headers, body: l.body };
-      stampIdentity(e, origin, l.offset);
+      stampIdentity(e, origin, first + i);
       return e;
     });
     if (lines.some((l) => l.cut)) this.ctx.log.warn({ file: f.path }, `TAILDIR source ${this.ctx.name} cut an over-long line in ${f.path}.`);
     const pos = f.reader.start;
-    const markers = { [this.markerKey]: this.positionsText(f, pos) };
+    const markers = { [this.markerKey]: this.positionsText(f, pos, first + lines.length) };
     this.ctx.counters.inc('EventReceivedCount', events.length);
     this.ctx.counters.inc('AppendBatchReceivedCount', 1);
     for (let attempt = 1; ; attempt++) {
@@ -195,6 +199,7 @@ export class TaildirSource implements Source {
       }
     }
     f.pos = pos;
+    f.line = first + lines.length;
     this.positionFile.markChanged();
     this.ctx.counters.inc('EventAcceptedCount', events.length);
     this.ctx.counters.inc('AppendBatchAcceptedCount', 1);
@@ -215,9 +220,9 @@ export class TaildirSource implements Source {
     }
   }
 
-  private positionsText(changed?: TailFile, pos?: number): string {
+  private positionsText(changed?: TailFile, pos?: number, line?: number): string {
     const entries = [];
-    for (const f of this.table.files.values()) if (!f.copyOf) entries.push(f.entry(f === changed ? pos : f.pos));
+    for (const f of this.table.files.values()) if (!f.copyOf) entries.push(f === changed ? f.entry(pos, line) : f.entry());
     return formatPositions(entries);
   }
 

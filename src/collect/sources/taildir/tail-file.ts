@@ -13,6 +13,8 @@ export class TailFile {
   id: string | undefined;
   /** Committed position: every line before it has been delivered. */
   pos: number;
+  /** Lines delivered before `pos` under `id`: the sequence number of the next line's identity. */
+  line = 0;
   readonly reader: LineReader;
   fh: FileHandle | undefined;
   /** Size and modification time from the last scan, to notice change. */
@@ -40,13 +42,14 @@ export class TailFile {
   }
 
   /** Moves the committed and read positions to `pos`, dropping anything buffered. */
-  seek(pos: number): void {
+  seek(pos: number, line = 0): void {
     this.pos = pos;
+    this.line = line;
     this.reader.reset(pos);
   }
 
-  entry(pos = this.pos): PositionEntry {
-    const e: PositionEntry = { inode: Number(this.ino), pos, file: this.path, ino: this.ino };
+  entry(pos = this.pos, line = this.line): PositionEntry {
+    const e: PositionEntry = { inode: Number(this.ino), pos, line, file: this.path, ino: this.ino };
     if (this.id !== undefined) e.id = this.id;
     if (this.head.length > 0) {
       e.fp = fingerprint(this.head);
