@@ -3,3 +3,4 @@
  * in its own file; this list only makes sure the files are loaded.
  */
 import './channels/memory.js';
+import './sources/spooldir.js';
