@@ -4,3 +4,4 @@
  */
 import './channels/memory.js';
 import './sources/spooldir.js';
+import './sources/netcat.js';
