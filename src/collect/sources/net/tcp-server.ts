@@ -9,6 +9,8 @@ import { deliver } from '../delivery.js';
 export interface ChunkResult {
   events: Event[];
   reply?: string;
+  /** Async work on the events before they are committed (e.g. a reverse DNS lookup). */
+  before?: () => Promise<void>;
 }
 
 /** A fresh per-connection parser; it keeps the connection's partial frame between chunks. */
@@ -98,8 +100,9 @@ export class TcpEventServer {
   }
 
   private async commit(socket: Socket, r: ChunkResult): Promise<void> {
-    this.stamper!.stamp(r.events);
     try {
+      if (r.before) await r.before();
+      this.stamper!.stamp(r.events);
       if (!(await deliver(this.ctx, r.events, undefined, () => this.stopping || socket.destroyed))) {
         socket.destroy();
         return;
