@@ -6,3 +6,4 @@ import './channels/memory.js';
 import './sources/spooldir.js';
 import './sources/netcat.js';
 import './sources/syslog.js';
+import './sources/http.js';
