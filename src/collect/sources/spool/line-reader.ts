@@ -93,6 +93,17 @@ export class LineReader {
     }
   }
 
+  /** `len` bytes at `pos` through the read window, so small pieces do not cost a read each. */
+  private async cached(pos: number, len: number): Promise<Buffer> {
+    const rel = pos - this.cacheStart;
+    if (rel < 0 || rel + len > this.cache.length) {
+      this.cache = await this.readAt(pos, this.window);
+      this.cacheStart = pos;
+      return this.cache.subarray(0, len);
+    }
+    return this.cache.subarray(rel, rel + len);
+  }
+
   private countChars(b: Buffer): number {
     let chars = 0;
     for (let i = 0; i < b.length; chars++) i += Math.min(this.cs.charLen(b, i), b.length - i);
@@ -122,7 +133,7 @@ export class LineReader {
   }
 
   private async piece(start: number, split: NonNullable<ReadPos['split']>): Promise<ReadResult> {
-    const b = await this.readAt(start, Math.min(MAX_CHAR_BYTES * this.maxChars, split.end - start));
+    const b = await this.cached(start, Math.min(MAX_CHAR_BYTES * this.maxChars, split.end - start));
     let i = 0;
     for (let c = 0; c < this.maxChars && i < b.length; c++) i += Math.min(this.cs.charLen(b, i), b.length - i);
     const d = this.cs.decode(b.subarray(0, i), this.policy);
