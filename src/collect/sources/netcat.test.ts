@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { RecordingProcessor, sourceContext, waitUntil } from '../testkit.js';
 import { configureSource } from './configure.js';
-import { NetcatSource, netcatSpec } from './netcat.js';
+import { NetcatSource, NetcatUdpSource, netcatSpec, netcatUdpSpec } from './netcat.js';
 
 async function withNetcat(props: Record<string, string>, fn: (s: Socket, replies: () => string, p: RecordingProcessor) => Promise<void>, proc = new RecordingProcessor()) {
   const src = new NetcatSource(configureSource(netcatSpec, { bind: '127.0.0.1', port: '0', ...props }), sourceContext('r1', proc));
@@ -64,5 +65,21 @@ describe('netcat source', () => {
       await waitUntil(() => replies().length > 0, 5000, 'the FAILED reply');
       assert.match(replies(), /^FAILED: Event exceeds the maximum length \(512 chars/);
     });
+  });
+
+  it('netcatudp turns each datagram into an event with the sender address', async () => {
+    const proc = new RecordingProcessor();
+    const src = new NetcatUdpSource(configureSource(netcatUdpSpec, { bind: '127.0.0.1', port: '0', remoteAddressHeader: 'from' }), sourceContext('r1', proc));
+    await src.start();
+    const client = createSocket('udp4');
+    try {
+      client.send('one\n', src.port, '127.0.0.1');
+      await waitUntil(() => proc.events.length === 1, 5000, 'the datagram');
+    } finally {
+      client.close();
+      await src.stop();
+    }
+    assert.deepEqual(proc.bodies(), ['one']);
+    assert.equal(proc.events[0]!.headers.from, '127.0.0.1');
   });
 });

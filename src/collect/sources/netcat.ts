@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
 import type { Event } from '../../core/event.js';
 import { defineSource, type Source, type SourceContext } from '../contracts.js';
+import { plainAddress } from './net/client-host.js';
 import { TcpEventServer, type ChunkResult } from './net/tcp-server.js';
+import { UdpEventServer } from './net/udp-server.js';
 
 /**
  * Netcat source (Flume's NetcatSource): every '\n'-terminated line received on a TCP connection is
@@ -79,4 +81,52 @@ export const netcatSpec = defineSource({
   description: 'Listens on a TCP port; each line is an event, acknowledged with OK after it is committed.',
   schema,
   create: (cfg, ctx) => new NetcatSource(cfg, ctx),
+});
+
+/**
+ * Netcat UDP source (Flume's NetcatUdpSource): each datagram is one event, without its trailing
+ * newline; remoteAddressHeader names a header that receives the sender's address.
+ */
+const udpSchema = z.object({
+  bind: prop.requiredString(),
+  port: prop.requiredInt(0, 65535),
+  remoteAddressHeader: prop.optionalString(),
+});
+export type NetcatUdpConfig = z.infer<typeof udpSchema>;
+
+export class NetcatUdpSource implements Source {
+  private readonly server: UdpEventServer;
+
+  constructor(cfg: NetcatUdpConfig, ctx: SourceContext) {
+    this.server = new UdpEventServer(ctx, cfg.bind, cfg.port, (msg, from) => {
+      const end = msg.length > 0 && msg[msg.length - 1] === 0x0a ? msg.length - 1 : msg.length;
+      const e: Event = { headers: {}, body: Buffer.from(msg.subarray(0, end)) };
+      if (cfg.remoteAddressHeader) e.headers[cfg.remoteAddressHeader] = plainAddress(from.address);
+      return e;
+    });
+  }
+
+  get port(): number {
+    return this.server.boundPort;
+  }
+
+  backlog(): number {
+    return this.server.backlog();
+  }
+
+  start(): Promise<void> {
+    return this.server.start();
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+}
+
+export const netcatUdpSpec = defineSource({
+  type: 'netcatudp',
+  aliases: ['org.apache.flume.source.NetcatUdpSource'],
+  description: 'Listens on a UDP port; each datagram is an event.',
+  schema: udpSchema,
+  create: (cfg, ctx) => new NetcatUdpSource(cfg, ctx),
 });
