@@ -31,7 +31,9 @@ export class NetcatSource implements Source {
       let partial: Buffer[] = [];
       let partialLen = 0;
       let overlong = false;
-      return (chunk: Buffer): ChunkResult => {
+      return (chunk: Buffer | null): ChunkResult => {
+        // Like Flume, a last line without its newline is not an event.
+        if (chunk === null) return { events: [] };
         const events: Event[] = [];
         let reply = '';
         let start = 0;

@@ -41,7 +41,7 @@ const schema = z.object({
   inputCharset: prop.string('UTF-8'),
   decodeErrorPolicy: prop.oneOf(['FAIL', 'REPLACE', 'IGNORE'], 'FAIL'),
   deserializer: prop.string('LINE'),
-  'deserializer.maxLineLength': prop.int(2048, 1, 64 * 1024 * 1024),
+  'deserializer.maxLineLength': prop.int(2048, 1, 1024 * 1024),
   'deserializer.outputCharset': prop.string('UTF-8'),
 });
 export type SpoolDirConfig = z.infer<typeof schema>;

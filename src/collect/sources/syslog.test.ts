@@ -21,11 +21,14 @@ describe('syslog sources over sockets', () => {
     try {
       sock.write(`${MSG3164}\n${Buffer.byteLength(MSG5424)} ${MSG5424}garbage line\n`);
       await waitUntil(() => proc.events.length === 3, 5000, 'three events');
+      sock.end('<13>Oct 11 22:14:15 h unterminated');
+      await waitUntil(() => proc.events.length === 4, 5000, 'the unterminated last message');
     } finally {
       sock.destroy();
       await src.stop();
     }
-    const [a, b, c] = proc.events;
+    const [a, b, c, d] = proc.events;
+    assert.equal(d!.body.toString(), 'unterminated');
     assert.equal(a!.headers.host, 'mymachine');
     assert.equal(a!.headers.Facility, '4');
     assert.equal(a!.body.toString(), 'su: failed');
@@ -39,7 +42,7 @@ describe('syslog sources over sockets', () => {
       assert.ok(e.headers.client, 'client hostname header is set');
       assert.ok(e.headers['monsoon.origin']?.startsWith('test-host/a1/r1/'));
     }
-    assert.deepEqual(proc.events.map((e) => e.headers['monsoon.seq']), ['0', '1', '2']);
+    assert.deepEqual(proc.events.map((e) => e.headers['monsoon.seq']), ['0', '1', '2', '3']);
   });
 
   it('syslogtcp marks the first piece of an oversized message Incomplete', async () => {

@@ -58,7 +58,8 @@ function tcpServer(ctx: SourceContext, cfg: Common & { eventSize: number }, host
     });
     return (chunk) => {
       out = [];
-      framer.push(chunk);
+      if (chunk === null) framer.end();
+      else framer.push(chunk);
       const events = out;
       if (!hostname || events.length === 0) return { events };
       return {

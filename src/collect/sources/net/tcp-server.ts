@@ -13,8 +13,11 @@ export interface ChunkResult {
   before?: () => Promise<void>;
 }
 
-/** A fresh per-connection parser; it keeps the connection's partial frame between chunks. */
-export type ConnectionParser = (socket: Socket) => (chunk: Buffer) => ChunkResult;
+/**
+ * A fresh per-connection parser; it keeps the connection's partial frame between chunks and is
+ * called with `null` when the client ends the connection, to hand over what is left.
+ */
+export type ConnectionParser = (socket: Socket) => (chunk: Buffer | null) => ChunkResult;
 
 /** Origin for events minted by a network source: one per start, so sequences never collide. */
 export function networkOrigin(ctx: SourceContext): string {
@@ -72,7 +75,7 @@ export class TcpEventServer {
     this.ctx.counters.inc('OpenConnectionCount', 1);
     const parse = this.parser(socket);
     let chain = Promise.resolve();
-    socket.on('data', (chunk: Buffer) => {
+    const handle = (chunk: Buffer | null) => {
       let result: ChunkResult;
       try {
         result = parse(chunk);
@@ -83,7 +86,7 @@ export class TcpEventServer {
         return;
       }
       if (result.events.length === 0) {
-        if (result.reply) chain = chain.then(() => void socket.write(result.reply!));
+        if (result.reply) chain = chain.then(() => void (socket.writable && socket.write(result.reply!)));
         return;
       }
       socket.pause();
@@ -91,7 +94,9 @@ export class TcpEventServer {
       chain = p;
       this.pending.add(p);
       void p.finally(() => this.pending.delete(p));
-    });
+    };
+    socket.on('data', handle);
+    socket.on('end', () => handle(null));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.sockets.delete(socket);
@@ -103,7 +108,8 @@ export class TcpEventServer {
     try {
       if (r.before) await r.before();
       this.stamper!.stamp(r.events);
-      if (!(await deliver(this.ctx, r.events, undefined, () => this.stopping || socket.destroyed))) {
+      // Keep retrying after the client left: it sent the data and may not be able to resend it.
+      if (!(await deliver(this.ctx, r.events, undefined, () => this.stopping))) {
         socket.destroy();
         return;
       }
@@ -112,7 +118,7 @@ export class TcpEventServer {
       socket.destroy();
       return;
     }
-    if (r.reply && !socket.destroyed) socket.write(r.reply);
+    if (r.reply && socket.writable) socket.write(r.reply);
     if (!socket.destroyed) socket.resume();
   }
 }

@@ -69,6 +69,21 @@ export class SyslogFramer {
     }
   }
 
+  /** The connection ended: a message without its newline still counts; a cut octet frame is marked incomplete. */
+  end(): void {
+    if (this.mode === 'line' && this.len > 0) this.finish(true);
+    else if (this.mode === 'octets' && this.len > 0) this.emit(this.pieces === 0 ? 'first' : 'more');
+    else if (this.mode === 'count' && this.digits) {
+      this.parts = [Buffer.from(this.digits, 'latin1')];
+      this.len = this.digits.length;
+      this.finish(true);
+    }
+    this.parts = [];
+    this.len = 0;
+    this.pieces = 0;
+    this.mode = 'start';
+  }
+
   private append(b: Buffer): void {
     while (this.len + b.length > this.max) {
       const room = this.max - this.len;

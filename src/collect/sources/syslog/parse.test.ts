@@ -51,12 +51,18 @@ describe('syslog parsing', () => {
 });
 
 describe('syslog TCP framing', () => {
-  const frames = (chunks: string[], max = 100) => {
+  const frames = (chunks: string[], max = 100, end = false) => {
     const out: string[] = [];
     const f = new SyslogFramer(max, (b, piece) => out.push(`${piece}:${b.toString()}`));
     for (const c of chunks) f.push(Buffer.from(c));
+    if (end) f.end();
     return out;
   };
+
+  it('hands over an unterminated last message when the connection ends', () => {
+    assert.deepEqual(frames(['<13>a\n<13>last'], 100, true), ['whole:<13>a', 'whole:<13>last']);
+    assert.deepEqual(frames(['20 <13>cut'], 100, true), ['first:<13>cut']);
+  });
 
   it('mixes octet counting and newline framing, across chunk boundaries', () => {
     assert.deepEqual(frames(['11 <13>hello\nw', 'orld\r', '\n1', '1 <13>a\nb c d\n<1>x\n']), ['whole:<13>hello\nw', 'whole:orld', 'whole:<13>a\nb c d', 'whole:<1>x']);
