@@ -46,6 +46,20 @@ describe('spooldir source', () => {
     assert.match(e.headers['monsoon.origin']!, /^test-host\/a1\/r1\/\d+-9-[0-9a-f]{16}$/);
   });
 
+  it('finishes an empty file and retries batches the channel refused', async () => {
+    const f = fixture({ batchSize: '2' });
+    f.proc.failNext = 3;
+    writeFileSync(join(f.dir, 'empty.log'), '');
+    writeFileSync(join(f.dir, 'five.log'), '1\n2\n3\n4\n5\n');
+    await f.src.start();
+    try {
+      await waitUntil(() => existsSync(join(f.dir, 'empty.log.COMPLETED')) && existsSync(join(f.dir, 'five.log.COMPLETED')), 10_000, 'both files');
+    } finally {
+      await f.src.stop();
+    }
+    assert.deepEqual(f.proc.bodies(), ['1', '2', '3', '4', '5']);
+  });
+
   it('deletes the file with deletePolicy = immediate', async () => {
     const { proc, dir } = await run({ 'b.txt': 'x\ny\n' }, { deletePolicy: 'immediate' });
     assert.deepEqual(proc.bodies(), ['x', 'y']);

@@ -60,6 +60,7 @@ export class SpoolDirSource implements Source {
   private loop?: Promise<void>;
   private wake?: () => void;
   private current?: { size: number; offset: number };
+  private queue: string[] = [];
 
   constructor(
     private readonly cfg: SpoolDirConfig,
@@ -215,17 +216,35 @@ export class SpoolDirSource implements Source {
     await this.tracker.addFailed(path, id, code, message);
   }
 
+  /**
+   * The next file to read. One directory listing is sorted and then consumed file by file (each is
+   * checked again when its turn comes), so a directory of many files is not listed once per file.
+   */
   private async pick(): Promise<{ path: string; st: Stats } | undefined> {
-    const files: Array<{ path: string; st: Stats }> = [];
-    for (const path of await this.list(this.dir)) {
-      const st = await stat(path).catch(() => undefined);
-      if (st?.isFile()) files.push({ path, st });
+    if (this.queue.length === 0) {
+      const files: Array<{ path: string; st: Stats }> = [];
+      for (const path of await this.list(this.dir)) {
+        const st = await stat(path).catch(() => undefined);
+        if (st?.isFile()) files.push({ path, st });
+      }
+      if (this.cfg.consumeOrder === 'random') {
+        for (let i = files.length - 1; i > 0; i--) {
+          const j = Math.floor(Math.random() * (i + 1));
+          [files[i], files[j]] = [files[j]!, files[i]!];
+        }
+      } else {
+        const dir = this.cfg.consumeOrder === 'oldest' ? 1 : -1;
+        files.sort((a, b) => dir * (a.st.mtimeMs - b.st.mtimeMs) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      }
+      this.queue = files.map((f) => f.path);
     }
-    if (files.length === 0) return undefined;
-    if (this.cfg.consumeOrder === 'random') return files[Math.floor(Math.random() * files.length)];
-    const dir = this.cfg.consumeOrder === 'oldest' ? 1 : -1;
-    files.sort((a, b) => dir * (a.st.mtimeMs - b.st.mtimeMs) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return files[0];
+    while (this.queue.length > 0) {
+      const path = this.queue.shift()!;
+      if (this.tracker.failed.has(path)) continue;
+      const st = await stat(path).catch(() => undefined);
+      if (st?.isFile()) return { path, st };
+    }
+    return undefined;
   }
 
   private async list(dir: string): Promise<string[]> {
