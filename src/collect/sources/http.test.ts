@@ -48,6 +48,9 @@ describe('http source', () => {
         assert.match(await r.text(), msg);
       }
       assert.equal(p.events.length, 0);
+      assert.equal((await post(url, '')).status, 200, 'an empty body is an empty batch');
+      assert.equal((await fetch(url)).status, 405);
+      assert.equal(p.batches, 0);
     });
   });
 

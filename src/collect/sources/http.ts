@@ -54,6 +54,7 @@ export class HttpSource implements Source {
         this.ctx.counters.inc('EventReadFail', 1);
         return reply.code(400).type('text/plain').send(`Bad request: ${err.message}\n`);
       }
+      if (events.length === 0) return reply.code(200).send();
       this.ctx.counters.inc('AppendBatchReceivedCount', 1);
       this.ctx.counters.inc('EventReceivedCount', events.length);
       this.stamper!.stamp(events);
@@ -67,6 +68,9 @@ export class HttpSource implements Source {
       this.ctx.counters.inc('AppendBatchAcceptedCount', 1);
       this.ctx.counters.inc('EventAcceptedCount', events.length);
       return reply.code(200).send();
+    });
+    app.setNotFoundHandler((req, reply) => {
+      void reply.code(405).header('allow', 'POST').type('text/plain').send(`Method ${req.method} is not allowed: the HTTP source accepts POST only\n`);
     });
     app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
       const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;

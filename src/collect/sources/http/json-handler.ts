@@ -18,7 +18,7 @@ export function requestCharset(contentType: string | undefined): BufferEncoding 
   return enc;
 }
 
-function text(v: unknown, where: string): string | undefined {
+function asText(v: unknown, where: string): string | undefined {
   if (v === null || v === undefined) return undefined;
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
@@ -26,9 +26,11 @@ function text(v: unknown, where: string): string | undefined {
 }
 
 export function parseJsonEvents(raw: Buffer, enc: BufferEncoding): Event[] {
+  const text = raw.toString(enc);
+  if (text.trim() === '') return [];
   let doc: unknown;
   try {
-    doc = JSON.parse(raw.toString(enc));
+    doc = JSON.parse(text);
   } catch (e) {
     throw new BadRequest(`request body is not valid JSON: ${(e as Error).message}`);
   }
@@ -42,10 +44,10 @@ export function parseJsonEvents(raw: Buffer, enc: BufferEncoding): Event[] {
     if (h !== undefined && h !== null) {
       if (typeof h !== 'object' || Array.isArray(h)) throw new BadRequest(`event ${i}: headers must be an object of strings`);
       for (const [k, v] of Object.entries(h as Record<string, unknown>)) {
-        const s = text(v, `event ${i}: headers.${k}`);
+        const s = asText(v, `event ${i}: headers.${k}`);
         if (s !== undefined) headers[k] = s;
       }
     }
-    return { headers, body: Buffer.from(text(b, `event ${i}: body`) ?? '', enc) };
+    return { headers, body: Buffer.from(asText(b, `event ${i}: body`) ?? '', enc) };
   });
 }
