@@ -70,6 +70,17 @@ describe('http source', () => {
     );
   });
 
+  it('answers 500 when the commit fails for another reason', async () => {
+    await withHttp(async (url, p) => {
+      p.process = async () => {
+        throw new Error('disk on fire');
+      };
+      const r = await post(url, '[{"body": "a"}]');
+      assert.equal(r.status, 500);
+      assert.match(await r.text(), /disk on fire/);
+    });
+  });
+
   it('rejects handlers and TLS settings it does not support', () => {
     assert.throws(() => configureSource(httpSpec, { port: '1', handler: 'org.apache.flume.sink.solr.morphline.BlobHandler' }), /handler .* is not supported/);
     assert.throws(() => configureSource(httpSpec, { port: '1', enableSSL: 'true' }), /enableSSL: TLS is not served/);
