@@ -10,3 +10,7 @@ import './sinks/thrift.js';
 import './channels/file.js';
 import './sources/taildir/source.js';
 import './sources/exec.js';
+import './sources/spooldir.js';
+import './sources/netcat.js';
+import './sources/syslog.js';
+import './sources/http.js';

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { inputCharset } from './charset.js';
+import { LineReader, type ReadPos } from './line-reader.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'monsoon-lines-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A small deterministic PRNG so the generated files are the same on every run. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** Reads every line and piece from `bytes`, joining split pieces back into lines. */
+async function readAll(bytes: Buffer, charset: string, maxChars: number): Promise<{ lines: string[]; pieces: number }> {
+  const path = join(dir, `f-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(path, bytes);
+  const fh = await open(path, 'r');
+  try {
+    const r = new LineReader(fh, bytes.length, inputCharset(charset)!, 'REPLACE', maxChars);
+    const lines: string[] = [];
+    let pieces = 0;
+    let pos: ReadPos = { offset: 0 };
+    let joined = '';
+    for (let res = await r.next(pos); res !== null; res = await r.next(pos)) {
+      assert.ok(!('badAt' in res));
+      assert.ok([...res.line.text].length <= maxChars, 'a piece never exceeds maxLineLength characters');
+      pieces++;
+      joined += res.line.text;
+      if (!res.line.split || res.line.split.index + 1 === res.line.split.total) {
+        lines.push(joined);
+        joined = '';
+      }
+      pos = res.next;
+    }
+    return { lines, pieces };
+  } finally {
+    await fh.close();
+  }
+}
+
+describe('spool line reader', () => {
+  it('splits and rejoins random UTF-8 lines of every size exactly', async () => {
+    const rand = rng(42);
+    const alphabet = ['a', 'b', ' ', 'é', '你', '😀', '\r', '\0'];
+    const lines: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const len = i % 15 === 0 ? 70_000 + Math.floor(rand() * 70_000) : Math.floor(rand() * 40);
+      let s = '';
+      for (let j = 0; j < len; j++) s += alphabet[Math.floor(rand() * alphabet.length)];
+      lines.push(s.replace(/\r+$/, ''));
+    }
+    const content = lines.map((l, i) => (i % 3 === 0 ? `${l}\r\n` : `${l}\n`)).join('');
+    for (const max of [3, 7, 2048]) {
+      const got = await readAll(Buffer.from(content), 'UTF-8', max);
+      assert.deepEqual(got.lines, lines, `maxLineLength ${max}`);
+    }
+  });
+
+  it('splits GBK lines on character boundaries', async () => {
+    const ni = Buffer.from([0xc4, 0xe3]);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 70_000; i++) parts.push(i % 3 === 0 ? Buffer.from('x') : ni);
+    const line = Buffer.concat(parts);
+    const got = await readAll(Buffer.concat([line, Buffer.from('\nend')]), 'GBK', 5);
+    assert.deepEqual(got.lines, [new TextDecoder('gbk').decode(line), 'end']);
+  });
+
+  it('counts a line of exactly maxLineLength characters as one event', async () => {
+    const got = await readAll(Buffer.from('héllo\nhéllo!\n'), 'UTF-8', 5);
+    assert.deepEqual(got.lines, ['héllo', 'héllo!']);
+    assert.equal(got.pieces, 3);
+  });
+});

@@ -1,0 +1,146 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { DecodePolicy, InputCharset } from './charset.js';
+
+/**
+ * Reads a spool file as lines, each with the byte offset where it starts. Lines end at '\n' and lose
+ * a trailing '\r'; a last line without '\n' is a line too (a spool file is complete by contract).
+ * A line longer than `maxChars` characters is split on character boundaries into pieces of at most
+ * `maxChars` characters, so nothing is cut off; memory stays bounded by the read window.
+ */
+
+/** Where reading resumes: the next byte, and the place inside a split line when between pieces. */
+export interface ReadPos {
+  offset: number;
+  split?: { index: number; total: number; end: number; after: number };
+}
+
+export interface Line {
+  /** Byte offset of the line (or of the piece of a split line). */
+  start: number;
+  text: string;
+  /** Zero-based piece index and piece count, for a split line. */
+  split?: { index: number; total: number };
+}
+
+export type ReadResult = { line: Line; next: ReadPos } | { badAt: number } | null;
+
+const CHUNK = 64 * 1024;
+const MAX_CHAR_BYTES = 4;
+
+export class LineReader {
+  private cache: Buffer = Buffer.alloc(0);
+  private cacheStart = 0;
+  private readonly window: number;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly size: number,
+    private readonly cs: InputCharset,
+    private readonly policy: DecodePolicy,
+    private readonly maxChars: number,
+  ) {
+    this.window = Math.max(CHUNK, MAX_CHAR_BYTES * maxChars + 2);
+  }
+
+  /** The line at `pos`, `null` at end of file, or the absolute offset of a malformed byte under FAIL. */
+  async next(pos: ReadPos): Promise<ReadResult> {
+    if (pos.split) return this.piece(pos.offset, pos.split);
+    if (pos.offset >= this.size) return null;
+    const found = await this.shortLine(pos.offset);
+    if (found && (found.bytes.length <= this.maxChars || this.countChars(found.bytes) <= this.maxChars)) {
+      const d = this.cs.decode(found.bytes, this.policy);
+      if ('badAt' in d) return { badAt: pos.offset + d.badAt };
+      return { line: { start: pos.offset, text: d.text }, next: { offset: found.after } };
+    }
+    const span = await this.scanLongLine(pos.offset);
+    const total = Math.max(1, Math.ceil(span.chars / this.maxChars));
+    return this.piece(pos.offset, { index: 0, total, end: span.end, after: span.after });
+  }
+
+  private async readAt(pos: number, len: number): Promise<Buffer> {
+    const n = Math.max(0, Math.min(len, this.size - pos));
+    const buf = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await this.fh.read(buf, got, n - got, pos + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === n ? buf : buf.subarray(0, got);
+  }
+
+  /** A line that fits in the read window, or undefined when the line is longer than the window. */
+  private async shortLine(offset: number): Promise<{ bytes: Buffer; after: number } | undefined> {
+    let rel = offset - this.cacheStart;
+    if (rel < 0 || rel > this.cache.length) {
+      this.cache = await this.readAt(offset, this.window);
+      this.cacheStart = offset;
+      rel = 0;
+    }
+    for (let refilled = false; ; refilled = true) {
+      const nl = this.cache.indexOf(0x0a, rel);
+      const atEof = this.cacheStart + this.cache.length >= this.size;
+      if (nl >= 0 || atEof) {
+        const stop = nl >= 0 ? nl : this.cache.length;
+        let end = stop;
+        if (end > rel && this.cache[end - 1] === 0x0d) end--;
+        return { bytes: this.cache.subarray(rel, end), after: this.cacheStart + (nl >= 0 ? nl + 1 : stop) };
+      }
+      if (refilled || this.cache.length - rel >= this.window) return undefined;
+      this.cache = await this.readAt(offset, this.window);
+      this.cacheStart = offset;
+      rel = 0;
+    }
+  }
+
+  /** `len` bytes at `pos` through the read window, so small pieces do not cost a read each. */
+  private async cached(pos: number, len: number): Promise<Buffer> {
+    const rel = pos - this.cacheStart;
+    if (rel < 0 || rel + len > this.cache.length) {
+      this.cache = await this.readAt(pos, this.window);
+      this.cacheStart = pos;
+      return this.cache.subarray(0, len);
+    }
+    return this.cache.subarray(rel, rel + len);
+  }
+
+  private countChars(b: Buffer): number {
+    let chars = 0;
+    for (let i = 0; i < b.length; chars++) i += Math.min(this.cs.charLen(b, i), b.length - i);
+    return chars;
+  }
+
+  /** Finds the end of a long line and counts its characters, reading it in bounded chunks. */
+  private async scanLongLine(offset: number): Promise<{ end: number; after: number; chars: number }> {
+    let pos = offset;
+    let chars = 0;
+    for (;;) {
+      const chunk = await this.readAt(pos, CHUNK);
+      const nl = chunk.indexOf(0x0a);
+      // A short read means the file shrank under us; the caller's change check reports that.
+      const final = nl >= 0 || pos + chunk.length >= this.size || chunk.length < CHUNK;
+      let limit = nl >= 0 ? nl : chunk.length;
+      if (final && limit > 0 && chunk[limit - 1] === 0x0d) limit--;
+      let i = 0;
+      // Away from the end, stop a few bytes short so no character straddles two chunks.
+      while (final ? i < limit : i + MAX_CHAR_BYTES < limit) {
+        i += Math.min(this.cs.charLen(chunk, i), limit - i);
+        chars++;
+      }
+      if (final) return { end: pos + limit, after: nl >= 0 ? pos + nl + 1 : pos + chunk.length, chars };
+      pos += i;
+    }
+  }
+
+  private async piece(start: number, split: NonNullable<ReadPos['split']>): Promise<ReadResult> {
+    const b = await this.cached(start, Math.min(MAX_CHAR_BYTES * this.maxChars, split.end - start));
+    let i = 0;
+    for (let c = 0; c < this.maxChars && i < b.length; c++) i += Math.min(this.cs.charLen(b, i), b.length - i);
+    const d = this.cs.decode(b.subarray(0, i), this.policy);
+    if ('badAt' in d) return { badAt: start + d.badAt };
+    const line: Line = { start, text: d.text, split: { index: split.index, total: split.total } };
+    const end = start + i;
+    if (end >= split.end || i === 0) return { line, next: { offset: split.after } };
+    return { line, next: { offset: end, split: { ...split, index: split.index + 1, total: Math.max(split.total, split.index + 2) } } };
+  }
+}

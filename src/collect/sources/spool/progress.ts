@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { appendFile, open, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ReadPos } from './line-reader.js';
+
+/**
+ * Spool progress: which file is being read and up to which byte. It travels as a channel marker,
+ * committed with each batch; a copy goes to Flume's tracker file for people to look at, and files
+ * that failed (changed after pickup, undecodable, unrenamable) are listed beside it so they are
+ * skipped after a restart too.
+ */
+export interface Progress {
+  path: string;
+  /** File identity: inode, size at pickup and a hash of the first bytes. */
+  id: string;
+  ino: number;
+  offset: number;
+  split?: ReadPos['split'];
+  /** The whole file is committed; only the rename or delete may be left to do. */
+  done?: boolean;
+}
+
+const HASH_BYTES = 4096;
+
+export async function fileIdentity(path: string, st: Stats): Promise<string> {
+  const fh = await open(path, 'r');
+  try {
+    const n = Math.min(HASH_BYTES, st.size);
+    const buf = Buffer.alloc(n);
+    if (n > 0) await fh.read(buf, 0, n, 0);
+    return `${st.ino}-${st.size}-${createHash('sha256').update(buf).digest('hex').slice(0, 16)}`;
+  } finally {
+    await fh.close();
+  }
+}
+
+export function parseProgress(s: string | undefined): Progress | undefined {
+  if (s === undefined) return undefined;
+  try {
+    const p = JSON.parse(s) as Progress;
+    return typeof p.path === 'string' && typeof p.id === 'string' && typeof p.offset === 'number' ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class TrackerDir {
+  private readonly metaFile: string;
+  private readonly failedFile: string;
+  readonly failed = new Map<string, string>();
+
+  constructor(readonly dir: string) {
+    this.metaFile = join(dir, '.flumespool-main.meta');
+    this.failedFile = join(dir, '.monsoon-failed');
+  }
+
+  async load(): Promise<void> {
+    let text = '';
+    try {
+      text = await readFile(this.failedFile, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        const r = JSON.parse(line) as { path: string; id: string };
+        this.failed.set(r.path, r.id);
+      } catch {
+        // A torn last line after a crash; the file is flagged again when it is met.
+      }
+    }
+  }
+
+  async writeMeta(p: Progress): Promise<void> {
+    await writeFile(this.metaFile, JSON.stringify(p) + '\n');
+  }
+
+  async addFailed(path: string, id: string, code: string, reason: string): Promise<void> {
+    this.failed.set(path, id);
+    await appendFile(this.failedFile, JSON.stringify({ path, id, code, reason, at: new Date().toISOString() }) + '\n');
+  }
+}

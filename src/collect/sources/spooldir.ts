@@ -1,0 +1,300 @@
+import type { Stats } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { prop } from '../../core/config/props.js';
+import { ErrorCodes, MonsoonError, errorMessage, type ErrorCode } from '../../core/errors.js';
+import { stampIdentity, type Event } from '../../core/event.js';
+import { defineSource, type Source, type SourceContext } from '../contracts.js';
+import { deliver } from './delivery.js';
+import { inputCharset, outputEncoder, supportedInputCharsets, supportedOutputCharsets, type InputCharset } from './spool/charset.js';
+import { LineReader, type Line, type ReadPos } from './spool/line-reader.js';
+import { TrackerDir, fileIdentity, parseProgress, type Progress } from './spool/progress.js';
+
+/**
+ * Spooling directory source (Flume's SpoolDirectorySource): reads complete files dropped into a
+ * directory, line by line, then renames them with fileSuffix or deletes them. Progress (file
+ * identity + byte offset) is committed with every batch as a channel marker, so a crash resumes
+ * exactly where the last commit ended. Unlike Flume, a file that changes after pickup or cannot be
+ * decoded stops only that file: it is reported, listed in the tracker dir and left in place, and the
+ * source goes on with the other files. A line longer than deserializer.maxLineLength characters is
+ * split into several events carrying `monsoon.split = i/n` (1-based) instead of being cut.
+ */
+export const SPLIT_HEADER = 'monsoon.split';
+
+const schema = z.object({
+  spoolDir: prop.requiredString(),
+  fileSuffix: prop.string('.COMPLETED'),
+  deletePolicy: prop.oneOf(['never', 'immediate'], 'never'),
+  fileHeader: prop.bool(false),
+  fileHeaderKey: prop.string('file'),
+  basenameHeader: prop.bool(false),
+  basenameHeaderKey: prop.string('basename'),
+  includePattern: prop.regex('^.*$'),
+  ignorePattern: prop.regex('^$'),
+  trackerDir: prop.string('.flumespool'),
+  consumeOrder: prop.oneOf(['oldest', 'youngest', 'random'], 'oldest'),
+  pollDelay: prop.int(500, 1),
+  maxBackoff: prop.int(4000, 1),
+  recursiveDirectorySearch: prop.bool(false),
+  batchSize: prop.int(100, 1),
+  inputCharset: prop.string('UTF-8'),
+  decodeErrorPolicy: prop.oneOf(['FAIL', 'REPLACE', 'IGNORE'], 'FAIL'),
+  deserializer: prop.string('LINE'),
+  'deserializer.maxLineLength': prop.int(2048, 1, 1024 * 1024),
+  'deserializer.outputCharset': prop.string('UTF-8'),
+});
+export type SpoolDirConfig = z.infer<typeof schema>;
+
+const LINE_DESERIALIZERS = ['line', 'org.apache.flume.serialization.linedeserializer$builder'];
+
+export class SpoolDirSource implements Source {
+  /** Recent per-file failures (newest last), for status output and tests. */
+  readonly failures: MonsoonError[] = [];
+  private readonly dir: string;
+  private readonly tracker: TrackerDir;
+  private readonly key: string;
+  private readonly cs: InputCharset;
+  private readonly encode: (s: string) => Buffer;
+  private stopping = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private current?: { size: number; offset: number };
+  private queue: string[] = [];
+
+  constructor(
+    private readonly cfg: SpoolDirConfig,
+    private readonly ctx: SourceContext,
+  ) {
+    this.dir = resolve(cfg.spoolDir);
+    this.tracker = new TrackerDir(resolve(this.dir, cfg.trackerDir));
+    this.key = `spooldir:${ctx.name}`;
+    this.cs = inputCharset(cfg.inputCharset)!;
+    this.encode = outputEncoder(cfg['deserializer.outputCharset'])!;
+  }
+
+  async start(): Promise<void> {
+    const st = await stat(this.dir).catch((e: unknown) => {
+      throw new MonsoonError(ErrorCodes.IO, `source ${this.ctx.name}: spoolDir ${this.dir} cannot be read: ${errorMessage(e)}`, { cause: e });
+    });
+    if (!st.isDirectory()) throw new MonsoonError(ErrorCodes.IO, `source ${this.ctx.name}: spoolDir ${this.dir} is not a directory`);
+    await mkdir(this.tracker.dir, { recursive: true });
+    await this.tracker.load();
+    this.stopping = false;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+    this.ctx.counters.stopTime = Date.now();
+  }
+
+  backlog(): number {
+    return this.current ? this.current.size - this.current.offset : 0;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        if (!(await this.step())) await this.sleep(this.cfg.pollDelay);
+      } catch (err) {
+        this.ctx.counters.inc('GenericProcessingFail', 1);
+        this.ctx.log.error({ source: this.ctx.name, err: errorMessage(err) }, 'Spooling directory source failed a step; it retries from its last committed position.');
+        await this.sleep(this.cfg.maxBackoff);
+      }
+    }
+  }
+
+  /** Does one unit of work (resume, finish or read a file); false when there was nothing to do. */
+  private async step(): Promise<boolean> {
+    const m = parseProgress(this.ctx.processor.marker(this.key));
+    if (m && !this.tracker.failed.has(m.path)) {
+      const st = await stat(m.path).catch(() => undefined);
+      if (st?.isFile()) {
+        const id = await fileIdentity(m.path, st);
+        if (id === m.id) {
+          if (m.done) await this.finish(m.path, id);
+          else await this.consume(m.path, id, st, { offset: m.offset, ...(m.split ? { split: m.split } : {}) });
+          return true;
+        }
+        if (!m.done && st.ino === m.ino) {
+          await this.fail(m.path, id, ErrorCodes.SOURCE_FILE_CHANGED, `file ${m.path} changed after it was picked up (was ${m.id}, now ${id}); it is left in place and skipped`);
+          return true;
+        }
+      }
+    }
+    const next = await this.pick();
+    if (!next) return false;
+    await this.consume(next.path, await fileIdentity(next.path, next.st), next.st, { offset: 0 });
+    return true;
+  }
+
+  private async consume(path: string, id: string, st: Stats, start: ReadPos): Promise<void> {
+    const fh = await open(path, 'r');
+    const origin = `${this.ctx.agentId}/${this.ctx.name}/${id}`;
+    const reader = new LineReader(fh, st.size, this.cs, this.cfg.decodeErrorPolicy, this.cfg['deserializer.maxLineLength']);
+    this.current = { size: st.size, offset: start.offset };
+    let pos = start;
+    try {
+      while (!this.stopping) {
+        const events: Event[] = [];
+        let bad: number | undefined;
+        let p = pos;
+        while (events.length < this.cfg.batchSize) {
+          const r = await reader.next(p);
+          if (r === null) break;
+          if ('badAt' in r) {
+            bad = r.badAt;
+            break;
+          }
+          events.push(this.toEvent(r.line, path, origin));
+          p = r.next;
+        }
+        const now = await fh.stat();
+        if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
+          await this.fail(path, id, ErrorCodes.SOURCE_FILE_CHANGED, `file ${path} changed after it was picked up (size ${st.size} → ${now.size}); it is left in place and skipped`);
+          return;
+        }
+        const eof = bad === undefined && p.offset >= st.size && !p.split;
+        const progress: Progress = { path, id, ino: st.ino, offset: p.offset, ...(p.split ? { split: p.split } : {}), ...(eof ? { done: true } : {}) };
+        if (!(await deliver(this.ctx, events, { [this.key]: JSON.stringify(progress) }, () => this.stopping))) return;
+        pos = p;
+        this.current.offset = p.offset;
+        await this.tracker.writeMeta(progress);
+        if (bad !== undefined) {
+          await this.fail(path, id, ErrorCodes.SOURCE_DECODE, `file ${path} has bytes that are not valid ${this.cs.name} at byte offset ${bad} (decodeErrorPolicy = FAIL); the lines before it were delivered, the file is left in place and skipped`);
+          return;
+        }
+        if (eof) {
+          await this.finish(path, id);
+          return;
+        }
+      }
+    } finally {
+      this.current = undefined;
+      await fh.close();
+    }
+  }
+
+  private toEvent(line: Line, path: string, origin: string): Event {
+    const headers: Record<string, string> = {};
+    if (this.cfg.fileHeader) headers[this.cfg.fileHeaderKey] = path;
+    if (this.cfg.basenameHeader) headers[this.cfg.basenameHeaderKey] = basename(path);
+    if (line.split) headers[SPLIT_HEADER] = `${line.split.index + 1}/${line.split.total}`;
+    const e: Event = { headers, body: this.encode(line.text) };
+    stampIdentity(e, origin, line.start);
+    return e;
+  }
+
+  /** Renames or deletes a fully committed file; safe to repeat after a crash (the marker says done). */
+  private async finish(path: string, id: string): Promise<void> {
+    try {
+      if (this.cfg.deletePolicy === 'immediate') {
+        await unlink(path);
+        return;
+      }
+      const dest = path + this.cfg.fileSuffix;
+      if (await stat(dest).then(() => true, () => false)) {
+        await this.fail(path, id, ErrorCodes.IO, `file ${path} was fully read but cannot be renamed: ${dest} already exists (spool file names must not be reused)`);
+        return;
+      }
+      await rename(path, dest);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await this.fail(path, id, ErrorCodes.IO, `file ${path} was fully read but could not be renamed or deleted: ${errorMessage(err)}`);
+    }
+  }
+
+  private async fail(path: string, id: string, code: ErrorCode, message: string): Promise<void> {
+    const err = new MonsoonError(code, `source ${this.ctx.name}: ${message}`);
+    this.failures.push(err);
+    if (this.failures.length > 100) this.failures.shift();
+    this.ctx.counters.inc('EventReadFail', 1);
+    this.ctx.log.error({ source: this.ctx.name, code, file: path }, err.message);
+    await this.tracker.addFailed(path, id, code, message);
+  }
+
+  /**
+   * The next file to read. One directory listing is sorted and then consumed file by file (each is
+   * checked again when its turn comes), so a directory of many files is not listed once per file.
+   */
+  private async pick(): Promise<{ path: string; st: Stats } | undefined> {
+    if (this.queue.length === 0) {
+      const files: Array<{ path: string; st: Stats }> = [];
+      for (const path of await this.list(this.dir)) {
+        const st = await stat(path).catch(() => undefined);
+        if (st?.isFile()) files.push({ path, st });
+      }
+      if (this.cfg.consumeOrder === 'random') {
+        for (let i = files.length - 1; i > 0; i--) {
+          const j = Math.floor(Math.random() * (i + 1));
+          [files[i], files[j]] = [files[j]!, files[i]!];
+        }
+      } else {
+        const dir = this.cfg.consumeOrder === 'oldest' ? 1 : -1;
+        files.sort((a, b) => dir * (a.st.mtimeMs - b.st.mtimeMs) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      }
+      this.queue = files.map((f) => f.path);
+    }
+    while (this.queue.length > 0) {
+      const path = this.queue.shift()!;
+      if (this.tracker.failed.has(path)) continue;
+      const st = await stat(path).catch(() => undefined);
+      if (st?.isFile()) return { path, st };
+    }
+    return undefined;
+  }
+
+  private async list(dir: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const full = join(dir, e.name);
+      if (full === this.tracker.dir) continue;
+      if (e.isDirectory()) {
+        if (this.cfg.recursiveDirectorySearch) out.push(...(await this.list(full)));
+        continue;
+      }
+      if (e.name.endsWith(this.cfg.fileSuffix) || this.tracker.failed.has(full)) continue;
+      if (this.cfg.includePattern && !this.cfg.includePattern.test(e.name)) continue;
+      if (this.cfg.ignorePattern?.test(e.name)) continue;
+      out.push(full);
+    }
+    return out;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((r) => {
+      const t = setTimeout(r, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+  }
+}
+
+export const spoolDirSpec = defineSource({
+  type: 'spooldir',
+  aliases: ['org.apache.flume.source.SpoolDirectorySource'],
+  description: 'Reads complete files dropped into a directory, line by line, then renames or deletes them; resumes exactly after a crash.',
+  schema,
+  deprecated: { bufferMaxLineLength: 'deserializer.maxLineLength' },
+  batchSize: (c) => c.batchSize,
+  check: (c) => {
+    const out: Array<[string, string]> = [];
+    if (!inputCharset(c.inputCharset)) out.push(['inputCharset', `charset ${c.inputCharset} is not supported; use one of ${supportedInputCharsets.join(', ')}`]);
+    if (!outputEncoder(c['deserializer.outputCharset'])) {
+      out.push(['deserializer.outputCharset', `charset ${c['deserializer.outputCharset']} is not supported; use one of ${supportedOutputCharsets.join(', ')}`]);
+    }
+    if (!LINE_DESERIALIZERS.includes(c.deserializer.trim().toLowerCase())) {
+      out.push(['deserializer', `deserializer ${c.deserializer} is not supported; only LINE is available (AVRO and BlobDeserializer are not built yet)`]);
+    }
+    if (c.fileSuffix === '' && c.deletePolicy === 'never') out.push(['fileSuffix', 'must not be empty when deletePolicy = never (finished files would be read again)']);
+    return out;
+  },
+  create: (cfg, ctx) => new SpoolDirSource(cfg, ctx),
+});
