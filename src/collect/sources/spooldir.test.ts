@@ -39,7 +39,7 @@ describe('spooldir source', () => {
     const { proc, dir } = await run({ 'a.log': 'l1\nl2\nl3\n' }, { fileHeader: 'true', basenameHeader: 'true', basenameHeaderKey: 'bn' });
     assert.deepEqual(proc.bodies(), ['l1', 'l2', 'l3']);
     assert.ok(existsSync(join(dir, 'a.log.COMPLETED')));
-    assert.deepEqual(proc.events.map((e) => e.headers['monsoon.seq']), ['0', '3', '6']);
+    assert.deepEqual(proc.events.map((e) => e.headers['monsoon.seq']), ['0', '1', '2']);
     const e = proc.events[0]!;
     assert.equal(e.headers.file, join(dir, 'a.log'));
     assert.equal(e.headers.bn, 'a.log');

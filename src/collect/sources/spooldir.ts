@@ -116,7 +116,7 @@ export class SpoolDirSource implements Source {
         const id = await fileIdentity(m.path, st);
         if (id === m.id) {
           if (m.done) await this.finish(m.path, id);
-          else await this.consume(m.path, id, st, { offset: m.offset, ...(m.split ? { split: m.split } : {}) });
+          else await this.consume(m.path, id, st, { offset: m.offset, ...(m.split ? { split: m.split } : {}) }, m.seq ?? 0);
           return true;
         }
         if (!m.done && st.ino === m.ino) {
@@ -127,11 +127,12 @@ export class SpoolDirSource implements Source {
     }
     const next = await this.pick();
     if (!next) return false;
-    await this.consume(next.path, await fileIdentity(next.path, next.st), next.st, { offset: 0 });
+    await this.consume(next.path, await fileIdentity(next.path, next.st), next.st, { offset: 0 }, 0);
     return true;
   }
 
-  private async consume(path: string, id: string, st: Stats, start: ReadPos): Promise<void> {
+  /** `seq` is the identity sequence of the next event: events delivered from this file so far. */
+  private async consume(path: string, id: string, st: Stats, start: ReadPos, seq: number): Promise<void> {
     const fh = await open(path, 'r');
     const origin = `${this.ctx.agentId}/${this.ctx.name}/${id}`;
     const reader = new LineReader(fh, st.size, this.cs, this.cfg.decodeErrorPolicy, this.cfg['deserializer.maxLineLength']);
@@ -149,7 +150,7 @@ export class SpoolDirSource implements Source {
             bad = r.badAt;
             break;
           }
-          events.push(this.toEvent(r.line, path, origin));
+          events.push(this.toEvent(r.line, path, origin, seq + events.length));
           p = r.next;
         }
         const now = await fh.stat();
@@ -158,9 +159,10 @@ export class SpoolDirSource implements Source {
           return;
         }
         const eof = bad === undefined && p.offset >= st.size && !p.split;
-        const progress: Progress = { path, id, ino: st.ino, offset: p.offset, ...(p.split ? { split: p.split } : {}), ...(eof ? { done: true } : {}) };
+        const progress: Progress = { path, id, ino: st.ino, offset: p.offset, seq: seq + events.length, ...(p.split ? { split: p.split } : {}), ...(eof ? { done: true } : {}) };
         if (!(await deliver(this.ctx, events, { [this.key]: JSON.stringify(progress) }, () => this.stopping))) return;
         pos = p;
+        seq += events.length;
         this.current.offset = p.offset;
         await this.tracker.writeMeta(progress);
         if (bad !== undefined) {
@@ -178,13 +180,13 @@ export class SpoolDirSource implements Source {
     }
   }
 
-  private toEvent(line: Line, path: string, origin: string): Event {
+  private toEvent(line: Line, path: string, origin: string, seq: number): Event {
     const headers: Record<string, string> = {};
     if (this.cfg.fileHeader) headers[this.cfg.fileHeaderKey] = path;
     if (this.cfg.basenameHeader) headers[this.cfg.basenameHeaderKey] = basename(path);
     if (line.split) headers[SPLIT_HEADER] = `${line.split.index + 1}/${line.split.total}`;
     const e: Event = { headers, body: this.encode(line.text) };
-    stampIdentity(e, origin, line.start);
+    stampIdentity(e, origin, seq);
     return e;
   }
 

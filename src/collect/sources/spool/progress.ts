@@ -16,6 +16,8 @@ export interface Progress {
   id: string;
   ino: number;
   offset: number;
+  /** Events delivered from this file so far: the identity sequence of the next one. */
+  seq?: number;
   split?: ReadPos['split'];
   /** The whole file is committed; only the rename or delete may be left to do. */
   done?: boolean;
