@@ -17,7 +17,7 @@ export interface ComponentSpec<C = unknown, Ctx = unknown, R = unknown> {
   aliases?: readonly string[];
   description: string;
   schema: z.ZodType<C>;
-  /** Key prefixes whose sub-keys are gathered into a map, e.g. `headers` for `headers.f1.k = v`. */
+  /** Key prefixes whose sub-keys are gathered into a map, e.g. `headers` for `headers.f1.k = v`; the prefix's own value lands under ''. */
   maps?: readonly string[];
   /** Legacy property names still found in old configs → the current name. */
   deprecated?: Readonly<Record<string, string>>;
@@ -116,9 +116,10 @@ export function validateComponent<C>(spec: ComponentSpec<C>, raw: Record<string,
       if (raw[renamed] === undefined) input[renamed] = value;
       continue;
     }
-    const map = (spec.maps ?? []).find((m) => key.startsWith(`${m}.`));
+    // A map's own key (`serializers = s1 s2` beside `serializers.s1.name = …`) is kept under ''.
+    const map = (spec.maps ?? []).find((m) => key.startsWith(`${m}.`) || key === m);
     if (map !== undefined) {
-      maps[map]![key.slice(map.length + 1)] = String(value);
+      maps[map]![key === map ? '' : key.slice(map.length + 1)] = String(value);
       continue;
     }
     if (known.includes(key)) {
