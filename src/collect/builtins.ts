@@ -3,3 +3,17 @@
  * in its own file; this list only makes sure the files are loaded.
  */
 import './channels/memory.js';
+import './sinks/logger.js';
+import './sinks/null.js';
+import './sinks/file_roll.js';
+import './interceptors/timestamp.js';
+import './interceptors/host.js';
+import './interceptors/static.js';
+import './interceptors/regex_filter.js';
+import './interceptors/regex_extractor.js';
+import './interceptors/search_replace.js';
+import './interceptors/remove_header.js';
+import './interceptors/uuid.js';
+import './interceptors/body_prefix.js';
+import './selectors/replicating.js';
+import './selectors/multiplexing.js';
