@@ -1,72 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { validateComponent } from '../../core/config/component.js';
+import { resolveComponent, validateComponent } from '../../core/config/component.js';
 import { makeEvent, type Event } from '../../core/event.js';
-import type { Channel, ChannelTx } from '../contracts.js';
 import { memoryChannel, sinkContext } from '../testkit.js';
 import './file_roll.js';
 import { FileRollSink, markerKey, type FileRollSinkConfig } from './file_roll.js';
-import { failingCommits, putAll } from './sink-testkit.js';
-import { resolveComponent } from '../../core/config/component.js';
-
-/**
- * A durable channel stand-in for the crash test: queue and markers live in one JSON file replaced
- * atomically on every commit. `crashAt` kills the process with SIGKILL inside that commit, either
- * before the state is persisted (the sink wrote its batch, the take never committed) or right after.
- */
-class JsonFileChannel implements Channel {
-  readonly name = 'c1';
-  readonly durable = true;
-  readonly capacity = 1_000_000;
-  readonly transactionCapacity = 1000;
-  private state: { queue: string[]; markers: Record<string, string> };
-  private commits = 0;
-  constructor(
-    private readonly file: string,
-    private readonly crash?: { at: number; before: boolean },
-  ) {
-    this.state = JSON.parse(readFileSync(file, 'utf8')) as JsonFileChannel['state'];
-  }
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  size(): number {
-    return this.state.queue.length;
-  }
-  async waitForData(): Promise<void> {}
-  async waitForSpace(): Promise<void> {}
-  marker(key: string): string | undefined {
-    return this.state.markers[key];
-  }
-  transaction(): ChannelTx {
-    let taken = 0;
-    return {
-      put: () => {
-        throw new Error('not used');
-      },
-      take: async (max) => {
-        const es = this.state.queue.slice(taken, taken + max).map((b) => makeEvent(b));
-        taken += es.length;
-        return es;
-      },
-      rollback: async () => {},
-      commit: async (markers) => {
-        this.commits++;
-        const kill = this.crash?.at === this.commits;
-        if (kill && this.crash?.before) process.kill(process.pid, 'SIGKILL');
-        const next = { queue: this.state.queue.slice(taken), markers: { ...this.state.markers, ...markers } };
-        writeFileSync(`${this.file}.tmp`, JSON.stringify(next));
-        renameSync(`${this.file}.tmp`, this.file);
-        this.state = next;
-        if (kill) process.kill(process.pid, 'SIGKILL');
-      },
-    };
-  }
-}
+import { failingCommits, JsonFileChannel, putAll, runChild } from './sink-testkit.js';
 
 const cfg = (dir: string, extra: Partial<FileRollSinkConfig> = {}): FileRollSinkConfig => ({
   'sink.directory': dir,
@@ -97,14 +40,6 @@ function readAll(dir: string): string {
   const key = (n: string) => n.match(/(\d+)-(\d+)/)!.slice(1).map(Number) as [number, number];
   const names = readdirSync(dir).sort((a, b) => key(a)[0] - key(b)[0] || key(a)[1] - key(b)[1]);
   return names.map((n) => readFileSync(join(dir, n), 'utf8')).join('');
-}
-
-function runChild(args: unknown[]): Promise<string | null> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, FILE_ROLL_CRASH_CHILD: JSON.stringify(args) }, stdio: 'inherit' });
-    p.on('error', rej);
-    p.on('exit', (code, signal) => (code === 0 ? res(null) : signal ? res(signal) : rej(new Error(`child exited with ${code}`))));
-  });
 }
 
 if (process.env.FILE_ROLL_CRASH_CHILD) {
@@ -198,12 +133,12 @@ if (process.env.FILE_ROLL_CRASH_CHILD) {
       const stateFile = join(dir, 'channel.json');
       try {
         const events: Event[] = Array.from({ length: 120 }, (_, i) => makeEvent(`event-${i}`));
-        writeFileSync(stateFile, JSON.stringify({ queue: events.map((e) => e.body.toString()), markers: {} }));
+        JsonFileChannel.create(stateFile, events);
         let kills = 0;
         let beforeKills = 0;
         for (let round = 0; round < 40; round++) {
           const before = round % 3 !== 2;
-          const signal = await runChild([stateFile, out, 1 + (round % 4), before]);
+          const signal = await runChild(fileURLToPath(import.meta.url), { FILE_ROLL_CRASH_CHILD: JSON.stringify([stateFile, out, 1 + (round % 4), before]) });
           if (signal === null) break;
           assert.equal(signal, 'SIGKILL');
           kills++;

@@ -1,4 +1,6 @@
-import type { Event } from '../../core/event.js';
+import { spawn } from 'node:child_process';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { makeEvent, type Event } from '../../core/event.js';
 import type { Channel, ChannelTx } from '../contracts.js';
 
 /** Test helpers for sinks: fill a channel, and wrap one so its next commits fail. */
@@ -29,5 +31,81 @@ export function failingCommits(ch: Channel, failCommits: { n: number }): Channel
         };
       };
     },
+  });
+}
+
+interface JsonChannelState {
+  queue: Array<{ h: Record<string, string>; b: string }>;
+  markers: Record<string, string>;
+}
+
+/**
+ * A durable channel stand-in for crash tests: queue and markers live in one JSON file replaced
+ * atomically on every commit. With `crash`, the process kills itself with SIGKILL inside commit number
+ * `at`, either before the state is persisted (the sink wrote its batch, the take never committed) or
+ * right after it.
+ */
+export class JsonFileChannel implements Channel {
+  readonly name = 'c1';
+  readonly durable = true;
+  readonly capacity = 1_000_000;
+  readonly transactionCapacity = 1000;
+  private state: JsonChannelState;
+  private commits = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly crash?: { at: number; before: boolean },
+  ) {
+    this.state = JSON.parse(readFileSync(file, 'utf8')) as JsonChannelState;
+  }
+
+  static create(file: string, events: Event[]): void {
+    const state: JsonChannelState = { queue: events.map((e) => ({ h: e.headers, b: e.body.toString() })), markers: {} };
+    writeFileSync(file, JSON.stringify(state));
+  }
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  size(): number {
+    return this.state.queue.length;
+  }
+  async waitForData(): Promise<void> {}
+  async waitForSpace(): Promise<void> {}
+  marker(key: string): string | undefined {
+    return this.state.markers[key];
+  }
+  transaction(): ChannelTx {
+    let taken = 0;
+    return {
+      put: () => {
+        throw new Error('JsonFileChannel only serves takes');
+      },
+      take: async (max) => {
+        const es = this.state.queue.slice(taken, taken + max).map((x) => makeEvent(x.b, { ...x.h }));
+        taken += es.length;
+        return es;
+      },
+      rollback: async () => {},
+      commit: async (markers) => {
+        this.commits++;
+        const kill = this.crash?.at === this.commits;
+        if (kill && this.crash?.before) process.kill(process.pid, 'SIGKILL');
+        const next: JsonChannelState = { queue: this.state.queue.slice(taken), markers: { ...this.state.markers, ...markers } };
+        writeFileSync(`${this.file}.tmp`, JSON.stringify(next));
+        renameSync(`${this.file}.tmp`, this.file);
+        this.state = next;
+        if (kill) process.kill(process.pid, 'SIGKILL');
+      },
+    };
+  }
+}
+
+/** Runs `script` with `env`; resolves null on a clean exit, or the signal that killed it. */
+export function runChild(script: string, env: Record<string, string>): Promise<string | null> {
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: 'inherit' });
+    p.on('error', rej);
+    p.on('exit', (code, signal) => (code === 0 ? res(null) : signal ? res(signal) : rej(new Error(`child exited with ${code}`))));
   });
 }
