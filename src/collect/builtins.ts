@@ -6,6 +6,7 @@ import './channels/memory.js';
 import './sinks/logger.js';
 import './sinks/null.js';
 import './sinks/file_roll.js';
+import './sinks/hdfs.js';
 import './interceptors/timestamp.js';
 import './interceptors/host.js';
 import './interceptors/static.js';

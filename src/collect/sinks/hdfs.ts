@@ -42,7 +42,7 @@ const schema = z.object({
   'hdfs.fileType': prop.string('SequenceFile'),
   'hdfs.writeFormat': prop.oneOf(['Writable', 'Text'], 'Writable'),
   'hdfs.codeC': prop.optionalString(),
-  'hdfs.callTimeout': prop.int(30000, 0),
+  'hdfs.callTimeout': prop.int(10000, 0),
   'hdfs.threadsPoolSize': prop.int(10, 1),
   'hdfs.rollTimerPoolSize': prop.int(1, 1),
   serializer: prop.string('TEXT'),
