@@ -64,6 +64,7 @@ describe('interceptors', () => {
     assert.deepEqual(body(build('regex_filter', { regex: 'ERROR' }).intercept(events())), ['ERROR disk']);
     assert.deepEqual(body(build('regex_filter', { regex: '^INFO', excludeEvents: 'true' }).intercept(events())), ['ERROR disk', 'error lower']);
     assert.equal(build('regex_filter').intercept(events()).length, 3);
+    assert.deepEqual(body(build('regex_filter', { regex: '(?i)^error' }).intercept(events())), ['ERROR disk', 'error lower']);
     assert.match(errors('regex_filter', { regex: '(' })[0]!, /i\.regex: is not a valid regular expression/);
   });
 
@@ -105,6 +106,8 @@ describe('interceptors', () => {
     const h = { a: '1', b: '2', c: '3', 'x-trace': '4', 'x-trace-id': '5', keep: '6', prefix_keep: '7' };
     const i = build('remove_header', { withName: 'a', fromList: 'b , c', matching: 'x-.*|keep' });
     assert.deepEqual(i.intercept([ev('x', h)])[0]!.headers, { prefix_keep: '7' });
+    assert.deepEqual(build('remove_header', { matching: '(?i)X-.*' }).intercept([ev('x', { 'x-a': '1', b: '2' })])[0]!.headers, { b: '2' });
+    assert.match(errors('remove_header', { matching: '[' })[0]!, /i\.matching: is not a valid regular expression/);
     const sep = build('org.apache.flume.interceptor.RemoveHeaderInterceptor$Builder', { fromList: 'a:b', fromListSeparator: ':' });
     assert.deepEqual(sep.intercept([ev('x', { a: '1', b: '2', c: '3' })])[0]!.headers, { c: '3' });
   });

@@ -3,6 +3,7 @@ import { prop } from '../../core/config/props.js';
 import type { Event } from '../../core/event.js';
 import { defineInterceptor, type Interceptor } from '../contracts.js';
 import { DatePattern } from './date-pattern.js';
+import { checkJavaRegex, javaRegex } from './java-regex.js';
 
 /**
  * Regex extractor interceptor: matches `regex` against the body (UTF-8) and stores capture group i in
@@ -65,7 +66,7 @@ export class RegexExtractorInterceptor implements Interceptor {
   private readonly re: RegExp;
   private readonly serializers: Serializer[];
   constructor(cfg: RegexExtractorConfig) {
-    this.re = new RegExp(cfg.regex);
+    this.re = javaRegex(cfg.regex);
     this.serializers = buildSerializers(cfg.serializers).list;
   }
   intercept(events: Event[]): Event[] {
@@ -93,11 +94,8 @@ defineInterceptor({
   maps: ['serializers'],
   check: (c) => {
     const out = buildSerializers(c.serializers).problems;
-    try {
-      new RegExp(c.regex);
-    } catch (e) {
-      out.unshift(['regex', `is not a valid regular expression: ${(e as Error).message}`]);
-    }
+    const bad = checkJavaRegex(c.regex);
+    if (bad) out.unshift(['regex', bad]);
     return out;
   },
   create: (cfg) => new RegexExtractorInterceptor(cfg),

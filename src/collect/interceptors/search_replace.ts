@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
 import type { Event } from '../../core/event.js';
 import { defineInterceptor, type Interceptor } from '../contracts.js';
+import { checkJavaRegex, javaRegex } from './java-regex.js';
 
 /**
  * Search and replace interceptor: replaces every match of searchPattern in the body with
@@ -58,7 +59,7 @@ export class SearchReplaceInterceptor implements Interceptor {
   private readonly enc: BufferEncoding;
   private readonly rep: ReturnType<typeof javaReplacement>;
   constructor(cfg: SearchReplaceConfig) {
-    this.re = new RegExp(cfg.searchPattern, 'g');
+    this.re = javaRegex(cfg.searchPattern, 'g');
     this.enc = CHARSETS[cfg.charset.toLowerCase()] ?? 'utf8';
     this.rep = javaReplacement(cfg.replaceString);
   }
@@ -84,11 +85,8 @@ defineInterceptor({
   schema,
   check: (c) => {
     const out: Array<[string, string]> = [];
-    try {
-      new RegExp(c.searchPattern);
-    } catch (e) {
-      out.push(['searchPattern', `is not a valid regular expression: ${(e as Error).message}`]);
-    }
+    const bad = checkJavaRegex(c.searchPattern);
+    if (bad) out.push(['searchPattern', bad]);
     try {
       javaReplacement(c.replaceString);
     } catch (e) {

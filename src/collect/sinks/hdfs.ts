@@ -9,7 +9,7 @@ import { OutputFile, syncParentDir } from './durable-file.js';
 import { Bucket, CreationJournal, exists, recover, type OpenFiles } from './hdfs-bucket.js';
 import { Calendar, EscapedString, insideRoot, pathRoot } from './hdfs-escape.js';
 import { checkSerializer } from './serializer.js';
-import { drainBatch } from './transaction.js';
+import { drainBatch, sinkWriteError } from './transaction.js';
 
 /**
  * HDFS sink (Flume's HDFSEventSink) writing to the local filesystem: events go to files under
@@ -89,6 +89,7 @@ export class HdfsSink implements Sink {
   }
 
   async start(): Promise<void> {
+    await mkdir(this.ctx.dataDir, { recursive: true });
     const raw = this.ctx.channel.marker(hdfsMarkerKey(this.name));
     const files = raw === undefined ? undefined : (JSON.parse(raw) as { files: OpenFiles }).files;
     const created = await this.journal.entries();
@@ -106,7 +107,11 @@ export class HdfsSink implements Sink {
   }
 
   async process(): Promise<SinkStatus> {
-    await this.closeExpired(this.now());
+    try {
+      await this.closeExpired(this.now());
+    } catch (err) {
+      throw sinkWriteError(this.name, err);
+    }
     return drainBatch(this.ctx, this.cfg['hdfs.batchSize'], {
       write: (events) => this.write(events),
       undo: () => this.abort(),
@@ -164,6 +169,9 @@ export class HdfsSink implements Sink {
           b.before = b.file.length;
           b.eventsBefore = b.events;
           this.touched.push(b);
+          // Keep the map in least-recently-written order for hdfs.maxOpenFiles.
+          this.open.delete(key);
+          this.open.set(key, b);
         }
         b.pending.push(e.body);
         b.pendingBytes += e.body.length;

@@ -70,6 +70,12 @@ export async function drainBatch(ctx: SinkContext, batchSize: number, w: BatchWr
     throw err;
   }
   c.inc('EventDrainSuccessCount', events.length);
-  if (w.committed) await w.committed();
+  if (w.committed) {
+    try {
+      await w.committed();
+    } catch (err) {
+      throw sinkWriteError(ctx.name, err);
+    }
+  }
   return 'READY';
 }
