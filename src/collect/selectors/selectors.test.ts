@@ -60,6 +60,11 @@ describe('channel selectors', () => {
     assert.deepEqual(await drain(c2), ['ny', 'tx', 'none']);
     assert.deepEqual(await drain(c3), ['ny']);
     assert.deepEqual(sel.all().map((c) => c.name), ['c1', 'c2', 'c3']);
+    // In one batch, an event that only optionally goes to c3 still gets there beside one requiring it.
+    const sel2 = selector('multiplexing', { header: 's', 'mapping.A': 'c3', 'mapping.B': 'c1', 'optional.B': 'c3' }, chans);
+    await processor(sel2).process([makeEvent('a', { s: 'A' }), makeEvent('b', { s: 'B' })]);
+    assert.deepEqual(await drain(c3), ['a', 'b']);
+    assert.deepEqual(await drain(c1), ['b']);
   });
 
   it('multiplexing reads flume.selector.header by default and sends unmapped events nowhere without a default', () => {

@@ -193,6 +193,24 @@ if (process.env.HDFS_CRASH_CHILD) {
       });
     });
 
+    it('closes the least recently written file beyond hdfs.maxOpenFiles', async () => {
+      await withDir(async (dir) => {
+        const ch = memoryChannel();
+        const clock = { t: 50 };
+        const { sink: s } = sink({ 'hdfs.path': `${dir}/%{k}`, 'hdfs.maxOpenFiles': '2', 'hdfs.rollCount': '0' }, ch, clock);
+        await s.start();
+        await putAll(ch, [makeEvent('1', { k: 'a' }), makeEvent('2', { k: 'b' })]);
+        await s.process();
+        await putAll(ch, [makeEvent('3', { k: 'a' }), makeEvent('4', { k: 'c' })]);
+        await s.process();
+        assert.deepEqual(readdirSync(join(dir, 'b')), ['FlumeData.50'], 'b was written least recently and was closed');
+        assert.deepEqual(readdirSync(join(dir, 'a')), ['FlumeData.50.tmp']);
+        assert.deepEqual(readdirSync(join(dir, 'c')), ['FlumeData.50.tmp']);
+        await s.stop();
+        assert.equal(read(join(dir, 'a'), 'FlumeData.50'), '1\n3\n');
+      });
+    });
+
     it('explains unsupported settings at config time', () => {
       assert.deepEqual(config({ 'hdfs.path': 'hdfs://nn:8020/flume/%Y' }).errors, ['k.hdfs.path: hdfs:// URLs are not available yet; use a local path or file://']);
       assert.match(config({ 'hdfs.path': '/x', 'hdfs.fileType': 'SequenceFile' }).errors[0]!, /SequenceFile \(Flume's default\) is not supported yet; set hdfs.fileType = DataStream/);
