@@ -103,23 +103,15 @@ export class FileRollSink implements Sink {
     }
   }
 
+  /** Closes the current file; the next batch starts a new one. */
   async stop(): Promise<void> {
     await this.current?.close();
     this.current = undefined;
   }
 
-  private async roll(): Promise<void> {
-    await this.current?.close();
-    this.current = undefined;
-  }
-
-  process(): Promise<SinkStatus> {
-    return this.processBatch();
-  }
-
-  private async processBatch(): Promise<SinkStatus> {
+  async process(): Promise<SinkStatus> {
     const interval = this.cfg['sink.rollInterval'] * 1000;
-    if (this.current && interval > 0 && this.now() - this.openedAt >= interval) await this.roll();
+    if (this.current && interval > 0 && this.now() - this.openedAt >= interval) await this.stop();
     return drainBatch(this.ctx, this.batchSize, {
       write: (events) => this.write(events),
       undo: async () => {

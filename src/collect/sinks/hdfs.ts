@@ -141,7 +141,7 @@ export class HdfsSink implements Sink {
     let ts = now;
     if (!this.cfg['hdfs.useLocalTimeStamp']) {
       const h = e.headers.timestamp;
-      ts = h === undefined ? NaN : Number(h);
+      ts = h === undefined || h.trim() === '' ? NaN : Number(h);
       if (!Number.isFinite(ts)) {
         throw new MonsoonError(
           ErrorCodes.SINK_WRITE,
@@ -183,7 +183,9 @@ export class HdfsSink implements Sink {
         b.lastWrite = now;
         if ((rollCount > 0 && b.events >= rollCount) || (rollSize > 0 && b.size() >= rollSize)) this.retire(b);
       }
-      await Promise.all(this.touched.map((b) => b.flush()));
+      // Let every write finish before an abort truncates: a failed write must not race the undo.
+      const failed = (await Promise.allSettled(this.touched.map((b) => b.flush()))).find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
     } catch (err) {
       await this.abort();
       throw err;
