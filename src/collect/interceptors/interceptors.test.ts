@@ -41,6 +41,7 @@ describe('interceptors', () => {
     assert.notEqual(b!.headers.timestamp, '5');
     const [c] = build('timestamp', { preserveExisting: 'true', header: 'ts' }).intercept([ev('x', { ts: '5' })]);
     assert.equal(c!.headers.ts, '5');
+    assert.ok(Number(build('timestamp', { headerName: 'when' }).intercept([ev('x')])[0]!.headers.when) >= before);
   });
 
   it('host sets the IP by default, the host name with useIP=false, into hostHeader', () => {
