@@ -6,10 +6,10 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { resolveComponent, validateComponent } from '../../core/config/component.js';
 import { makeEvent, type Event } from '../../core/event.js';
-import { memoryChannel, sinkContext } from '../testkit.js';
+import { memoryChannel } from '../testkit.js';
 import './file_roll.js';
 import { FileRollSink, markerKey, type FileRollSinkConfig } from './file_roll.js';
-import { failingCommits, JsonFileChannel, putAll, runChild } from './sink-testkit.js';
+import { failingCommits, JsonFileChannel, putAll, runChild, sinkContextIn } from './sink-testkit.js';
 
 const cfg = (dir: string, extra: Partial<FileRollSinkConfig> = {}): FileRollSinkConfig => ({
   'sink.directory': dir,
@@ -29,7 +29,7 @@ async function child(): Promise<void> {
   const [stateFile, dir, crashAt, before] = JSON.parse(process.env.FILE_ROLL_CRASH_CHILD!) as [string, string, number, boolean];
   const ch = new JsonFileChannel(stateFile, { at: crashAt, before });
   let t = Date.now();
-  const sink = new FileRollSink(cfg(dir, { 'sink.batchSize': 7, 'sink.rollInterval': 1, 'sink.pathManager.extension': 'log' }), sinkContext('k1', ch), () => (t += 600));
+  const sink = new FileRollSink(cfg(dir, { 'sink.batchSize': 7, 'sink.rollInterval': 1, 'sink.pathManager.extension': 'log' }), sinkContextIn(dir, 'k1', ch), () => (t += 600));
   await sink.start();
   while ((await sink.process()) === 'READY');
   await sink.stop();
@@ -51,7 +51,7 @@ if (process.env.FILE_ROLL_CRASH_CHILD) {
       try {
         const ch = memoryChannel();
         let now = 1_000_000;
-        const sink = new FileRollSink(cfg(dir, { 'sink.pathManager.prefix': 'web-', 'sink.pathManager.extension': 'txt', 'sink.batchSize': 2 }), sinkContext('k1', ch), () => now);
+        const sink = new FileRollSink(cfg(dir, { 'sink.pathManager.prefix': 'web-', 'sink.pathManager.extension': 'txt', 'sink.batchSize': 2 }), sinkContextIn(dir, 'k1', ch), () => now);
         await sink.start();
         await putAll(ch, [makeEvent('a'), makeEvent('b'), makeEvent('c')]);
         assert.equal(await sink.process(), 'READY');
@@ -77,7 +77,7 @@ if (process.env.FILE_ROLL_CRASH_CHILD) {
         const mem = memoryChannel();
         const fail = { n: 0 };
         let now = 0;
-        const ctx = sinkContext('k1', failingCommits(mem, fail));
+        const ctx = sinkContextIn(dir, 'k1', failingCommits(mem, fail));
         const sink = new FileRollSink(cfg(dir, { 'sink.rollInterval': 0 }), ctx, () => now);
         await sink.start();
         await putAll(mem, [makeEvent('x')]);
@@ -101,7 +101,7 @@ if (process.env.FILE_ROLL_CRASH_CHILD) {
       const dir = mkdtempSync(join(tmpdir(), 'monsoon-roll-'));
       try {
         const ch = memoryChannel();
-        const ctx = sinkContext('k1', ch);
+        const ctx = sinkContextIn(dir, 'k1', ch);
         const sink = new FileRollSink(cfg(join(dir, 'out')), ctx);
         await sink.start();
         rmSync(join(dir, 'out'), { recursive: true });

@@ -9,7 +9,7 @@ import { makeEvent, type Event } from '../../core/event.js';
 import type { Channel } from '../contracts.js';
 import { memoryChannel, sinkContext } from '../testkit.js';
 import { HdfsSink, type HdfsSinkConfig } from './hdfs.js';
-import { failingCommits, JsonFileChannel, putAll, runChild } from './sink-testkit.js';
+import { failingCommits, JsonFileChannel, putAll, runChild, sinkContextIn } from './sink-testkit.js';
 
 function config(props: Record<string, string>): { config?: HdfsSinkConfig; errors: string[] } {
   const r = resolveComponent('sink', 'org.apache.flume.sink.hdfs.HDFSEventSink');
@@ -21,7 +21,7 @@ function config(props: Record<string, string>): { config?: HdfsSinkConfig; error
 function sink(props: Record<string, string>, ch: Channel, clock: { t: number }, dataDir?: string) {
   const { config: cfg, errors } = config(props);
   assert.deepEqual(errors, []);
-  const ctx = { ...sinkContext('k1', ch), ...(dataDir ? { dataDir } : {}) };
+  const ctx = dataDir ? sinkContextIn(dataDir, 'k1', ch) : sinkContext('k1', ch);
   return { sink: new HdfsSink(cfg!, ctx, () => clock.t), ctx };
 }
 

@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { makeEvent, type Event } from '../../core/event.js';
-import type { Channel, ChannelTx } from '../contracts.js';
+import { silentLogger } from '../../core/log.js';
+import { MetricsRegistry, SinkCounterNames } from '../../core/metrics.js';
+import type { Channel, ChannelTx, SinkContext } from '../contracts.js';
+import { noInFlight } from '../testkit.js';
 
 /** Test helpers for sinks: fill a channel, and wrap one so its next commits fail. */
 export async function putAll(ch: Channel, events: Event[]): Promise<void> {
@@ -108,4 +111,10 @@ export function runChild(script: string, env: Record<string, string>): Promise<s
     p.on('error', rej);
     p.on('exit', (code, signal) => (code === 0 ? res(null) : signal ? res(signal) : rej(new Error(`child exited with ${code}`))));
   });
+}
+
+/** A sink context whose data directory is `dataDir` (no temporary directory is made). */
+export function sinkContextIn(dataDir: string, name: string, channel: Channel): SinkContext {
+  const metrics = new MetricsRegistry('a1');
+  return { agent: 'a1', agentId: 'test-host/a1', name, log: silentLogger, metrics, dataDir, channel, counters: metrics.component('SINK', name, SinkCounterNames), inflight: noInFlight };
 }
