@@ -111,7 +111,7 @@ if (process.env.HDFS_CRASH_CHILD) {
       await withDir(async (dir) => {
         const ch = memoryChannel();
         const ts = String(Date.UTC(2024, 1, 29, 13, 5, 9));
-        const { sink: s } = sink({ 'hdfs.path': `${dir}/%{app}/%Y-%m-%d/%H%M`, 'hdfs.filePrefix': '%{host}-log', 'hdfs.timeZone': 'UTC', 'hdfs.round': 'true', 'hdfs.roundValue': '10', 'hdfs.roundUnit': 'minute' }, ch, { t: 1 });
+        const { sink: s } = sink({ 'hdfs.path': `${dir}/%{app}/%Y-%m-%d`, 'hdfs.filePrefix': '%H%M/%{host}-log', 'hdfs.timeZone': 'UTC', 'hdfs.round': 'true', 'hdfs.roundValue': '10', 'hdfs.roundUnit': 'minute' }, ch, { t: 1 });
         await s.start();
         await putAll(ch, [makeEvent('a', { app: 'web', host: 'h1', timestamp: ts }), makeEvent('b', { app: 'db', host: 'h2', timestamp: ts })]);
         await s.process();

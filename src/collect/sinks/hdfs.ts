@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
@@ -211,10 +211,12 @@ export class HdfsSink implements Sink {
       if (!(await exists(inUse)) && !(await exists(final))) break;
       counter++;
     }
-    if (!this.dirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
+    // The prefix may name a subdirectory too (hdfs.filePrefix = sub/FlumeData).
+    const parent = dirname(inUse);
+    if (!this.dirs.has(parent)) {
+      await mkdir(parent, { recursive: true });
       if (this.dirs.size > 10_000) this.dirs.clear();
-      this.dirs.add(dir);
+      this.dirs.add(parent);
     }
     await this.journal.record(inUse, final);
     const file = await OutputFile.open(inUse);
