@@ -35,8 +35,10 @@ export class DefaultChannelProcessor implements ChannelProcessor {
     // was filtered out or routed elsewhere.
     if (markers) for (const c of this.selector.all().slice(0, 1)) required.set(c, []);
     for (const e of batch) {
-      for (const c of this.selector.required(e)) push(required, c, e);
-      for (const c of this.selector.optional(e)) push(optional, c, e);
+      const req = this.selector.required(e);
+      for (const c of req) push(required, c, e);
+      // Optional per event: another event requiring the same channel must not cancel this copy.
+      for (const c of this.selector.optional(e)) if (!req.includes(c)) push(optional, c, e);
     }
     for (const [channel, es] of required) {
       const tx = channel.transaction();
@@ -51,7 +53,6 @@ export class DefaultChannelProcessor implements ChannelProcessor {
       }
     }
     for (const [channel, es] of optional) {
-      if (required.has(channel)) continue;
       const tx = channel.transaction();
       try {
         tx.put(es);

@@ -20,6 +20,7 @@ export interface ComponentSpec<C = unknown, Ctx = unknown, R = unknown> {
   /**
    * Key prefixes whose sub-keys are gathered into a map, e.g. `headers` for `headers.f1.k = v`. The map
    * goes to the schema key `<prefix>.*` when the schema has one, else to `<prefix>`.
+   * The prefix's own value (`serializers = s1 s2`) lands under '' unless the schema has that key.
    */
   maps?: readonly string[];
   /** Legacy property names still found in old configs → the current name. */
@@ -119,9 +120,10 @@ export function validateComponent<C>(spec: ComponentSpec<C>, raw: Record<string,
       if (raw[renamed] === undefined) input[renamed] = value;
       continue;
     }
-    const map = (spec.maps ?? []).find((m) => key.startsWith(`${m}.`));
+    // A map's own key (`serializers = s1 s2` beside `serializers.s1.name = …`) is kept under ''.
+    const map = (spec.maps ?? []).find((m) => key.startsWith(`${m}.`) || (key === m && !known.includes(key)));
     if (map !== undefined) {
-      maps[map]![key.slice(map.length + 1)] = String(value);
+      maps[map]![key === map ? '' : key.slice(map.length + 1)] = String(value);
       continue;
     }
     if (known.includes(key)) {
