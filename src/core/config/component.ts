@@ -121,7 +121,7 @@ export function validateComponent<C>(spec: ComponentSpec<C>, raw: Record<string,
       continue;
     }
     // A map's own key (`serializers = s1 s2` beside `serializers.s1.name = …`) is kept under ''.
-    const map = (spec.maps ?? []).find((m) => key.startsWith(`${m}.`) || (key === m && !known.includes(key)));
+    const map = (spec.maps ?? []).find((m) => key.startsWith(`${m}.`) || (key === m && !known.includes(`${m}.*`)));
     if (map !== undefined) {
       maps[map]![key === map ? '' : key.slice(map.length + 1)] = String(value);
       continue;
