@@ -36,6 +36,7 @@ describe('sink runner', () => {
     await waitUntil(() => sink.delivered().includes('late'), 5000, 'the late event');
     await runner.stop();
     assert.ok(sink.stopped);
+    await ch.stop(); // ends the channel's own pending wait so the test process can exit
   });
 
   it('stop() ends a back-off wait at once and lets the running process() finish', async () => {
@@ -49,6 +50,7 @@ describe('sink runner', () => {
     await waitUntil(() => done, 5000, 'stop() during a minute-long back-off');
     await stoppingIdle;
     assert.ok(sink.stopped);
+    await ch.stop();
 
     const ch2 = memoryChannel();
     const held = new FakeSink('k2', ch2);
@@ -68,6 +70,7 @@ describe('sink runner', () => {
     assert.deepEqual(held.delivered().length, 5, 'the delivery completed');
     assert.equal(held.calls, 1, 'no new process() after stop');
     assert.ok(held.stopped);
+    await ch2.stop();
   });
 
   it('backs off after failures, warns once per streak and delivers once the sink recovers', async () => {
@@ -82,6 +85,7 @@ describe('sink runner', () => {
     sink.mode = 'ok';
     await waitUntil(() => sink.delivered().length === 10, 5000, 'delivery after recovery');
     await runner.stop();
+    await ch.stop();
     const warnings = lines.filter((l) => l.level === 40);
     assert.equal(warnings.length, 1, JSON.stringify(warnings));
     assert.match(warnings[0]!.msg, /Sink runner g1 could not deliver a batch \(sink k1 cannot reach its receiver\)/);

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FileInFlightLog, readInFlight } from './inflight.js';
+import { FileInFlightLog, inFlightLogPath, readInFlight } from './inflight.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'monsoon-inflight-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,6 +49,11 @@ describe('in-flight log', () => {
     const fourth = new FileInFlightLog(path);
     assert.deepEqual(fourth.atStart, []);
     fourth.close();
+  });
+
+  it('keeps one file per group inside the data directory', () => {
+    assert.equal(inFlightLogPath('/var/lib/monsoon', 'g1'), '/var/lib/monsoon/inflight-g1.json');
+    assert.equal(inFlightLogPath('/d', '../x'), '/d/inflight-..%2Fx.json');
   });
 
   it('treats a damaged file as nothing in flight', () => {

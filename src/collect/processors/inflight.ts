@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ErrorCodes, errorMessage, MonsoonError } from '../../core/errors.js';
 import type { InFlightLog } from '../contracts.js';
 
@@ -42,6 +42,11 @@ export function readInFlight(path: string): string[] {
     // damaged otherwise, and losing stickiness is safe.
     return [];
   }
+}
+
+/** Where the agent keeps the in-flight log of a sink group (or of a lone sink, by its name). */
+export function inFlightLogPath(dataDir: string, group: string): string {
+  return join(dataDir, `inflight-${encodeURIComponent(group)}.json`);
 }
 
 export class FileInFlightLog implements InFlightLog {
