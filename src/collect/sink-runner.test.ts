@@ -28,15 +28,18 @@ describe('sink runner', () => {
     const runner = new SinkRunner({ processor: new DefaultSinkProcessor(sink), channels: [ch], log: silentLogger, backoffSleepIncrement: 60_000, maxBackoffSleep: 60_000 });
     await fill(ch, 25);
     await runner.start();
-    assert.ok(sink.started);
-    await waitUntil(() => sink.delivered().length === 25 && runner.stats.backoff > 0, 5000, 'the first events');
-    const tx = ch.transaction();
-    tx.put([makeEvent('late')]);
-    await tx.commit();
-    await waitUntil(() => sink.delivered().includes('late'), 5000, 'the late event');
-    await runner.stop();
+    try {
+      assert.ok(sink.started);
+      await waitUntil(() => sink.delivered().length === 25 && runner.stats.backoff > 0, 5000, 'the first events');
+      const tx = ch.transaction();
+      tx.put([makeEvent('late')]);
+      await tx.commit();
+      await waitUntil(() => sink.delivered().includes('late'), 5000, 'the late event');
+    } finally {
+      await runner.stop();
+      await ch.stop(); // ends the channel's own pending wait so the test process can exit
+    }
     assert.ok(sink.stopped);
-    await ch.stop(); // ends the channel's own pending wait so the test process can exit
   });
 
   it('stop() ends a back-off wait at once and lets the running process() finish', async () => {
@@ -81,11 +84,14 @@ describe('sink runner', () => {
     const runner = new SinkRunner({ processor: new DefaultSinkProcessor(sink), channels: [ch], log, name: 'g1', backoffSleepIncrement: 5, maxBackoffSleep: 20 });
     await fill(ch, 10);
     await runner.start();
-    await waitUntil(() => sink.failures >= 6, 5000, 'repeated failures');
-    sink.mode = 'ok';
-    await waitUntil(() => sink.delivered().length === 10, 5000, 'delivery after recovery');
-    await runner.stop();
-    await ch.stop();
+    try {
+      await waitUntil(() => sink.failures >= 6, 5000, 'repeated failures');
+      sink.mode = 'ok';
+      await waitUntil(() => sink.delivered().length === 10, 5000, 'delivery after recovery');
+    } finally {
+      await runner.stop();
+      await ch.stop();
+    }
     const warnings = lines.filter((l) => l.level === 40);
     assert.equal(warnings.length, 1, JSON.stringify(warnings));
     assert.match(warnings[0]!.msg, /Sink runner g1 could not deliver a batch \(sink k1 cannot reach its receiver\)/);
