@@ -10,8 +10,9 @@ import { type SelectorKind, SinkOrder } from './order.js';
  * Load-balancing sink processor (Flume's LoadBalancingSinkProcessor). Each batch goes to the first
  * sink, in selector order (round_robin or random), that delivers it; a sink that throws has rolled its
  * batch back, so the next sink takes it. With `backoff = true` a failed sink sits out for
- * min(selector.maxTimeOut, 1000 * 2^sequentialFailures) ms. BACKOFF from every sink tried means there
- * was nothing to deliver.
+ * min(selector.maxTimeOut, 1000 * 2^sequentialFailures) ms; the count resets on a delivery. Unlike
+ * Flume, a sink's BACKOFF does not end the round: the next sink is asked too (its channel may differ),
+ * and only BACKOFF from every sink tried is returned as BACKOFF.
  *
  * Stickiness for exact delivery: a sink listed in ctx.inflightAtStart sent a batch whose outcome is
  * unknown when the agent last stopped; the rolled-back batch is at the head of the channel again. The
