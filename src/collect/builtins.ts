@@ -29,3 +29,6 @@ import './interceptors/uuid.js';
 import './interceptors/body_prefix.js';
 import './selectors/replicating.js';
 import './selectors/multiplexing.js';
+import './processors/default.js';
+import './processors/failover.js';
+import './processors/load-balance.js';
