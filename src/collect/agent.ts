@@ -1,12 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { ChannelCounterNames, MetricsRegistry, SinkCounterNames, SourceCounterNames } from '../core/metrics.js';
 import { DefaultChannelProcessor } from './channel-processor.js';
 import type { Channel, ChannelSelector, ComponentContext, Interceptor, Sink, SinkProcessor, Source } from './contracts.js';
 import type { AgentPlan, PlannedComponent } from './config/plan.js';
-import { InFlightFile } from './processors/inflight.js';
+import { FileInFlightLog, inFlightLogPath } from './processors/inflight.js';
 import { SinkRunner } from './sink-runner.js';
 import { Watchdog } from './watchdog.js';
 
@@ -35,7 +34,7 @@ export class Agent {
   readonly watchdog: Watchdog;
   private channels = new Map<string, RunningChannel>();
   private sources: Array<{ name: string; source: Source }> = [];
-  private runners: Array<{ runner: SinkRunner; processor: SinkProcessor; sinks: Sink[]; inflight: InFlightFile }> = [];
+  private runners: SinkRunner[] = [];
   private applying: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: AgentOptions) {
@@ -103,19 +102,18 @@ export class Agent {
       const counters = this.metrics.component('SINK', s.name, SinkCounterNames);
       const group = plan.groups.find((g) => g.sinks.includes(s.name))!;
       const inflight = this.inflightFor(group.name);
-      sinks.set(s.name, s.spec.create(s.config, { ...this.ctx(s.name), channel, counters, inflight: inflight.forSink() }) as Sink);
+      sinks.set(s.name, s.spec.create(s.config, { ...this.ctx(s.name), channel, counters, inflight }) as Sink);
     }
     for (const g of plan.groups) {
       const members = g.sinks.map((n) => sinks.get(n)!);
       const inflight = this.inflightFor(g.name);
       const counters = this.metrics.component('SINK_PROCESSOR', g.name, SinkCounterNames);
-      const processor = g.processor.spec.create(g.processor.config, { ...this.ctx(g.name), sinks: members, counters, inflightAtStart: inflight.atStart() }) as SinkProcessor;
+      const processor = g.processor.spec.create(g.processor.config, { ...this.ctx(g.name), sinks: members, counters, inflightAtStart: inflight.atStart }) as SinkProcessor;
       const channels = [...new Set(plan.sinks.filter((s) => g.sinks.includes(s.name)).map((s) => this.channels.get(s.channel)!.channel))];
-      for (const s of members) await s.start();
-      await processor.start();
-      const runner = new SinkRunner({ processor, channels, log: this.opts.log.child({ sinkgroup: g.name }) });
-      runner.start();
-      this.runners.push({ runner, processor, sinks: members, inflight });
+      // The runner starts the processor, and the processor its sinks (and stops them likewise).
+      const runner = new SinkRunner({ processor, channels, log: this.opts.log.child({ sinkgroup: g.name }), name: g.name });
+      await runner.start();
+      this.runners.push(runner);
     }
 
     for (const s of plan.sources) {
@@ -140,11 +138,11 @@ export class Agent {
     this.opts.log.info({ sources: plan.sources.length, channels: plan.channels.length, sinks: plan.sinks.length }, `Agent ${plan.agent} is running.`);
   }
 
-  private inflightFiles = new Map<string, InFlightFile>();
-  private inflightFor(group: string): InFlightFile {
+  private inflightFiles = new Map<string, FileInFlightLog>();
+  private inflightFor(group: string): FileInFlightLog {
     let f = this.inflightFiles.get(group);
     if (!f) {
-      f = new InFlightFile(join(this.opts.dataDir, `inflight-${group}.json`));
+      f = new FileInFlightLog(inFlightLogPath(this.opts.dataDir, group));
       this.inflightFiles.set(group, f);
     }
     return f;
@@ -154,9 +152,7 @@ export class Agent {
   private async stopFlow(): Promise<void> {
     await this.stopSources();
     for (const r of this.runners) {
-      await r.runner.stop();
-      await r.processor.stop().catch(() => {});
-      for (const s of r.sinks) await s.stop().catch((e) => this.opts.log.warn({ sink: s.name, err: errorMessage(e) }, 'A sink failed to stop cleanly.'));
+      await r.stop().catch((e) => this.opts.log.warn({ err: errorMessage(e) }, 'A sink group failed to stop cleanly.'));
     }
     this.runners = [];
     for (const f of this.inflightFiles.values()) f.close();
