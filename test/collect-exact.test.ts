@@ -106,10 +106,22 @@ describe('exact delivery through agent and collector crashes', () => {
 
     const expectedBytes = TOTAL * LINE_BYTES;
     const progress = () => outputBytes() / expectedBytes;
-    const deadline = Date.now() + 480_000;
+    // Output that stops growing for this long means lines were lost (or the chain is stuck): stop
+    // waiting and report exactly which lines are missing.
+    const STALL_MS = 45_000;
+    let stalled = false;
     const waitFor = async (fraction: number) => {
-      while (progress() < fraction) {
-        if (Date.now() > deadline) throw new Error(`stalled at ${(progress() * 100).toFixed(1)}%\nagent: ${agent.tail()}`);
+      let last = -1;
+      let since = Date.now();
+      while (!stalled && progress() < fraction) {
+        const now = outputBytes();
+        if (now !== last) {
+          last = now;
+          since = Date.now();
+        } else if (Date.now() - since > STALL_MS) {
+          stalled = true;
+          console.error(`output stalled at ${(progress() * 100).toFixed(1)}%\nagent: ${agent.tail()}`);
+        }
         await new Promise((r) => setTimeout(r, 25));
       }
     };
@@ -122,15 +134,18 @@ describe('exact delivery through agent and collector crashes', () => {
       [0.6, async () => { await kill9(agent); procs.delete(agent); agent = startAgent(); }],
       [0.75, async () => { await kill9(agent); procs.delete(agent); agent = startAgent(); }],
     ];
+    let kills = 0;
     for (const [at, act] of schedule) {
       await waitFor(at);
+      if (stalled) break;
       await act();
+      kills++;
     }
     await writing;
     await waitFor(1);
     // Anything duplicated would still be arriving; give it a moment to show up.
     let last = -1;
-    while (outputBytes() !== last) {
+    while (!stalled && outputBytes() !== last) {
       last = outputBytes();
       await new Promise((r) => setTimeout(r, 3000));
     }
@@ -159,5 +174,6 @@ describe('exact delivery through agent and collector crashes', () => {
     assert.deepEqual({ bad: bad.slice(0, 5), badCount: bad.length }, { bad: [], badCount: 0 }, 'malformed output lines');
     assert.deepEqual({ dups: dups.slice(0, 10), dupCount: dups.length }, { dups: [], dupCount: 0 }, 'duplicated lines');
     assert.deepEqual({ missing: missing.slice(0, 10), missingCount: missing.length }, { missing: [], missingCount: 0 }, 'missing lines');
+    assert.equal(kills, schedule.length, 'every planned kill happened mid-run');
   });
 });
