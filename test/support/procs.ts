@@ -21,6 +21,8 @@ export interface Proc {
   child: ChildProcess;
   /** Last lines of the process's stderr, for failure messages. */
   tail(): string;
+  /** Everything kept of the process's stderr (the last 2,000 lines). */
+  output(): string;
   exited: Promise<number | null>;
 }
 
@@ -30,10 +32,10 @@ export function spawnMonsoon(args: string[], env: Record<string, string> = {}): 
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => {
     lines.push(...d.split('\n').filter(Boolean));
-    if (lines.length > 200) lines.splice(0, lines.length - 200);
+    if (lines.length > 2000) lines.splice(0, lines.length - 2000);
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, tail: () => lines.slice(-20).join('\n') };
+  return { child, exited, tail: () => lines.slice(-20).join('\n'), output: () => lines.join('\n') };
 }
 
 export async function kill9(p: Proc): Promise<void> {
