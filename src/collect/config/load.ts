@@ -10,14 +10,35 @@ import { ErrorCodes, MonsoonError } from '../../core/errors.js';
  */
 export type FlatConfig = Map<string, string>;
 
-export function loadConfigFile(path: string): FlatConfig {
+/**
+ * Replaces `${NAME}` in values with the environment variable NAME, as Flume's environment-variable
+ * resolver does; an unset variable is an error naming the key.
+ */
+export function resolveEnv(flat: FlatConfig, env: NodeJS.ProcessEnv, source: string): FlatConfig {
+  const missing: string[] = [];
+  for (const [k, v] of flat) {
+    if (!v.includes('${')) continue;
+    flat.set(
+      k,
+      v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+        const val = env[name];
+        if (val === undefined) missing.push(`  ${k}: environment variable ${name} is not set`);
+        return val ?? '';
+      }),
+    );
+  }
+  if (missing.length) throw new MonsoonError(ErrorCodes.CONFIG_INVALID, `${source}: ${missing.length} configuration error(s):\n${missing.join('\n')}`);
+  return flat;
+}
+
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): FlatConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new MonsoonError(ErrorCodes.CONFIG_INVALID, `cannot read configuration file ${path}: ${(e as Error).message}`);
   }
-  return /\.ya?ml$/i.test(path) ? flattenYaml(text, path) : parseFlumeProperties(text);
+  return resolveEnv(/\.ya?ml$/i.test(path) ? flattenYaml(text, path) : parseFlumeProperties(text), env, path);
 }
 
 export function parseFlumeProperties(text: string): FlatConfig {

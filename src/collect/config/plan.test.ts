@@ -134,3 +134,15 @@ a1:
     assert.equal(shape(fromYaml), shape(fromProps));
   });
 });
+
+describe('environment variables in values', () => {
+  it('replaces ${NAME} and names the key of an unset variable', async () => {
+    const { resolveEnv } = await import('./load.js');
+    const flat = resolveEnv(parseFlumeProperties('a1.sinks.k1.sink.directory = ${OUT}/files\n'), { OUT: '/data' }, 'f.properties');
+    assert.equal(flat.get('a1.sinks.k1.sink.directory'), '/data/files');
+    assert.throws(
+      () => resolveEnv(parseFlumeProperties('a1.sinks.k1.sink.directory = ${NOPE}/files\n'), {}, 'f.properties'),
+      /f\.properties: 1 configuration error\(s\):\n {2}a1\.sinks\.k1\.sink\.directory: environment variable NOPE is not set/,
+    );
+  });
+});
