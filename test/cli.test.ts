@@ -47,3 +47,19 @@ describe('monsoon CLI', () => {
     assert.match(r.stderr, /cannot read configuration file .*nope\.properties/);
   });
 });
+
+describe('shipped examples', () => {
+  const examples = new URL('../../examples/collect/', import.meta.url);
+  for (const [file, agent] of [
+    ['tail-to-files.properties', 'demo'],
+    ['agent-to-collectors.properties', 'agent'],
+    ['collector.yaml', 'collector'],
+  ] as const) {
+    it(`${file} passes --check with no warnings`, () => {
+      const path = new URL(file, examples).pathname;
+      const r = spawnSync(process.execPath, [MONSOON_BIN, 'agent', '-n', agent, '-f', path, '--check'], { encoding: 'utf8', env: { ...process.env, EXAMPLE_DIR: dir } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /warning/);
+    });
+  }
+});

@@ -113,7 +113,7 @@ export function validateComponent<C>(spec: ComponentSpec<C>, raw: Record<string,
   const reserved = new Set(['type', ...(spec.reserved ?? [])]);
 
   for (const [key, value] of Object.entries(raw)) {
-    if (reserved.has(key)) continue;
+    if (reserved.has(key) || [...reserved].some((r) => key.startsWith(`${r}.`))) continue;
     const renamed = spec.deprecated?.[key];
     if (renamed !== undefined) {
       warnings.push({ key: `${prefix}.${key}`, message: `is deprecated; use ${prefix}.${renamed}` });
