@@ -78,7 +78,7 @@ async function runAgent(o: AgentCliOptions): Promise<void> {
   });
   await agent.apply(first.plan);
   if (monitorPort !== undefined) {
-    const m = await startMonitor({ host: o.monitorHost, port: Number(monitorPort), metrics: agent.metrics, stuck: () => agent.watchdog.stuck() });
+    const m = await startMonitor({ host: o.monitorHost, port: Number(monitorPort), metrics: agent.metrics, stuck: () => [...agent.watchdog.stuck(), ...agent.problems()] });
     log.info({ port: m.port }, `Metrics are served on http://${o.monitorHost}:${m.port}/metrics and /prometheus.`);
   }
 

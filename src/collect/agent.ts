@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { errorMessage } from '../core/errors.js';
+import { ErrorCodes, errorMessage, MonsoonError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { ChannelCounterNames, MetricsRegistry, SinkCounterNames, SourceCounterNames } from '../core/metrics.js';
 import { DefaultChannelProcessor } from './channel-processor.js';
@@ -43,10 +43,29 @@ export class Agent {
     mkdirSync(opts.dataDir, { recursive: true });
   }
 
-  /** Applies a plan; calls are serialised so a reload never overlaps another. */
+  private failure: string | undefined;
+
+  /**
+   * Applies a plan; calls are serialised so a reload never overlaps another. A failed apply does not
+   * block later ones; until one succeeds, `problems()` reports it (and /health answers 503).
+   */
   apply(plan: AgentPlan): Promise<void> {
-    this.applying = this.applying.then(() => this.doApply(plan));
+    const run = this.applying.catch(() => {}).then(() => this.doApply(plan));
+    this.applying = run.then(
+      () => {
+        this.failure = undefined;
+      },
+      (e: unknown) => {
+        this.failure = `applying the configuration of agent ${plan.agent} failed: ${errorMessage(e)}`;
+        throw e;
+      },
+    );
     return this.applying;
+  }
+
+  /** Conditions that make the agent unhealthy besides stuck components. */
+  problems(): string[] {
+    return this.failure ? [this.failure] : [];
   }
 
   async stop(drainMs = 5000): Promise<void> {
@@ -72,7 +91,9 @@ export class Agent {
   }
 
   private async doApply(plan: AgentPlan): Promise<void> {
+    this.checkHandover(plan);
     this.watchdog.stop();
+    this.watchdog.clear();
     await this.stopFlow();
 
     const wanted = new Map(plan.channels.map((c) => [c.name, c]));
@@ -138,6 +159,22 @@ export class Agent {
     this.opts.log.info({ sources: plan.sources.length, channels: plan.channels.length, sinks: plan.sinks.length }, `Agent ${plan.agent} is running.`);
   }
 
+  /** Refuses, before anything stops, a reload whose new in-memory channel cannot hold the old one's events. */
+  private checkHandover(plan: AgentPlan): void {
+    for (const c of plan.channels) {
+      const running = this.channels.get(c.name);
+      if (!running || running.channel.durable || fingerprint(c) === running.fingerprint) continue;
+      const capacity = (c.config as { capacity?: number }).capacity;
+      const held = running.channel.size();
+      if (capacity !== undefined && held > capacity) {
+        throw new MonsoonError(
+          ErrorCodes.CONFIG_INVALID,
+          `${c.key}.capacity: (${capacity}) is below the ${held} event(s) channel ${c.name} holds now; the reload is refused and the agent keeps running as it was`,
+        );
+      }
+    }
+  }
+
   private inflightFiles = new Map<string, FileInFlightLog>();
   private inflightFor(group: string): FileInFlightLog {
     let f = this.inflightFiles.get(group);
@@ -189,8 +226,13 @@ async function moveEvents(from: Channel, to: Channel): Promise<void> {
       break;
     }
     const put = to.transaction();
-    put.put(events);
-    await put.commit();
+    try {
+      put.put(events);
+      await put.commit();
+    } catch (e) {
+      await take.rollback();
+      throw e;
+    }
     await take.commit();
   }
   await from.stop();

@@ -31,6 +31,11 @@ export class Watchdog {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Forgets everything watched (a reload registers the new pipeline afresh). */
+  clear(): void {
+    this.state.clear();
+  }
+
   watch(w: Watched): void {
     this.state.set(w, { lastProgress: w.progress(), since: this.now(), stuck: false });
   }

@@ -140,7 +140,8 @@ export function planAgent(flat: FlatConfig, agent: string): PlanResult {
     const b = comp.spec.batchSize?.(comp.config);
     const cap = txCap(channel);
     if (b !== undefined && cap !== undefined && b > cap) {
-      errors.push({ key: `${comp.key}.batchSize`, message: `(${b}) exceeds transactionCapacity (${cap}) of channel ${channel}; lower it or raise ${agent}.channels.${channel}.transactionCapacity` });
+      const key = ['batchSize', 'batch-size', 'hdfs.batchSize', 'sink.batchSize'].find((k) => comp.raw[k] !== undefined) ?? 'batchSize';
+      errors.push({ key: `${comp.key}.${key}`, message: `(${b}) exceeds transactionCapacity (${cap}) of channel ${channel}; lower it or raise ${agent}.channels.${channel}.transactionCapacity` });
     }
   };
 

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { silentLogger } from '../core/log.js';
+import { Agent } from './agent.js';
+import './builtins.js';
+import { parseFlumeProperties } from './config/load.js';
+import { planAgent } from './config/plan.js';
+import { waitUntil } from './testkit.js';
+
+describe('agent reload', () => {
+  const props = (extra: string) =>
+    `a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n${extra}`;
+  it('a failed apply (e.g. a reload whose spoolDir is missing) is reported and does not block the next', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
+    const good = planAgent(parseFlumeProperties(props('a1.sources.r1.type = seq\na1.sources.r1.totalEvents = 10\n')), 'a1').plan!;
+    const bad = planAgent(parseFlumeProperties(props(`a1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = ${join(dir, 'missing')}\n`)), 'a1').plan!;
+    assert.ok(good && bad);
+    const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
+    try {
+      await agent.apply(good);
+      await assert.rejects(agent.apply(bad));
+      assert.match(agent.problems()[0] ?? '', /applying the configuration of agent a1 failed/);
+      await agent.apply(good); // the operator fixes the file: this must work again
+      assert.deepEqual(agent.problems(), []);
+    } finally {
+      await agent.stop(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('reload of a changed memory channel', () => {
+  it('a reload that would shrink a memory channel below its fill is refused and loses nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
+    const props = (cap: number) =>
+      `a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\na1.sources.r1.type = seq\na1.sources.r1.totalEvents = 50\na1.sources.r1.batchSize = 10\na1.channels.c1.type = memory\na1.channels.c1.capacity = ${cap}\na1.channels.c1.transactionCapacity = 10\na1.channels.c1.keep-alive = 0\n`;
+    const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
+    try {
+      await agent.apply(planAgent(parseFlumeProperties(props(100)), 'a1').plan!);
+      await waitUntil(() => agent.channel('c1')!.size() === 50, 2000, '50 events');
+      await assert.rejects(agent.apply(planAgent(parseFlumeProperties(props(20)), 'a1').plan!), /a1\.channels\.c1\.capacity: \(20\) is below the 50 event\(s\)/);
+      const size = agent.channel('c1')?.size();
+      assert.equal(size, 50, `events in c1 after the reload: ${size}`);
+    } finally {
+      await agent.stop(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('watchdog after a reload', () => {
+  it('forgets the replaced pipeline, so a drained one is not flagged stuck', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'review-wd-'));
+    const base = `a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\na1.sources.r1.type = seq\na1.sources.r1.totalEvents = 50\na1.sources.r1.batchSize = 10
+a1.channels.c1.type = file\na1.channels.c1.checkpointDir = ${dir}/ck\na1.channels.c1.dataDirs = ${dir}/data\na1.channels.c1.minimumRequiredSpace = 0\n`;
+    const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'agent'), log: silentLogger, stuckAfterMs: 200 });
+    try {
+      await agent.apply(planAgent(parseFlumeProperties(base), 'a1').plan!); // no sink yet: 50 events wait
+      await waitUntil(() => agent.channel('c1')!.size() === 50, 3000, '50 events');
+      // The operator adds a sink and raises the capacity: the channel is replaced, its events recovered.
+      const next = base + `a1.channels.c1.capacity = 2000000\na1.sinks = k1\na1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n`;
+      await agent.apply(planAgent(parseFlumeProperties(next), 'a1').plan!);
+      await waitUntil(() => agent.channel('c1')!.size() === 0, 5000, 'the sink to drain c1');
+      for (let i = 0; i < 3; i++) {
+        agent.watchdog.check();
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      assert.deepEqual(agent.watchdog.stuck(), [], 'nothing waits anywhere, yet something is flagged stuck');
+    } finally {
+      await agent.stop(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
