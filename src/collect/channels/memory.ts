@@ -83,6 +83,10 @@ export class MemoryChannel implements Channel {
 
   /** @internal */ async commitPuts(puts: Event[], bytes: number): Promise<void> {
     if (puts.length === 0) return;
+    if (bytes > this.byteLimit) {
+      // Waiting cannot help: the batch alone exceeds what the channel may ever hold.
+      throw new MonsoonError(ErrorCodes.CHANNEL_FULL, `a batch of ${bytes} bytes can never fit channel ${this.name} (byteCapacity less its buffer: ${this.byteLimit} bytes); lower the batch size or raise byteCapacity`, { retriable: false });
+    }
     const deadline = Date.now() + this.keepAliveMs;
     while (!this.hasRoom(puts.length, bytes)) {
       const left = deadline - Date.now();
