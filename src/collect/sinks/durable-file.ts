@@ -38,6 +38,11 @@ export class OutputFile {
     return new OutputFile(path, fh, 0);
   }
 
+  /** The inode of the open file, as text (tells a file this writer created from one put there since). */
+  async inode(): Promise<string> {
+    return String((await this.fh.stat({ bigint: true })).ino);
+  }
+
   /** Appends `buf` in full and makes it durable before returning. */
   async append(buf: Buffer): Promise<void> {
     let off = 0;
