@@ -29,6 +29,20 @@ export class OutputFile {
     }
   }
 
+  /**
+   * Creates `path` for appending, failing with EEXIST when it already exists, so two writers that
+   * picked the same name can never both write into it.
+   */
+  static async create(path: string): Promise<OutputFile> {
+    const fh = await open(path, 'ax');
+    return new OutputFile(path, fh, 0);
+  }
+
+  /** The inode of the open file, as text (tells a file this writer created from one put there since). */
+  async inode(): Promise<string> {
+    return String((await this.fh.stat({ bigint: true })).ino);
+  }
+
   /** Appends `buf` in full and makes it durable before returning. */
   async append(buf: Buffer): Promise<void> {
     let off = 0;

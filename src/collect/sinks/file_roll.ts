@@ -1,5 +1,5 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
 import type { Event } from '../../core/event.js';
@@ -10,13 +10,16 @@ import { drainBatch } from './transaction.js';
 
 /**
  * File roll sink (Flume's RollingFileSink): appends event bodies to files in sink.directory and starts
- * a new file every sink.rollInterval seconds. Files are named like Flume's default path manager:
- * <prefix><startMillis>-<counter>[.<extension>].
+ * a new file every sink.rollInterval seconds. Files are named like Flume's default path manager plus
+ * the sink's name, so sinks sharing a directory never pick the same file:
+ * <prefix><startMillis>-<sink>-<counter>[.<extension>].
  *
  * Output is exactly once across crashes when the channel is durable: each batch is written and
  * fsynced, then the take is committed together with a marker naming the file and its length. On
  * start the marked file is cut back to that length (a batch written but never committed is
  * redelivered), and the file the sink would have rolled to next is removed for the same reason.
+ * Every file is named in a committed marker (as `next`) before it is created, and created
+ * exclusively, so the file removed on start is always one this sink created and never committed.
  */
 const schema = z.object({
   'sink.directory': prop.requiredString(),
@@ -52,6 +55,12 @@ export class FileRollSink implements Sink {
   private current: OutputFile | undefined;
   private openedAt = 0;
   private before = 0;
+  /** The marker the channel holds for this sink (what a restart would see). */
+  private committed: RollMarker | undefined;
+  /** The marker of the batch being written, committed with its take. */
+  private pending: RollMarker | undefined;
+  /** The sink's name as it appears in file names. */
+  private readonly tag: string;
 
   constructor(
     private readonly cfg: FileRollSinkConfig,
@@ -63,11 +72,12 @@ export class FileRollSink implements Sink {
     this.dir = resolve(cfg['sink.directory']);
     this.batchSize = cfg['sink.batchSize'] ?? cfg.batchSize ?? 100;
     this.series = now();
+    this.tag = ctx.name.replace(/[^A-Za-z0-9._-]/g, '_');
   }
 
   private fileName(index: number): string {
     const ext = this.cfg['sink.pathManager.extension'];
-    return join(this.dir, `${this.cfg['sink.pathManager.prefix']}${this.series}-${index}${ext ? `.${ext}` : ''}`);
+    return join(this.dir, `${this.cfg['sink.pathManager.prefix']}${this.series}-${this.tag}-${index}${ext ? `.${ext}` : ''}`);
   }
 
   async start(): Promise<void> {
@@ -81,7 +91,13 @@ export class FileRollSink implements Sink {
     }
     const m = JSON.parse(raw) as RollMarker;
     this.series = Math.max(this.series, m.series + 1);
-    if (m.next) await rm(m.next, { force: true });
+    if (m.next) {
+      if (this.owns(m.next)) await rm(m.next, { force: true });
+      else this.ctx.log.warn({ sink: this.name, file: m.next }, 'The marker names a next file this sink does not own; leaving it in place.');
+    }
+    // The series changed: name the new series' first file at once, so a file opened before the next
+    // take commits is one a restart knows to remove.
+    await this.commitMarker({ ...m, next: this.fileName(1), series: this.series });
     if (!m.file) return;
     if (!(await exists(m.file))) {
       this.ctx.log.warn({ sink: this.name, file: m.file }, 'The file this sink last committed to is gone; starting a new one.');
@@ -93,6 +109,18 @@ export class FileRollSink implements Sink {
     this.ctx.log.info({ sink: this.name, file: m.file, length: m.length }, 'Resumed the output file at its committed length.');
   }
 
+  /** Whether `path` is named like one of this sink's files (in its directory, with its name). */
+  private owns(path: string): boolean {
+    const ext = this.cfg['sink.pathManager.extension'];
+    const base = basename(path);
+    const prefix = this.cfg['sink.pathManager.prefix'];
+    return (
+      dirname(path) === this.dir &&
+      base.startsWith(prefix) &&
+      new RegExp(`^\\d+-${escapeRegExp(this.tag)}-\\d+${ext ? escapeRegExp(`.${ext}`) : ''}$`).test(base.slice(prefix.length))
+    );
+  }
+
   private async commitMarker(m: RollMarker): Promise<void> {
     const tx = this.ctx.channel.transaction();
     try {
@@ -101,6 +129,7 @@ export class FileRollSink implements Sink {
       await tx.rollback();
       throw err;
     }
+    this.committed = m;
   }
 
   /** Closes the current file; the next batch starts a new one. */
@@ -117,15 +146,28 @@ export class FileRollSink implements Sink {
       undo: async () => {
         await this.current?.truncate(this.before);
       },
+      committed: async () => {
+        this.committed = this.pending;
+      },
     });
   }
 
   private async write(events: Event[]): Promise<Record<string, string>> {
     if (!this.current) {
-      let path = this.fileName(++this.index);
-      while (await exists(path)) path = this.fileName(++this.index);
-      this.current = await OutputFile.open(path);
-      await syncParentDir(path);
+      const committed = this.committed ?? { file: '', length: 0, next: '', series: this.series };
+      for (;;) {
+        const path = this.fileName(++this.index);
+        // A file the committed marker does not name yet is named first: a crash after writing to it
+        // but before the take commits must leave it for the restart to remove.
+        if (path !== committed.next) await this.commitMarker({ ...committed, next: path });
+        try {
+          this.current = await OutputFile.create(path);
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+      }
+      await syncParentDir(this.current.path);
       this.openedAt = this.now();
     }
     const f = this.current;
@@ -138,9 +180,12 @@ export class FileRollSink implements Sink {
       throw err;
     }
     const marker: RollMarker = { file: f.path, length: f.length, next: this.fileName(this.index + 1), series: this.series };
+    this.pending = marker;
     return { [markerKey(this.name)]: JSON.stringify(marker) };
   }
 }
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const exists = (path: string) =>
   stat(path).then(

@@ -65,6 +65,9 @@ export class Bucket {
   }
 }
 
+/** A file created since the last commit: [in-use path, final path, inode when created]. */
+export type JournalEntry = [string, string, string?];
+
 /** [in-use path, committed length, final path] of every file the sink had open at a commit. */
 export type OpenFiles = Array<[string, number, string]>;
 
@@ -77,18 +80,18 @@ export class CreationJournal {
   private dirty = false;
   constructor(readonly path: string) {}
 
-  /** [in-use path, final path] pairs. */
-  async entries(): Promise<Array<[string, string]>> {
+  /** [in-use path, final path, inode] entries (older journals have no inode). */
+  async entries(): Promise<JournalEntry[]> {
     const text = await readFile(this.path, 'utf8').catch(() => '');
     return text
       .split('\n')
       .filter(Boolean)
-      .map((l) => l.split('\t') as [string, string]);
+      .map((l) => l.split('\t') as JournalEntry);
   }
 
-  async record(inUse: string, final: string): Promise<void> {
+  async record(inUse: string, final: string, inode: string): Promise<void> {
     this.fh ??= await open(this.path, 'a');
-    await this.fh.write(`${inUse}\t${final}\n`);
+    await this.fh.write(`${inUse}\t${final}\t${inode}\n`);
     await this.fh.datasync();
     this.dirty = true;
   }
@@ -123,7 +126,7 @@ export const exists = (p: string): Promise<boolean> =>
  * length and closed (renamed, or removed when empty); files created after the last commit are removed
  * when the channel can redeliver their events, and closed otherwise.
  */
-export async function recover(files: OpenFiles | undefined, journal: Array<[string, string]>, redeliverable: boolean): Promise<{ closed: number; removed: number }> {
+export async function recover(files: OpenFiles | undefined, journal: JournalEntry[], redeliverable: boolean): Promise<{ closed: number; removed: number }> {
   let closed = 0;
   let removed = 0;
   const known = new Set<string>();
@@ -140,8 +143,11 @@ export async function recover(files: OpenFiles | undefined, journal: Array<[stri
     if (inUse !== final) await rename(inUse, final);
     closed++;
   }
-  for (const [inUse, final] of journal) {
-    if (known.has(inUse) || !(await exists(inUse))) continue;
+  for (const [inUse, final, ino] of journal) {
+    if (known.has(inUse)) continue;
+    const st = await stat(inUse, { bigint: true }).catch(() => undefined);
+    // Gone, or no longer the file this sink created (another writer's file under that name).
+    if (!st || (ino !== undefined && String(st.ino) !== ino)) continue;
     if (redeliverable) {
       await rm(inUse, { force: true });
       removed++;

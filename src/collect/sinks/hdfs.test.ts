@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -190,6 +190,52 @@ if (process.env.HDFS_CRASH_CHILD) {
         const a = readdirSync(join(dir, 'a')).sort().map((n) => read(join(dir, 'a'), n)).join('');
         assert.equal(a, 'e0\ne1\ne2\ne3\ne4\n');
         assert.equal(read(join(dir, 'b'), readdirSync(join(dir, 'b'))[0]!), 'e5\ne6\n');
+      });
+    });
+
+    it('two sinks writing to the same path and prefix at the same moment never share a file, so one\'s undo cannot cut the other\'s data', async () => {
+      await withDir(async (dir) => {
+        const out = join(dir, 'out');
+        const { config: cfg } = config({ 'hdfs.path': out, 'hdfs.rollCount': '0' });
+        const c1 = memoryChannel('c1');
+        const c2 = memoryChannel('c2');
+        const fail = { n: 0 };
+        const k1 = new HdfsSink(cfg!, sinkContextIn(join(dir, 'd1'), 'k1', c1), () => 7000);
+        const k2 = new HdfsSink(cfg!, sinkContextIn(join(dir, 'd2'), 'k2', failingCommits(c2, fail)), () => 7000);
+        await k1.start();
+        await k2.start();
+        await putAll(c1, [makeEvent('from-k1')]);
+        await putAll(c2, [makeEvent('from-k2')]);
+        fail.n = 1;
+        const [r1, r2] = await Promise.allSettled([k1.process(), k2.process()]);
+        assert.equal(r1.status, 'fulfilled');
+        assert.equal(r2.status, 'rejected', 'the second sink\'s commit fails and its batch is undone');
+        assert.equal(await k2.process(), 'READY');
+        await k1.stop();
+        await k2.stop();
+        const names = readdirSync(out).sort();
+        assert.deepEqual(names, ['FlumeData.7000', 'FlumeData.7001']);
+        assert.deepEqual(names.map((n) => read(out, n)).sort(), ['from-k1\n', 'from-k2\n']);
+      });
+    });
+
+    it('on start removes an uncommitted journaled file only if it is still the one the sink created', async () => {
+      await withDir(async (dir) => {
+        const out = join(dir, 'out');
+        mkdirSync(out);
+        const state = join(dir, 'channel.json');
+        JsonFileChannel.create(state, []);
+        // The journal of a crashed run names two files; one has since been replaced by another writer's.
+        writeFileSync(join(out, 'FlumeData.1.tmp'), 'uncommitted\n');
+        writeFileSync(join(out, 'FlumeData.2.tmp'), 'another writer\n');
+        const ino1 = String(statSync(join(out, 'FlumeData.1.tmp'), { bigint: true }).ino);
+        const ino2 = String(statSync(join(out, 'FlumeData.2.tmp'), { bigint: true }).ino);
+        writeFileSync(join(dir, 'hdfs-sink-k1.created'), `${join(out, 'FlumeData.1.tmp')}\t${join(out, 'FlumeData.1')}\t${ino1}\n${join(out, 'FlumeData.2.tmp')}\t${join(out, 'FlumeData.2')}\t${ino2}9\n`);
+        const { sink: s } = sink({ 'hdfs.path': out }, new JsonFileChannel(state), { t: 10 }, dir);
+        await s.start();
+        await s.stop();
+        assert.deepEqual(readdirSync(out), ['FlumeData.2.tmp']);
+        assert.equal(read(out, 'FlumeData.2.tmp'), 'another writer\n');
       });
     });
 

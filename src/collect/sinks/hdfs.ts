@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
@@ -17,9 +17,10 @@ import { drainBatch, sinkWriteError } from './transaction.js';
  * and renamed without the in-use markers when rolled by time, size, count or idleness.
  *
  * Exactly once with a durable channel: every batch is fsynced, then its take is committed with a
- * marker listing the open files and their lengths. Files created since the last commit are named in
- * a journal first. On start, marked files are cut back to their committed length and closed, and
- * journal files no marker covers are removed (their events are redelivered).
+ * marker listing the open files and their lengths. Files are created exclusively (a name another
+ * writer holds is skipped) and named, with their inode, in a journal before the first write. On
+ * start, marked files are cut back to their committed length and closed, and journal files no marker
+ * covers are removed if they are still the file this sink created (their events are redelivered).
  */
 const schema = z.object({
   'hdfs.path': prop.requiredString(),
@@ -194,7 +195,7 @@ export class HdfsSink implements Sink {
     return { [hdfsMarkerKey(this.name)]: JSON.stringify({ files }) };
   }
 
-  /** Opens a new file for `key`; its name is journaled before the file exists. */
+  /** Opens a new file for `key`; it is journaled (name and inode) before anything is written to it. */
   private async create(key: string, dir: string, prefix: string, now: number): Promise<Bucket> {
     if (this.open.size >= this.cfg['hdfs.maxOpenFiles']) {
       const oldest = this.open.values().next().value;
@@ -202,25 +203,46 @@ export class HdfsSink implements Sink {
     }
     const { 'hdfs.inUsePrefix': inPre, 'hdfs.fileSuffix': suffix } = this.cfg;
     let counter = Math.max(now, (this.rolledCounters.get(key) ?? -1) + 1);
+    let file: OutputFile;
     let inUse: string;
     let final: string;
-    for (;;) {
+    for (;; counter++) {
       const name = `${prefix}.${counter}${suffix}`;
       final = insideRoot(this.root, join(dir, name));
       inUse = insideRoot(this.root, join(dir, `${inPre}${name}${this.inUseSuffix}`));
-      if (!(await exists(inUse)) && !(await exists(final))) break;
-      counter++;
+      // The prefix may name a subdirectory too (hdfs.filePrefix = sub/FlumeData).
+      const parent = dirname(inUse);
+      if (!this.dirs.has(parent)) {
+        await mkdir(parent, { recursive: true });
+        if (this.dirs.size > 10_000) this.dirs.clear();
+        this.dirs.add(parent);
+      }
+      // Created exclusively: another sink writing to the same path and prefix takes the next name
+      // instead of sharing (and, on an undo, truncating) this file.
+      try {
+        file = await OutputFile.create(inUse);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw err;
+      }
+      // The final name is taken once the in-use file holding it is renamed: move on to the next.
+      if (inUse !== final && (await exists(final))) {
+        await file.close();
+        await rm(inUse, { force: true });
+        continue;
+      }
+      break;
     }
-    // The prefix may name a subdirectory too (hdfs.filePrefix = sub/FlumeData).
-    const parent = dirname(inUse);
-    if (!this.dirs.has(parent)) {
-      await mkdir(parent, { recursive: true });
-      if (this.dirs.size > 10_000) this.dirs.clear();
-      this.dirs.add(parent);
+    try {
+      await syncParentDir(inUse);
+      // Journaled with its inode before anything is written, so that recovery removes only a file
+      // this sink created.
+      await this.journal.record(inUse, final, await file.inode());
+    } catch (err) {
+      await file.close();
+      await rm(inUse, { force: true });
+      throw err;
     }
-    await this.journal.record(inUse, final);
-    const file = await OutputFile.open(inUse);
-    await syncParentDir(inUse);
     this.ctx.counters.inc('ConnectionCreatedCount', 1);
     const b = new Bucket(key, inUse, final, file, now, true, counter);
     this.open.set(key, b);

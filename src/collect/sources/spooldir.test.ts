@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -150,5 +150,71 @@ describe('spooldir source', () => {
     assert.equal(f.src.failures[0]!.code, ErrorCodes.SOURCE_FILE_CHANGED);
     assert.match(f.src.failures[0]!.message, /changing\.log/);
     assert.ok(existsSync(join(f.dir, 'changing.log')));
+  });
+
+  it('skips a failed file only while it is the same file: a new file under that name is read, also after a restart', async () => {
+    const f = fixture({ decodeErrorPolicy: 'FAIL' });
+    writeFileSync(join(f.dir, 'cdr.csv'), Buffer.from([0x61, 0x0a, 0xff, 0xfe, 0x0a])); // bad UTF-8: fails
+    await f.src.start();
+    try {
+      await waitUntil(() => f.src.failures.length > 0, 5000, 'the bad file to fail');
+      // The operator moves the bad file away; the next export arrives under the same name.
+      unlinkSync(join(f.dir, 'cdr.csv'));
+      writeFileSync(join(f.dir, 'cdr.csv'), 'good1\ngood2\n');
+      await waitUntil(() => existsSync(join(f.dir, 'cdr.csv.COMPLETED')), 5000, 'the new cdr.csv to be consumed');
+    } finally {
+      await f.src.stop();
+    }
+    assert.deepEqual(f.proc.bodies(), ['a', 'good1', 'good2']);
+    assert.equal(f.src.failures.length, 1);
+
+    // After a restart (the failed list is read back) the same holds.
+    rmSync(join(f.dir, 'cdr.csv.COMPLETED'));
+    writeFileSync(join(f.dir, 'bad.csv'), Buffer.from([0x62, 0x0a, 0xff, 0x0a]));
+    const p2 = new RecordingProcessor();
+    for (const [k, v] of f.proc.markers) p2.markers.set(k, v);
+    const again = () => new SpoolDirSource(configureSource(spoolDirSpec, { spoolDir: f.dir, pollDelay: '20', decodeErrorPolicy: 'FAIL' }), sourceContext('r1', p2));
+    const s2 = again();
+    await s2.start();
+    try {
+      await waitUntil(() => s2.failures.length > 0, 5000, 'bad.csv to fail');
+    } finally {
+      await s2.stop();
+    }
+    unlinkSync(join(f.dir, 'bad.csv'));
+    writeFileSync(join(f.dir, 'bad.csv'), 'fixed\n');
+    const s3 = again();
+    await s3.start();
+    try {
+      await waitUntil(() => existsSync(join(f.dir, 'bad.csv.COMPLETED')), 5000, 'the new bad.csv to be consumed');
+    } finally {
+      await s3.stop();
+    }
+    assert.deepEqual(p2.bodies(), ['b', 'fixed']);
+    assert.deepEqual(s3.failures, []);
+  });
+
+  it('keeps skipping a failed file that is still the same file, across restarts', async () => {
+    const f = fixture({ decodeErrorPolicy: 'FAIL' });
+    writeFileSync(join(f.dir, 'x.csv'), Buffer.from([0x61, 0x0a, 0xff, 0x0a]));
+    await f.src.start();
+    try {
+      await waitUntil(() => f.src.failures.length > 0, 5000, 'x.csv to fail');
+    } finally {
+      await f.src.stop();
+    }
+    writeFileSync(join(f.dir, 'y.csv'), 'y\n');
+    const p2 = new RecordingProcessor();
+    for (const [k, v] of f.proc.markers) p2.markers.set(k, v);
+    const s2 = new SpoolDirSource(configureSource(spoolDirSpec, { spoolDir: f.dir, pollDelay: '20', decodeErrorPolicy: 'FAIL' }), sourceContext('r1', p2));
+    await s2.start();
+    try {
+      await waitUntil(() => existsSync(join(f.dir, 'y.csv.COMPLETED')), 5000, 'y.csv');
+    } finally {
+      await s2.stop();
+    }
+    assert.deepEqual(p2.bodies(), ['y']);
+    assert.deepEqual(s2.failures, []);
+    assert.ok(existsSync(join(f.dir, 'x.csv')));
   });
 });

@@ -110,17 +110,18 @@ export class SpoolDirSource implements Source {
   /** Does one unit of work (resume, finish or read a file); false when there was nothing to do. */
   private async step(): Promise<boolean> {
     const m = parseProgress(this.ctx.processor.marker(this.key));
-    if (m && !this.tracker.failed.has(m.path)) {
+    if (m) {
       const st = await stat(m.path).catch(() => undefined);
-      if (st?.isFile()) {
-        const id = await fileIdentity(m.path, st);
+      const id = st?.isFile() ? await fileIdentity(m.path, st) : undefined;
+      // A marker whose file failed is not resumed; a different file now under that name is picked as new.
+      if (id !== undefined && st && !this.tracker.hasFailed(m.path, m.id) && !this.tracker.hasFailed(m.path, id)) {
         if (id === m.id) {
           if (m.done) await this.finish(m.path, id);
           else await this.consume(m.path, id, st, { offset: m.offset, ...(m.split ? { split: m.split } : {}) }, m.seq ?? 0);
           return true;
         }
         if (!m.done && st.ino === m.ino) {
-          await this.fail(m.path, id, ErrorCodes.SOURCE_FILE_CHANGED, `file ${m.path} changed after it was picked up (was ${m.id}, now ${id}); it is left in place and skipped`);
+          await this.fail(m.path, [m.id, id], ErrorCodes.SOURCE_FILE_CHANGED, `file ${m.path} changed after it was picked up (was ${m.id}, now ${id}); it is left in place and skipped`);
           return true;
         }
       }
@@ -155,7 +156,8 @@ export class SpoolDirSource implements Source {
         }
         const now = await fh.stat();
         if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
-          await this.fail(path, id, ErrorCodes.SOURCE_FILE_CHANGED, `file ${path} changed after it was picked up (size ${st.size} → ${now.size}); it is left in place and skipped`);
+          const changed = await fileIdentity(path, now).catch(() => undefined);
+          await this.fail(path, changed === undefined ? [id] : [id, changed], ErrorCodes.SOURCE_FILE_CHANGED, `file ${path} changed after it was picked up (size ${st.size} → ${now.size}); it is left in place and skipped`);
           return;
         }
         const eof = bad === undefined && p.offset >= st.size && !p.split;
@@ -166,7 +168,7 @@ export class SpoolDirSource implements Source {
         this.current.offset = p.offset;
         await this.tracker.writeMeta(progress);
         if (bad !== undefined) {
-          await this.fail(path, id, ErrorCodes.SOURCE_DECODE, `file ${path} has bytes that are not valid ${this.cs.name} at byte offset ${bad} (decodeErrorPolicy = FAIL); the lines before it were delivered, the file is left in place and skipped`);
+          await this.fail(path, [id], ErrorCodes.SOURCE_DECODE, `file ${path} has bytes that are not valid ${this.cs.name} at byte offset ${bad} (decodeErrorPolicy = FAIL); the lines before it were delivered, the file is left in place and skipped`);
           return;
         }
         if (eof) {
@@ -199,23 +201,23 @@ export class SpoolDirSource implements Source {
       }
       const dest = path + this.cfg.fileSuffix;
       if (await stat(dest).then(() => true, () => false)) {
-        await this.fail(path, id, ErrorCodes.IO, `file ${path} was fully read but cannot be renamed: ${dest} already exists (spool file names must not be reused)`);
+        await this.fail(path, [id], ErrorCodes.IO, `file ${path} was fully read but cannot be renamed: ${dest} already exists (spool file names must not be reused)`);
         return;
       }
       await rename(path, dest);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      await this.fail(path, id, ErrorCodes.IO, `file ${path} was fully read but could not be renamed or deleted: ${errorMessage(err)}`);
+      await this.fail(path, [id], ErrorCodes.IO, `file ${path} was fully read but could not be renamed or deleted: ${errorMessage(err)}`);
     }
   }
 
-  private async fail(path: string, id: string, code: ErrorCode, message: string): Promise<void> {
+  private async fail(path: string, ids: readonly string[], code: ErrorCode, message: string): Promise<void> {
     const err = new MonsoonError(code, `source ${this.ctx.name}: ${message}`);
     this.failures.push(err);
     if (this.failures.length > 100) this.failures.shift();
     this.ctx.counters.inc('EventReadFail', 1);
     this.ctx.log.error({ source: this.ctx.name, code, file: path }, err.message);
-    await this.tracker.addFailed(path, id, code, message);
+    await this.tracker.addFailed(path, ids, code, message);
   }
 
   /**
@@ -227,7 +229,7 @@ export class SpoolDirSource implements Source {
       const files: Array<{ path: string; st: Stats }> = [];
       for (const path of await this.list(this.dir)) {
         const st = await stat(path).catch(() => undefined);
-        if (st?.isFile()) files.push({ path, st });
+        if (st?.isFile() && !(await this.failedBefore(path, st))) files.push({ path, st });
       }
       if (this.cfg.consumeOrder === 'random') {
         for (let i = files.length - 1; i > 0; i--) {
@@ -242,11 +244,17 @@ export class SpoolDirSource implements Source {
     }
     while (this.queue.length > 0) {
       const path = this.queue.shift()!;
-      if (this.tracker.failed.has(path)) continue;
       const st = await stat(path).catch(() => undefined);
-      if (st?.isFile()) return { path, st };
+      if (st?.isFile() && !(await this.failedBefore(path, st))) return { path, st };
     }
     return undefined;
+  }
+
+  /** Whether this very file (same identity, not merely the same name) failed before. */
+  private async failedBefore(path: string, st: Stats): Promise<boolean> {
+    if (!this.tracker.mayHaveFailed(path)) return false;
+    const id = await fileIdentity(path, st).catch(() => undefined);
+    return id === undefined || this.tracker.hasFailed(path, id);
   }
 
   private async list(dir: string): Promise<string[]> {
@@ -259,7 +267,7 @@ export class SpoolDirSource implements Source {
         if (this.cfg.recursiveDirectorySearch) out.push(...(await this.list(full)));
         continue;
       }
-      if (e.name.endsWith(this.cfg.fileSuffix) || this.tracker.failed.has(full)) continue;
+      if (e.name.endsWith(this.cfg.fileSuffix)) continue;
       if (this.cfg.includePattern && !this.cfg.includePattern.test(e.name)) continue;
       if (this.cfg.ignorePattern?.test(e.name)) continue;
       out.push(full);

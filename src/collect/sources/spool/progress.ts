@@ -50,7 +50,8 @@ export function parseProgress(s: string | undefined): Progress | undefined {
 export class TrackerDir {
   private readonly metaFile: string;
   private readonly failedFile: string;
-  readonly failed = new Map<string, string>();
+  /** The identities (fileIdentity) that failed, by path: a later, different file of that name is read. */
+  private readonly failed = new Map<string, Set<string>>();
 
   constructor(readonly dir: string) {
     this.metaFile = join(dir, '.flumespool-main.meta');
@@ -67,8 +68,8 @@ export class TrackerDir {
     for (const line of text.split('\n')) {
       if (!line) continue;
       try {
-        const r = JSON.parse(line) as { path: string; id: string };
-        this.failed.set(r.path, r.id);
+        const r = JSON.parse(line) as { path: string; id: string; ids?: string[] };
+        this.remember(r.path, Array.isArray(r.ids) ? r.ids : [r.id]);
       } catch {
         // A torn last line after a crash; the file is flagged again when it is met.
       }
@@ -79,8 +80,25 @@ export class TrackerDir {
     await writeFile(this.metaFile, JSON.stringify(p) + '\n');
   }
 
-  async addFailed(path: string, id: string, code: string, reason: string): Promise<void> {
-    this.failed.set(path, id);
-    await appendFile(this.failedFile, JSON.stringify({ path, id, code, reason, at: new Date().toISOString() }) + '\n');
+  /** Whether the file of `path` with identity `id` failed before. */
+  hasFailed(path: string, id: string): boolean {
+    return this.failed.get(path)?.has(id) ?? false;
+  }
+
+  /** Whether some file of this name failed before (its identity must then be compared). */
+  mayHaveFailed(path: string): boolean {
+    return this.failed.has(path);
+  }
+
+  /** Records a failed file under each of its identities (as picked up and, if it changed, as it is now). */
+  async addFailed(path: string, ids: readonly string[], code: string, reason: string): Promise<void> {
+    this.remember(path, ids);
+    await appendFile(this.failedFile, JSON.stringify({ path, id: ids[0], ids, code, reason, at: new Date().toISOString() }) + '\n');
+  }
+
+  private remember(path: string, ids: readonly string[]): void {
+    let set = this.failed.get(path);
+    if (!set) this.failed.set(path, (set = new Set()));
+    for (const id of ids) if (typeof id === 'string') set.add(id);
   }
 }

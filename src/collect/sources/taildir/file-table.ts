@@ -1,5 +1,5 @@
-import { open } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, readdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { errorMessage } from '../../../core/errors.js';
 import type { Logger } from '../../../core/log.js';
 import type { GroupLister, Seen } from './lister.js';
@@ -56,10 +56,83 @@ export class FileTable {
     const fresh = seen.filter((s) => byIno.has(s.ino));
     if (saved) {
       for (const s of fresh.filter((x) => saved.has(x.ino))) await this.discover(s, saved);
-      // Files gone while stopped may live on as copies (copytruncate, a move across file systems).
-      for (const e of saved.values()) if (!byIno.has(e.ino) && e.fp !== undefined) this.bury({ dir: dirname(e.file), pos: e.pos, fp: e.fp, fpLen: e.fpLen });
+      const lost: Array<[SavedPosition, Tombstone | undefined]> = [];
+      for (const e of saved.values()) {
+        if (byIno.has(e.ino) || (await this.finishRenamed(e))) continue;
+        // Files gone while stopped may live on as copies (copytruncate, a move across file systems).
+        const t = e.fp !== undefined ? { dir: dirname(e.file), pos: e.pos, fp: e.fp, fpLen: e.fpLen } : undefined;
+        if (t) this.bury(t);
+        lost.push([e, t]);
+      }
+      for (const s of fresh) if (!this.files.has(s.ino)) await this.discover(s, saved);
+      for (const [e, t] of lost) {
+        if (t && !this.tombstones.includes(t)) continue; // read on from its copy
+        const unread = e.size !== undefined ? e.size - e.pos : undefined;
+        const where = `${e.file} (inode ${e.ino}) under any name in ${dirname(e.file)}`;
+        if (unread !== undefined && unread <= 0) {
+          this.log.warn({ source: this.name, file: e.file, inode: e.ino, pos: e.pos }, `TAILDIR source ${this.name} cannot find ${where}; it had been read to its end (byte ${e.pos}) when last seen.`);
+        } else {
+          const what = unread === undefined ? `whatever it held after byte ${e.pos}` : `at least ${unread} bytes after byte ${e.pos}`;
+          this.log.error({ source: this.name, file: e.file, inode: e.ino, pos: e.pos, unread }, `TAILDIR source ${this.name} cannot find ${where}: ${what} are not read.`);
+        }
+      }
     }
     for (const s of fresh) if (!this.files.has(s.ino)) await this.discover(s, saved);
+  }
+
+  /**
+   * A file tracked before a restart that is no longer listed may have been renamed out of the
+   * pattern (logrotate with dateext) before it was read to its end: it is looked for by inode in its
+   * directory and, if its content is still the same, read to its end from the saved position and
+   * then forgotten like any file rotated away.
+   */
+  private async finishRenamed(e: SavedPosition): Promise<boolean> {
+    const dir = dirname(e.file);
+    let path: string | undefined;
+    try {
+      for (const name of await readdir(dir)) {
+        const st = await stat(join(dir, name), { bigint: true }).catch(() => undefined);
+        if (st?.isFile() && String(st.ino) === e.ino) {
+          path = join(dir, name);
+          break;
+        }
+      }
+    } catch {
+      return false;
+    }
+    const group = this.lister.groupOf(e.file);
+    if (path === undefined || !group) return false;
+    let fh;
+    try {
+      fh = await open(path, 'r');
+      const st = await fh.stat({ bigint: true });
+      const size = Number(st.size);
+      const head = await readHead(fh, size);
+      const same = String(st.ino) === e.ino && size >= e.pos && (e.fp === undefined || (head.length >= e.fpLen && fingerprint(head.subarray(0, e.fpLen)) === e.fp));
+      if (!same) {
+        await fh.close();
+        return false;
+      }
+      if (size > e.pos) {
+        this.log.info({ source: this.name, file: path }, `TAILDIR source ${this.name} reads the rest of ${e.file}, renamed to ${path}: ${size - e.pos} bytes from ${e.pos}.`);
+        const f = new TailFile(e.ino, path, group, head, 0);
+        f.fh = fh;
+        f.size = size;
+        f.mtime = String(st.mtimeNs);
+        f.listed = false;
+        f.rotated = true;
+        f.id = e.id;
+        f.seek(e.pos, e.line ?? 0);
+        this.files.set(e.ino, f);
+        this.changed();
+      } else {
+        await fh.close();
+      }
+      return true;
+    } catch {
+      await fh?.close().catch(() => undefined);
+      return false;
+    }
   }
 
   /** Notices truncation, replacement of the content under the same inode, and growth of the head. */
@@ -82,18 +155,23 @@ export class FileTable {
       return;
     }
     if (size < f.pos || size < f.reader.end) {
-      this.restart(f, head, `${f.path} is shorter (${size} bytes) than the read position ${f.reader.end}: it was truncated; reading it again from the start`);
+      await this.restart(f, head, `${f.path} is shorter (${size} bytes) than the read position ${f.reader.end}: it was truncated; reading it again from the start`);
     } else if (f.head.length > 0 && !samePrefix(head, f.head)) {
-      this.restart(f, head, `the content of ${f.path} (inode ${f.ino}) was replaced; reading it from the start`);
+      await this.restart(f, head, `the content of ${f.path} (inode ${f.ino}) was replaced; reading it from the start`);
     } else if (head.length > f.head.length) {
       f.head = head;
     }
   }
 
-  private restart(f: TailFile, head: Buffer, why: string): void {
+  private async restart(f: TailFile, head: Buffer, why: string): Promise<void> {
     this.log.warn({ source: this.name, file: f.path }, `TAILDIR source ${this.name}: ${why}.`);
     if (f.head.length > 0) this.bury({ dir: dirname(f.path), head: f.head, pos: f.pos });
-    for (const c of this.files.values()) if (c.copyOf === f) this.adoptCopy(c, f.pos);
+    for (const c of [...this.files.values()]) {
+      if (c.copyOf !== f) continue;
+      // The copy's size from the last scan may predate the end of the copying.
+      if (c.fh) c.size = Math.max(c.size, Number((await c.fh.stat()).size));
+      this.adoptCopy(c, f.pos);
+    }
     f.seek(0);
     f.head = head;
     f.id = undefined;
@@ -108,6 +186,13 @@ export class FileTable {
 
   /** A copy holds its original's content up to the truncation; only what was not read yet is read. */
   private adoptCopy(c: TailFile, pos: number): void {
+    if (pos > c.size) {
+      // Shorter than what was read of the original: not a copy of it after all.
+      this.log.info({ file: c.path }, `TAILDIR source ${this.name} reads ${c.path} as a new file: it is shorter (${c.size} bytes) than the read position ${pos} of ${c.copyOf?.path ?? 'the truncated file'}.`);
+      c.copyOf = undefined;
+      this.changed();
+      return;
+    }
     c.copyOf = undefined;
     c.isCopy = true;
     c.rotated = true;
@@ -189,8 +274,13 @@ export class FileTable {
 
   forget(f: TailFile): void {
     this.files.delete(f.ino);
-    // The original of a pending copy is gone: the copy goes on from where the original was.
-    for (const c of this.files.values()) if (c.copyOf === f) this.adoptCopy(c, f.pos);
+    // The original of a pending copy is gone without having been truncated, so the "copy" was a new
+    // file that merely starts alike (a common header line): it is read from its start.
+    for (const c of this.files.values()) {
+      if (c.copyOf !== f) continue;
+      this.log.info({ file: c.path }, `TAILDIR source ${this.name} reads ${c.path} as a new file: ${f.path} was closed without being truncated.`);
+      c.copyOf = undefined;
+    }
     void f.close();
     this.changed();
   }

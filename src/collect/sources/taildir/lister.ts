@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { FileGroup } from './config.js';
 
 /** A file found under a filegroup pattern. */
@@ -29,6 +29,12 @@ export class GroupLister {
     /** Paths never tailed: the source's own position file, should a pattern match it. */
     private readonly exclude: ReadonlySet<string> = new Set(),
   ) {}
+
+  /** The filegroup a file of this path belongs (or belonged) to: by directory and name, else by directory. */
+  groupOf(path: string): FileGroup | undefined {
+    const inDir = this.groups.filter((g) => g.dir === dirname(path));
+    return inDir.find((g) => g.pattern.test(basename(path))) ?? inDir[0];
+  }
 
   async list(): Promise<Seen[]> {
     const byIno = new Map<string, Seen>();

@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 /**
  * Read positions. The JSON array is Flume's position file format ({inode, pos, file}) extended with
  * Monsoon's fields: `ino` (the inode as an exact string), `id` (the identity part of the file's events),
- * `line` (lines delivered under that identity)
+ * `line` (lines delivered under that identity), `size` (the file's size when last seen, so that the
+ * unread rest of a file gone while stopped can be reported)
  * and `fp`/`fpLen` (a fingerprint of the first fpLen bytes, to tell a reused inode from the same file).
  * The same text is committed as a channel marker with every batch, so positions and events agree.
  */
@@ -18,6 +19,7 @@ export interface PositionEntry {
   id?: string;
   fp?: string;
   fpLen?: number;
+  size?: number;
 }
 
 export interface SavedPosition {
@@ -28,6 +30,7 @@ export interface SavedPosition {
   id?: string;
   fp?: string;
   fpLen: number;
+  size?: number;
 }
 
 /** Parses a position list; throws with a message naming `what` when the text is not one. */
@@ -56,6 +59,7 @@ export function parsePositions(text: string, what: string): Map<string, SavedPos
       e.fp = o.fp;
       e.fpLen = o.fpLen;
     }
+    if (Number.isSafeInteger(o.size)) e.size = o.size as number;
     out.set(ino, e);
   }
   return out;

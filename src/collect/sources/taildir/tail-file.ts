@@ -49,7 +49,7 @@ export class TailFile {
   }
 
   entry(pos = this.pos, line = this.line): PositionEntry {
-    const e: PositionEntry = { inode: Number(this.ino), pos, line, file: this.path, ino: this.ino };
+    const e: PositionEntry = { inode: Number(this.ino), pos, line, file: this.path, ino: this.ino, size: this.size };
     if (this.id !== undefined) e.id = this.id;
     if (this.head.length > 0) {
       e.fp = fingerprint(this.head);
