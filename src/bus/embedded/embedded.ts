@@ -38,6 +38,8 @@ export interface EmbeddedOptions {
 
 /** Records are grouped into batches of about this size so a reader never decodes much it skips. */
 const TARGET_BATCH_BYTES = 256 * 1024;
+/** No batch is larger (a length field beyond it is damage); maxRecordBytes must stay below it. */
+const MAX_BATCH_BYTES = 1024 * 1024 * 1024;
 
 export async function openEmbeddedBus(dir: string, options: EmbeddedOptions = {}): Promise<EmbeddedBus> {
   await mkdir(dir, { recursive: true });
@@ -72,12 +74,17 @@ export class EmbeddedBus implements Bus {
     private readonly unlock: () => Promise<void>,
   ) {
     this.maxRecordBytes = options.maxRecordBytes ?? 16 * 1024 * 1024;
+    if (!Number.isInteger(this.maxRecordBytes) || this.maxRecordBytes < 1 || this.maxRecordBytes > MAX_BATCH_BYTES - BATCH_HEADER) {
+      throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `maxRecordBytes must be an integer from 1 to ${MAX_BATCH_BYTES - BATCH_HEADER}`);
+    }
     this.maxPollBytes = options.maxPollBytes ?? 16 * 1024 * 1024;
     this.log = options.log ?? silentLogger;
     this.topics = new TopicStore(dir, {
       segmentBytes: options.segmentBytes ?? 64 * 1024 * 1024,
       indexIntervalBytes: options.indexIntervalBytes ?? 4096,
-      maxBatchBytes: Math.max(this.maxRecordBytes, TARGET_BATCH_BYTES) + BATCH_HEADER + 1024,
+      // A fixed bound, not derived from maxRecordBytes: reopening with a smaller limit must not make
+      // recovery mistake an acknowledged large batch for damage.
+      maxBatchBytes: MAX_BATCH_BYTES,
       log: this.log,
     });
     this.offsets = new OffsetStore(dir);

@@ -197,16 +197,18 @@ export class PartitionLog {
       const end = seg.size;
       let pos = seg.positionFor(offset);
       while (pos < end && out.length < max && bytes < maxBytes) {
-        const len = Math.min(end - pos, Math.max(READ_CHUNK, maxBytes - bytes));
+        const len = Math.min(end - pos, READ_CHUNK);
         let buf = Buffer.allocUnsafe(len);
-        let n = await seg.read(buf, len, pos);
+        let n = await this.readSegment(seg, buf, len, pos);
+        if (n < 0) return out; // retention deleted the segment meanwhile; the caller moves to the new start
         let at = 0;
         while (at < n && out.length < max) {
           let c = checkBatch(buf, at, n, this.opts.maxBatchBytes);
           if (!c.ok && c.torn && at === 0 && pos + n < end) {
             const need = buf.readUInt32LE(8) + 12;
             buf = Buffer.allocUnsafe(need);
-            n = await seg.read(buf, need, pos);
+            n = await this.readSegment(seg, buf, need, pos);
+            if (n < 0) return out;
             c = checkBatch(buf, 0, n, this.opts.maxBatchBytes);
           }
           if (!c.ok) {
@@ -217,7 +219,7 @@ export class PartitionLog {
           if (h.baseOffset + h.count > offset) {
             const before = out.length;
             decodeRecords(buf, at, h, this.topic, this.partition, offset, max - out.length, out);
-            for (let i = before; i < out.length; i++) bytes += out[i]!.value.length + BATCH_HEADER / 4;
+            for (let i = before; i < out.length; i++) bytes += out[i]!.value.length + (out[i]!.key?.length ?? 0);
             if (out.length > before) offset = out[out.length - 1]!.offset + 1;
           }
           at += h.size;
@@ -229,6 +231,16 @@ export class PartitionLog {
       idx++;
     }
     return out;
+  }
+
+  /** Bytes read, or -1 when the segment was deleted (by retention) before or during the read. */
+  private async readSegment(seg: Segment, buf: Buffer, len: number, pos: number): Promise<number> {
+    try {
+      return await seg.read(buf, len, pos);
+    } catch (e) {
+      if (!this.segments.includes(seg)) return -1;
+      throw e;
+    }
   }
 
   private segmentIndex(offset: number): number {
@@ -299,12 +311,23 @@ export class PartitionLog {
   }
 }
 
+/** Writes the buffers back to back without joining them (writev, at most 512 per call). */
 async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
-  const buf = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
-    done += bytesWritten;
+  for (let i = 0; i < bufs.length; i += 512) {
+    const group = bufs.slice(i, i + 512);
+    const total = group.reduce((n, b) => n + b.length, 0);
+    let { bytesWritten } = await fh.writev(group, position);
+    if (bytesWritten < total) {
+      // A short write: finish the rest with plain writes.
+      const rest = Buffer.concat(group).subarray(bytesWritten);
+      let done = 0;
+      while (done < rest.length) {
+        const r = await fh.write(rest, done, rest.length - done, position + bytesWritten + done);
+        done += r.bytesWritten;
+      }
+      bytesWritten = total;
+    }
+    position += bytesWritten;
   }
 }
 
