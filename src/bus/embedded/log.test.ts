@@ -94,9 +94,13 @@ describe('embedded log', () => {
     const opts = { segmentBytes: 2048, indexIntervalBytes: 512 };
     let bus = await openEmbeddedBus(dir, opts);
     await bus.admin.createTopic('t', { partitions: 1 });
-    for (let i = 0; i < 100; i++) await bus.produce('t', values(10, i * 10));
+    for (let i = 0; i < 100; i++) await bus.produce('t', values(10, i * 10).map((r, k) => ({ ...r, timestamp: 1_000_000 + (i * 10 + k) * 10 })));
     for (let round = 0; round < 2; round++) {
       const c = await bus.consumer('g', ['t'], { from: 'earliest' });
+      for (const at of [0, 7, 10, 333, 999]) {
+        await c.seek({ topic: 't', partition: 0 }, { timestamp: 1_000_000 + at * 10 - 5 });
+        assert.deepEqual((await drain(c, 1, 100)).map((r) => r.offset), [at], `timestamp just before offset ${at}`);
+      }
       for (const at of [0, 1, 9, 10, 11, 333, 500, 998, 999]) {
         await c.seek({ topic: 't', partition: 0 }, at);
         const got = await drain(c, 3, 100);
@@ -134,6 +138,25 @@ describe('embedded log', () => {
     assert.ok(timed.earliest > 0, 'old segments of the timed topic are gone');
     assert.equal((await bus.lag('g')).find((l) => l.topic === 'sized')!.committed, null);
     await bus.close();
+  });
+
+  it('moves a partition to a joining member, which reads it from the committed offset', async () => {
+    const dir = await scratch();
+    const bus = await openEmbeddedBus(dir);
+    await bus.admin.createTopic('t', { partitions: 2 });
+    await bus.produce('t', [{ key: Buffer.from('21'), value: Buffer.from('a') }, { key: Buffer.from('abc'), value: Buffer.from('b') }]);
+    const a = await bus.consumer('g', ['t'], { from: 'earliest' });
+    assert.equal((await drain(a, 2, 100)).length, 2);
+    const b = await bus.consumer('g', ['t'], { from: 'earliest' });
+    assert.deepEqual(a.assignment(), [{ topic: 't', partition: 0 }]);
+    assert.deepEqual(b.assignment(), [{ topic: 't', partition: 1 }]);
+    assert.equal((await drain(b, 1, 100)).length, 1, 'uncommitted records of a moved partition are delivered again');
+    await assert.rejects(a.commit([{ topic: 't', partition: 1, offset: 1 }]), isCode(ErrorCodes.BUS_NOT_ASSIGNED));
+    await a.commit();
+    await b.commit();
+    assert.deepEqual((await bus.lag('g')).map((l) => l.lag), [0, 0]);
+    await bus.close();
+    await assert.rejects(a.poll(1, 0), isCode(ErrorCodes.BUS_CLOSED));
   });
 
   it('shares one fdatasync among concurrent produces to a partition (group commit)', async () => {
