@@ -37,6 +37,7 @@ export class PartitionLog {
   private readonly waiters = new Set<() => void>();
   /** fdatasync calls made; fewer than appends when appends were grouped. */
   syncs = 0;
+  private closed = false;
 
   constructor(
     readonly topic: string,
@@ -106,6 +107,7 @@ export class PartitionLog {
    * Each batch's offsets follow the previous one's.
    */
   append(batches: Buffer[], counts: number[]): Promise<number> {
+    if (this.closed) return Promise.reject(new MonsoonError(ErrorCodes.BUS_CLOSED, `${this.topic}-${this.partition} is closed (the bus closed or the topic was deleted)`));
     return new Promise((resolve, reject) => {
       this.pending.push({ batches, counts, resolve, reject });
       if (!this.flushing) this.flushing = this.flushLoop();
@@ -205,7 +207,7 @@ export class PartitionLog {
         while (at < n && out.length < max) {
           let c = checkBatch(buf, at, n, this.opts.maxBatchBytes);
           if (!c.ok && c.torn && at === 0 && pos + n < end) {
-            const need = buf.readUInt32LE(8) + 12;
+            const need = Math.min(buf.readUInt32LE(8) + 12, end - pos);
             buf = Buffer.allocUnsafe(need);
             n = await this.readSegment(seg, buf, need, pos);
             if (n < 0) return out;
@@ -303,6 +305,7 @@ export class PartitionLog {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     while (this.flushing) await this.flushing;
     await this.writer?.close().catch(() => {});
     this.writer = undefined;
