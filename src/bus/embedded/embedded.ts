@@ -25,6 +25,11 @@ import { TopicStore } from './topics.js';
 export interface EmbeddedOptions {
   /** A segment is sealed and a new one started once it would exceed this (default 64 MiB). */
   segmentBytes?: number;
+  /**
+   * A segment is also sealed at the first append once it is this old (default 7 days, Kafka's
+   * segment.ms), so time retention can delete the data of a topic that is written slowly.
+   */
+  segmentMs?: number;
   /** Bytes of batches between sparse index entries (default 4 KiB). */
   indexIntervalBytes?: number;
   /** Largest record accepted, encoded (default 16 MiB). */
@@ -81,6 +86,7 @@ export class EmbeddedBus implements Bus {
     this.log = options.log ?? silentLogger;
     this.topics = new TopicStore(dir, {
       segmentBytes: options.segmentBytes ?? 64 * 1024 * 1024,
+      segmentMs: options.segmentMs ?? 7 * 24 * 3600 * 1000,
       indexIntervalBytes: options.indexIntervalBytes ?? 4096,
       // A fixed bound, not derived from maxRecordBytes: reopening with a smaller limit must not make
       // recovery mistake an acknowledged large batch for damage.

@@ -159,6 +159,19 @@ describe('embedded log', () => {
     await assert.rejects(a.poll(1, 0), isCode(ErrorCodes.BUS_CLOSED));
   });
 
+  it('seals a segment by age so time retention reaches a slowly written topic', async () => {
+    const dir = await scratch();
+    const bus = await openEmbeddedBus(dir, { segmentMs: 1, retentionCheckMs: 0 });
+    await bus.admin.createTopic('slow', { partitions: 1, retentionMs: 60_000 });
+    await bus.produce('slow', [{ value: Buffer.from('old'), timestamp: Date.now() - 3_600_000 }]);
+    await new Promise((r) => setTimeout(r, 5));
+    await bus.produce('slow', [{ value: Buffer.from('new') }]);
+    assert.equal((await segments(partDir(dir, 'slow'))).length, 2);
+    assert.equal(await bus.enforceRetention(), 1);
+    assert.deepEqual((await bus.admin.describeTopic('slow')).partitions[0], { partition: 0, earliest: 1, latest: 2 });
+    await bus.close();
+  });
+
   it('shares one fdatasync among concurrent produces to a partition (group commit)', async () => {
     const dir = await scratch();
     const bus = await openEmbeddedBus(dir);

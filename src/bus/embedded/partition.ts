@@ -8,6 +8,7 @@ import { Segment } from './segment.js';
 
 export interface LogOptions {
   segmentBytes: number;
+  segmentMs: number;
   indexIntervalBytes: number;
   /** Largest batch a scan or read accepts (bounds a damaged length field). */
   maxBatchBytes: number;
@@ -80,6 +81,8 @@ export class PartitionLog {
       const last = i === bases.length - 1;
       if (last) {
         const fh = await open(seg.logPath, 'a');
+        const st = await fh.stat();
+        seg.createdAt = st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs;
         await fh.close();
         await seg.scan({
           ...scan,
@@ -127,7 +130,8 @@ export class PartitionLog {
     for (const p of group) for (const b of p.batches) bytes += b.length;
     const firsts: number[] = [];
     try {
-      if (this.active.size > 0 && this.active.size + bytes > this.opts.segmentBytes) await this.roll();
+      const a = this.active;
+      if (a.size > 0 && (a.size + bytes > this.opts.segmentBytes || Date.now() - a.createdAt >= this.opts.segmentMs)) await this.roll();
       const seg = this.active;
       const bufs: Buffer[] = [];
       const placed: Array<{ pos: number; base: number; count: number; size: number; maxTs: number }> = [];

@@ -25,6 +25,8 @@ export class Segment {
   /** The offset after the last record stored here. */
   next: number;
   maxTimestamp = -Infinity;
+  /** When the segment file was created (for segmentMs). */
+  createdAt = Date.now();
   readonly idxOffset: number[] = [];
   readonly idxPosition: number[] = [];
   readonly idxTsBefore: number[] = [];
