@@ -112,6 +112,11 @@ describe('embedded log', () => {
       bus = await openEmbeddedBus(dir, opts);
     }
     assert.ok((await segments(partDir(dir, 't'))).length > 5);
+    const fds = async () => (await readdir('/proc/self/fd')).length;
+    const before = await fds();
+    const all = await drain(await bus.consumer('whole', ['t'], { from: 'earliest' }), 1000, 100);
+    assert.equal(all.length, 1000);
+    assert.ok((await fds()) - before <= 2, 'finished sealed segments do not keep their handles open');
     await bus.close();
   });
 

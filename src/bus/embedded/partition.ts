@@ -233,6 +233,8 @@ export class PartitionLog {
         if (at === 0) break;
         pos += at;
       }
+      // A sealed segment read to its end is likely done with; its handle is reopened when needed.
+      if (pos >= end && seg !== this.active) seg.releaseReader();
       offset = Math.max(offset, seg.next);
       idx++;
     }

@@ -32,6 +32,7 @@ export class Segment {
   readonly idxTsBefore: number[] = [];
   private sinceIndexed = Infinity;
   private reader: FileHandle | undefined;
+  private reading = 0;
   private readerOpening: Promise<FileHandle> | undefined;
 
   constructor(
@@ -90,17 +91,27 @@ export class Segment {
   }
 
   async read(buf: Buffer, length: number, position: number): Promise<number> {
-    if (!this.reader) {
-      this.readerOpening ??= open(this.logPath, 'r');
-      this.reader = await this.readerOpening;
+    this.reading++;
+    try {
+      if (!this.reader) {
+        this.readerOpening ??= open(this.logPath, 'r');
+        this.reader = await this.readerOpening;
+      }
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await this.reader.read(buf, done, length - done, position + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done;
+    } finally {
+      this.reading--;
     }
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.reader.read(buf, done, length - done, position + done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    return done;
+  }
+
+  /** Closes the read handle unless a read is using it (a reader that finished a sealed segment). */
+  releaseReader(): void {
+    if (this.reading === 0 && this.reader) void this.closeReader();
   }
 
   async closeReader(): Promise<void> {
