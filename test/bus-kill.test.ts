@@ -9,10 +9,11 @@ import { after, describe, it } from 'node:test';
 import { openEmbeddedBus } from '../src/bus/embedded/embedded.js';
 
 /**
- * The embedded log under kill -9: a child produces acknowledged batches and reports each; it is
- * killed with SIGKILL mid-run, a torn batch is added to the end of an active segment (as a write cut
- * short by power loss would leave it), and the reopened log must hold every acknowledged record at
- * its reported offset, with the torn bytes gone.
+ * The embedded log under kill -9: a child produces acknowledged batches and commits consumed
+ * offsets, reporting each; it is killed with SIGKILL mid-run, a torn batch is added to the end of an
+ * active segment (as a write cut short by power loss would leave it), and the reopened log must hold
+ * every acknowledged record at its reported offset, the torn bytes gone, and committed offsets at
+ * least as far as reported.
  */
 const childPath = fileURLToPath(new URL('./bus/produce-child.js', import.meta.url));
 const running = new Set<ChildProcess>();
@@ -41,7 +42,13 @@ async function crashRun(killAfter: number): Promise<void> {
   running.add(child);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const acks: Ack[] = [];
+  const commits = new Map<number, number>();
   for await (const line of createInterface({ input: child.stdout! })) {
+    if (line.startsWith('C ')) {
+      const [, p, o] = line.split(' ').map(Number);
+      commits.set(p!, o!);
+      continue;
+    }
     const [, w, first, count, partition, offset] = line.split(' ').map(Number);
     acks.push({ w: w!, first: first!, count: count!, partition: partition!, offset: offset! });
     if (acks.length === killAfter) child.kill('SIGKILL');
@@ -80,6 +87,11 @@ async function crashRun(killAfter: number): Promise<void> {
         assert.ok(v?.startsWith(`w${a.w}-${a.first + i}-`), `acknowledged record w${a.w}-${a.first + i} at ${a.partition}/${a.offset + i}, found ${v?.slice(0, 20)}`);
       }
     }
+    const lag = await bus.lag('g');
+    for (const [p, o] of commits) {
+      const committed = lag.find((l) => l.partition === p)!.committed;
+      assert.ok(committed !== null && committed >= o, `partition ${p}: committed ${committed} covers the reported commit ${o}`);
+    }
     const desc = await bus.admin.describeTopic('t');
     assert.equal(desc.partitions.reduce((n, p) => n + p.latest, 0), [...stored.values()].reduce((n, a) => n + a.length, 0));
     await c.close();
@@ -90,7 +102,7 @@ async function crashRun(killAfter: number): Promise<void> {
 
 describe('embedded log survives kill -9', () => {
   for (const killAfter of [3, 40, 250]) {
-    it(`keeps every acknowledged record and drops the torn tail (killed after ${killAfter} acknowledged batches)`, async () => {
+    it(`keeps every acknowledged record and commit, and drops the torn tail (killed after ${killAfter} acknowledged batches)`, async () => {
       await crashRun(killAfter);
     });
   }
