@@ -60,10 +60,14 @@ c1.channels.ch.type = memory\nc1.channels.ch.capacity = 10000\nc1.sinks.k1.type 
     const agent = spawnMonsoon(['agent', '-n', 'a1', '-f', join(dir, 'agent.properties'), '--data-dir', join(dir, 'a1'), '--monitor-port', String(monitorPort), '--stuck-after', '1']);
     procs.push(agent);
     const base = `http://127.0.0.1:${monitorPort}`;
+    // Stuck can be flagged while the seq source is still filling the channel (a loaded machine), so
+    // wait for all 500 events to be in the channel too.
     const health = await until(async () => {
       const h = await get(`${base}/health`);
-      return h?.status === 503 ? h : undefined;
-    }, 15_000, 'the agent to report itself stuck', agent);
+      const m = h?.status === 503 ? await get(`${base}/metrics`) : undefined;
+      const size = m ? (JSON.parse(m.text) as Record<string, Record<string, string>>)['CHANNEL.c1']?.ChannelSize : undefined;
+      return size === '500' ? h : undefined;
+    }, 15_000, 'the agent to report itself stuck with all 500 events queued', agent);
     assert.match(health.text, /channel c1/);
     const metrics = JSON.parse((await get(`${base}/metrics`))!.text) as Record<string, Record<string, string>>;
     assert.equal(metrics['CHANNEL.c1']!.Stuck, '1');

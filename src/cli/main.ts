@@ -2,6 +2,10 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { agentCommand } from './agent.js';
 import { componentsCommand } from './components.js';
+import { consumeCommand } from './consume.js';
+import { lagCommand } from './lag.js';
+import { produceCommand } from './produce.js';
+import { topicCommand } from './topic.js';
 
 /** `monsoon`: one CLI for every tier; each command lives in its own file. */
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -13,6 +17,10 @@ const program = new Command('monsoon')
 
 program.addCommand(agentCommand());
 program.addCommand(componentsCommand());
+program.addCommand(topicCommand());
+program.addCommand(produceCommand());
+program.addCommand(consumeCommand());
+program.addCommand(lagCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);

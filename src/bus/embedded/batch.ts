@@ -1,0 +1,170 @@
+import { crc32 } from 'node:zlib';
+import type { BusRecord, ConsumedRecord } from '../bus.js';
+
+/**
+ * Record batches of the embedded log. One produce writes one or more batches per partition; a batch
+ * is the unit of checksum, of torn-write detection and of the offset index. Little-endian:
+ *
+ *   batch  := baseOffset:u64 length:u32 crc:u32 body           (length = 4 + body bytes)
+ *   body   := magic:u8(=1) reserved:u8[3] count:u32 maxTimestamp:f64 record{count}
+ *   record := timestamp:f64 keyLength:i32(-1 = null) key valueLength:u32 value
+ *             headerCount:u16 (nameLength:u16 name valueLength:u32 value){headerCount}
+ *
+ * The CRC32 covers the body. baseOffset is left out so offsets can be stamped when the batch is
+ * written (after it was encoded); recovery checks it instead by continuity (each batch starts where
+ * the previous one ended).
+ */
+export const BATCH_HEADER = 32;
+const MAGIC = 1;
+/** Encoded bytes of a record with no key, an empty value and no headers. */
+const RECORD_OVERHEAD = 8 + 4 + 4 + 2;
+
+export function recordSize(r: BusRecord): number {
+  let n = RECORD_OVERHEAD + (r.key ? r.key.length : 0) + r.value.length;
+  if (r.headers) for (const k in r.headers) n += 6 + Buffer.byteLength(k) + Buffer.byteLength(r.headers[k]!);
+  return n;
+}
+
+/** Encodes records (with their precomputed sizes) as one batch; baseOffset is stamped later. */
+export function encodeBatch(records: readonly BusRecord[], sizes: readonly number[], now: number): Buffer {
+  let total = BATCH_HEADER;
+  for (const s of sizes) total += s;
+  const buf = Buffer.allocUnsafe(total);
+  let maxTs = -Infinity;
+  let p = BATCH_HEADER;
+  for (const r of records) {
+    const ts = r.timestamp ?? now;
+    if (ts > maxTs) maxTs = ts;
+    p = buf.writeDoubleLE(ts, p);
+    if (r.key) {
+      p = buf.writeInt32LE(r.key.length, p);
+      p += r.key.copy(buf, p);
+    } else {
+      p = buf.writeInt32LE(-1, p);
+    }
+    p = buf.writeUInt32LE(r.value.length, p);
+    p += r.value.copy(buf, p);
+    const h = r.headers;
+    let count = 0;
+    const countAt = p;
+    p += 2;
+    if (h) {
+      for (const k in h) {
+        const klen = buf.write(k, p + 2);
+        buf.writeUInt16LE(klen, p);
+        p += 2 + klen;
+        const vlen = buf.write(h[k]!, p + 4);
+        buf.writeUInt32LE(vlen, p);
+        p += 4 + vlen;
+        count++;
+      }
+    }
+    buf.writeUInt16LE(count, countAt);
+  }
+  buf.writeBigUInt64LE(0n, 0);
+  buf.writeUInt32LE(total - 12, 8);
+  buf.writeUInt8(MAGIC, 16);
+  buf.fill(0, 17, 20);
+  buf.writeUInt32LE(records.length, 20);
+  buf.writeDoubleLE(maxTs, 24);
+  buf.writeUInt32LE(crc32(buf.subarray(16)), 12);
+  return buf;
+}
+
+export function stampBaseOffset(batch: Buffer, at: number, base: number): void {
+  batch.writeBigUInt64LE(BigInt(base), at);
+}
+
+export interface BatchHeader {
+  baseOffset: number;
+  count: number;
+  maxTimestamp: number;
+  /** Total bytes of the batch, header included. */
+  size: number;
+}
+
+export type FrameCheck = { ok: true; header: BatchHeader } | { ok: false; torn: boolean; reason: string };
+
+/**
+ * Checks the batch at `pos` of `buf`, whose valid bytes end at `end`. `torn` means the bytes stop
+ * inside the batch (a write cut short); otherwise the bytes are there but wrong.
+ */
+export function checkBatch(buf: Buffer, pos: number, end: number, maxSize: number): FrameCheck {
+  if (end - pos < BATCH_HEADER) return { ok: false, torn: true, reason: 'a batch header is cut short' };
+  const size = buf.readUInt32LE(pos + 8) + 12;
+  if (size < BATCH_HEADER || size > maxSize) return { ok: false, torn: false, reason: `impossible batch length ${size}` };
+  if (end - pos < size) return { ok: false, torn: true, reason: `a batch of ${size} bytes runs past the end of the data` };
+  if (buf[pos + 16] !== MAGIC) return { ok: false, torn: false, reason: `unknown batch format ${buf[pos + 16]}` };
+  if (crc32(buf.subarray(pos + 16, pos + size)) !== buf.readUInt32LE(pos + 12)) return { ok: false, torn: false, reason: 'checksum mismatch' };
+  return { ok: true, header: readHeader(buf, pos) };
+}
+
+/** The header fields of a batch already known to be complete. */
+export function readHeader(buf: Buffer, pos: number): BatchHeader {
+  return {
+    baseOffset: Number(buf.readBigUInt64LE(pos)),
+    size: buf.readUInt32LE(pos + 8) + 12,
+    count: buf.readUInt32LE(pos + 20),
+    maxTimestamp: buf.readDoubleLE(pos + 24),
+  };
+}
+
+export class MalformedBatch extends Error {}
+
+/**
+ * Decodes the records of a checked batch with offsets ≥ `from`, at most `max` of them. Keys and
+ * values are copied out so a consumer holding a record does not pin the read buffer.
+ */
+export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: string, partition: number, from: number, max: number, out: ConsumedRecord[]): void {
+  const end = pos + h.size;
+  let p = pos + BATCH_HEADER;
+  const need = (n: number) => {
+    if (p + n > end) throw new MalformedBatch(`a record runs past the end of batch ${h.baseOffset}`);
+  };
+  for (let i = 0; i < h.count && max > 0; i++) {
+    need(12);
+    const timestamp = buf.readDoubleLE(p);
+    const klen = buf.readInt32LE(p + 8);
+    p += 12;
+    let key: Buffer | null = null;
+    if (klen >= 0) {
+      need(klen);
+      key = Buffer.from(buf.subarray(p, p + klen));
+      p += klen;
+    }
+    need(4);
+    const vlen = buf.readUInt32LE(p);
+    p += 4;
+    need(vlen + 2);
+    const offset = h.baseOffset + i;
+    const take = offset >= from;
+    const value = take ? Buffer.from(buf.subarray(p, p + vlen)) : undefined;
+    p += vlen;
+    const hc = buf.readUInt16LE(p);
+    p += 2;
+    const headers: Record<string, string> = {};
+    for (let j = 0; j < hc; j++) {
+      need(2);
+      const nl = buf.readUInt16LE(p);
+      need(2 + nl + 4);
+      const name = take ? buf.toString('utf8', p + 2, p + 2 + nl) : '';
+      p += 2 + nl;
+      const vl = buf.readUInt32LE(p);
+      need(4 + vl);
+      if (take) headers[name] = buf.toString('utf8', p + 4, p + 4 + vl);
+      p += 4 + vl;
+    }
+    if (value) {
+      out.push({ topic, partition, offset, key, value, headers, timestamp });
+      max--;
+    }
+  }
+}
+
+/** The first record timestamp ≥ `ts` in a checked batch, as an offset, or -1. */
+export function firstOffsetAtOrAfter(buf: Buffer, pos: number, h: BatchHeader, ts: number): number {
+  const recs: ConsumedRecord[] = [];
+  decodeRecords(buf, pos, h, '', 0, h.baseOffset, h.count, recs);
+  const hit = recs.find((r) => r.timestamp >= ts);
+  return hit ? hit.offset : -1;
+}

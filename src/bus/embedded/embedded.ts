@@ -1,0 +1,284 @@
+import { mkdir } from 'node:fs/promises';
+import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import { silentLogger, type Logger } from '../../core/log.js';
+import type { Bus, BusAdmin, BusRecord, Consumer, ConsumerOptions, PartitionLag, ProducedOffset, TopicConfig, TopicDescription } from '../bus.js';
+import { validateGroupName } from '../names.js';
+import { Partitioner } from '../partitioner.js';
+import { BATCH_HEADER, encodeBatch, recordSize } from './batch.js';
+import { EmbeddedConsumer } from './consumer.js';
+import { lockBusDir } from './files.js';
+import { GroupRegistry } from './group.js';
+import { OffsetStore } from './offsets.js';
+import type { PartitionLog } from './partition.js';
+import { TopicStore } from './topics.js';
+
+/**
+ * The embedded log: a Bus in local files, for one machine. Layout under its directory:
+ *
+ *   bus.lock                        pid of the process that has it open
+ *   topics/<topic>/topic.json       partitions, retentionMs, retentionBytes
+ *   topics/<topic>/<p>/<base>.log   segments of record batches (batch.ts), <base>.index when sealed
+ *   groups/<group>.json             committed offsets
+ *
+ * Produce resolves after fdatasync; concurrent produces to a partition share one (group commit).
+ */
+export interface EmbeddedOptions {
+  /** A segment is sealed and a new one started once it would exceed this (default 64 MiB). */
+  segmentBytes?: number;
+  /**
+   * A segment is also sealed at the first append once it is this old (default 7 days, Kafka's
+   * segment.ms), so time retention can delete the data of a topic that is written slowly.
+   */
+  segmentMs?: number;
+  /** Bytes of batches between sparse index entries (default 4 KiB). */
+  indexIntervalBytes?: number;
+  /** Largest record accepted, encoded (default 16 MiB). */
+  maxRecordBytes?: number;
+  /** How often retention runs (default 60 s; 0 = only when `enforceRetention` is called). */
+  retentionCheckMs?: number;
+  /** Bytes a poll returns at most (beyond its first record; default 16 MiB). */
+  maxPollBytes?: number;
+  log?: Logger;
+}
+
+/** Records are grouped into batches of about this size so a reader never decodes much it skips. */
+const TARGET_BATCH_BYTES = 256 * 1024;
+/** No batch is larger (a length field beyond it is damage); maxRecordBytes must stay below it. */
+const MAX_BATCH_BYTES = 1024 * 1024 * 1024;
+
+export async function openEmbeddedBus(dir: string, options: EmbeddedOptions = {}): Promise<EmbeddedBus> {
+  await mkdir(dir, { recursive: true });
+  const unlock = await lockBusDir(dir);
+  try {
+    const bus = new EmbeddedBus(dir, options, unlock);
+    await bus.open();
+    return bus;
+  } catch (e) {
+    await unlock();
+    throw e;
+  }
+}
+
+export class EmbeddedBus implements Bus {
+  readonly admin: BusAdmin;
+  private readonly topics: TopicStore;
+  private readonly offsets: OffsetStore;
+  private readonly groups: GroupRegistry;
+  private readonly partitioner = new Partitioner();
+  private readonly maxRecordBytes: number;
+  private readonly maxPollBytes: number;
+  private readonly log: Logger;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private adminChain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private inflight = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly dir: string,
+    private readonly options: EmbeddedOptions,
+    private readonly unlock: () => Promise<void>,
+  ) {
+    this.maxRecordBytes = options.maxRecordBytes ?? 16 * 1024 * 1024;
+    if (!Number.isInteger(this.maxRecordBytes) || this.maxRecordBytes < 1 || this.maxRecordBytes > MAX_BATCH_BYTES - BATCH_HEADER) {
+      throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `maxRecordBytes must be an integer from 1 to ${MAX_BATCH_BYTES - BATCH_HEADER}`);
+    }
+    this.maxPollBytes = options.maxPollBytes ?? 16 * 1024 * 1024;
+    this.log = options.log ?? silentLogger;
+    this.topics = new TopicStore(dir, {
+      segmentBytes: options.segmentBytes ?? 64 * 1024 * 1024,
+      segmentMs: options.segmentMs ?? 7 * 24 * 3600 * 1000,
+      indexIntervalBytes: options.indexIntervalBytes ?? 4096,
+      // A fixed bound, not derived from maxRecordBytes: reopening with a smaller limit must not make
+      // recovery mistake an acknowledged large batch for damage.
+      maxBatchBytes: MAX_BATCH_BYTES,
+      log: this.log,
+    });
+    this.offsets = new OffsetStore(dir);
+    this.groups = new GroupRegistry((t) => this.topics.topics.get(t)?.config.partitions ?? 0);
+    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = this.adminChain.then(() => {
+        this.check();
+        return fn();
+      });
+      this.adminChain = run.catch(() => {});
+      return run;
+    };
+    this.admin = {
+      createTopic: (name: string, cfg: TopicConfig) => serial(() => this.topics.create(name, cfg)),
+      describeTopic: async (name: string) => this.describe(name),
+      listTopics: async () => {
+        this.check();
+        return [...this.topics.topics.keys()].sort();
+      },
+      deleteTopic: (name: string) =>
+        serial(async () => {
+          await this.topics.delete(name);
+          this.groups.topicGone(name);
+          await this.offsets.dropTopic(name);
+        }),
+    };
+  }
+
+  async open(): Promise<void> {
+    await this.topics.open();
+    await this.offsets.open();
+    await this.enforceRetention();
+    const every = this.options.retentionCheckMs ?? 60_000;
+    if (every > 0) {
+      this.retentionTimer = setInterval(() => {
+        this.enforceRetention().catch((e: unknown) => this.log.error({ err: e }, 'Retention failed; old segments stay until the next run.'));
+      }, every);
+      this.retentionTimer.unref();
+    }
+  }
+
+  private check(): void {
+    if (this.closed) throw new MonsoonError(ErrorCodes.BUS_CLOSED, `the bus at ${this.dir} is closed`);
+  }
+
+  private partitionLog(topic: string, partition: number): PartitionLog | undefined {
+    return this.topics.topics.get(topic)?.partitions[partition];
+  }
+
+  async produce(topic: string, records: BusRecord[]): Promise<ProducedOffset[]> {
+    this.check();
+    const t = this.topics.get(topic);
+    if (records.length === 0) return [];
+    const sizes = records.map((r, i) => this.validateRecord(topic, r, i));
+    const parts = this.partitioner.assign(topic, t.config.partitions, records);
+    const byPartition = new Map<number, number[]>();
+    for (let i = 0; i < records.length; i++) {
+      const p = parts[i]!;
+      const list = byPartition.get(p);
+      if (list) list.push(i);
+      else byPartition.set(p, [i]);
+    }
+    const now = Date.now();
+    const result: ProducedOffset[] = new Array(records.length);
+    const appends: Promise<void>[] = [];
+    for (const [p, idxs] of byPartition) {
+      const batches: Buffer[] = [];
+      const counts: number[] = [];
+      let start = 0;
+      let bytes = 0;
+      for (let k = 0; k <= idxs.length; k++) {
+        if (k === idxs.length || (k > start && bytes + sizes[idxs[k]!]! > TARGET_BATCH_BYTES)) {
+          const chunk = idxs.slice(start, k);
+          batches.push(encodeBatch(chunk.map((i) => records[i]!), chunk.map((i) => sizes[i]!), now));
+          counts.push(chunk.length);
+          start = k;
+          bytes = 0;
+        }
+        if (k < idxs.length) bytes += sizes[idxs[k]!]!;
+      }
+      appends.push(
+        t.partitions[p]!.append(batches, counts).then((base) => {
+          for (let k = 0; k < idxs.length; k++) result[idxs[k]!] = { partition: p, offset: base + k };
+        }),
+      );
+    }
+    const all = Promise.all(appends);
+    this.inflight.add(all);
+    try {
+      await all;
+    } finally {
+      this.inflight.delete(all);
+    }
+    return result;
+  }
+
+  private validateRecord(topic: string, r: BusRecord, i: number): number {
+    const bad = (code: typeof ErrorCodes.BUS_INVALID_ARGUMENT | typeof ErrorCodes.BUS_RECORD_TOO_LARGE, what: string) =>
+      new MonsoonError(code, `produce to ${topic}: record ${i} ${what}; nothing of the batch was written`);
+    if (!r || !Buffer.isBuffer(r.value)) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has no Buffer value');
+    if (r.key != null && !Buffer.isBuffer(r.key)) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has a key that is not a Buffer');
+    if (r.timestamp !== undefined && !Number.isFinite(r.timestamp)) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has a timestamp that is not a number');
+    if (r.headers) {
+      const names = Object.keys(r.headers);
+      if (names.length > 0xffff) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, `has ${names.length} headers (at most 65535)`);
+      for (const n of names) {
+        if (Buffer.byteLength(n) > 0xffff) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has a header name longer than 65535 bytes');
+        if (typeof r.headers[n] !== 'string') throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, `has header ${JSON.stringify(n)} whose value is not a string`);
+      }
+    }
+    const size = recordSize(r);
+    if (size > this.maxRecordBytes) throw bad(ErrorCodes.BUS_RECORD_TOO_LARGE, `is ${size} bytes encoded; this bus accepts at most ${this.maxRecordBytes}`);
+    return size;
+  }
+
+  async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
+    this.check();
+    validateGroupName(group);
+    if (topics.length === 0) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `consumer of group ${group}: no topics given`);
+    for (const t of topics) this.topics.get(t);
+    const from = opts.from ?? 'latest';
+    if (from !== 'earliest' && from !== 'latest') throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `consumer of group ${group}: from must be "earliest" or "latest", got ${String(from)}`);
+    const c = new EmbeddedConsumer(this.groups.nextMemberId(group), group, [...new Set(topics)], from, {
+      log: (t, p) => this.partitionLog(t, p),
+      offsets: this.offsets,
+      maxPollBytes: this.maxPollBytes,
+      leave: (m) => this.groups.leave(group, m),
+    });
+    this.groups.join(group, c);
+    return c;
+  }
+
+  async lag(group: string): Promise<PartitionLag[]> {
+    this.check();
+    validateGroupName(group);
+    const topics = new Set(this.offsets.topicsOf(group));
+    for (const m of this.groups.members(group)) for (const t of m.topics) topics.add(t);
+    const out: PartitionLag[] = [];
+    for (const topic of [...topics].sort()) {
+      const t = this.topics.topics.get(topic);
+      if (!t) continue;
+      for (const log of t.partitions) {
+        const committed = this.offsets.get(group, topic, log.partition) ?? null;
+        const latest = log.latest;
+        const lag = committed === null ? latest - log.earliest : Math.max(0, latest - Math.max(committed, log.earliest));
+        out.push({ topic, partition: log.partition, committed, latest, lag });
+      }
+    }
+    return out;
+  }
+
+  private describe(name: string): TopicDescription {
+    this.check();
+    const t = this.topics.get(name);
+    return {
+      name,
+      partitions: t.partitions.map((p) => ({ partition: p.partition, earliest: p.earliest, latest: p.latest })),
+      retentionMs: t.config.retentionMs,
+      retentionBytes: t.config.retentionBytes,
+    };
+  }
+
+  /** Deletes whole segments past each topic's retention; returns how many were deleted. */
+  async enforceRetention(now = Date.now()): Promise<number> {
+    let n = 0;
+    for (const t of this.topics.topics.values()) {
+      const { retentionMs, retentionBytes } = t.config;
+      if (retentionMs < 0 && retentionBytes < 0) continue;
+      for (const p of t.partitions) n += await p.enforceRetention(retentionMs, retentionBytes, now);
+    }
+    return n;
+  }
+
+  /** fdatasync calls made by every partition (for tests of group commit). */
+  syncCount(): number {
+    let n = 0;
+    for (const t of this.topics.topics.values()) for (const p of t.partitions) n += p.syncs;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.allSettled([...this.inflight]);
+    this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    for (const m of this.groups.all()) await (m as EmbeddedConsumer).close();
+    await this.adminChain;
+    await this.topics.close();
+    await this.unlock();
+  }
+}

@@ -1,0 +1,70 @@
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+
+/** File-system steps the embedded log needs to be crash-safe: directory fsync, atomic replace, lock. */
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch {
+    // some filesystems refuse fsync on a directory; the create or rename is then as durable as they allow
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Replaces `path` with `data` so that a crash leaves either the old or the new content, never a mix. */
+export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await fsyncDir(dirname(path));
+}
+
+const held = new Set<string>();
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One process at a time per log directory: `bus.lock` holds the owner's pid. A lock left by a process
+ * that no longer exists is taken over; one held by a live process (or by this process) is refused.
+ */
+export async function lockBusDir(dir: string): Promise<() => Promise<void>> {
+  const path = join(resolve(dir), 'bus.lock');
+  if (held.has(path)) throw new MonsoonError(ErrorCodes.BUS_LOCKED, `the bus at ${dir} is already open in this process`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+    }
+    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      throw new MonsoonError(ErrorCodes.BUS_LOCKED, `the bus at ${dir} is open in process ${pid} (${path}); one process at a time may open an embedded log`);
+    }
+    await unlink(path).catch(() => {});
+  }
+  held.add(path);
+  return async () => {
+    held.delete(path);
+    await unlink(path).catch(() => {});
+  };
+}

@@ -1,0 +1,342 @@
+import { mkdir, open, readdir, type FileHandle } from 'node:fs/promises';
+import type { Logger } from '../../core/log.js';
+import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import type { ConsumedRecord } from '../bus.js';
+import { BATCH_HEADER, checkBatch, decodeRecords, firstOffsetAtOrAfter, readHeader, stampBaseOffset } from './batch.js';
+import { fsyncDir } from './files.js';
+import { Segment } from './segment.js';
+
+export interface LogOptions {
+  segmentBytes: number;
+  segmentMs: number;
+  indexIntervalBytes: number;
+  /** Largest batch a scan or read accepts (bounds a damaged length field). */
+  maxBatchBytes: number;
+  log: Logger;
+}
+
+interface PendingAppend {
+  batches: Buffer[];
+  counts: number[];
+  resolve: (base: number) => void;
+  reject: (e: unknown) => void;
+}
+
+const READ_CHUNK = 256 * 1024;
+
+/**
+ * One partition: its segments, an appender with group commit, and readers. Appends queued while a
+ * write + fdatasync is in flight share the next one. Offsets are given out when the batches are
+ * written, and become visible to readers (the high watermark) only after the fdatasync, so a consumer
+ * never sees a record that a crash could still take away.
+ */
+export class PartitionLog {
+  readonly segments: Segment[] = [];
+  private writer: FileHandle | undefined;
+  private pending: PendingAppend[] = [];
+  private flushing: Promise<void> | undefined;
+  private readonly waiters = new Set<() => void>();
+  /** fdatasync calls made; fewer than appends when appends were grouped. */
+  syncs = 0;
+  private closed = false;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly dir: string,
+    private readonly opts: LogOptions,
+  ) {}
+
+  /** The next offset to be written; everything below it is durable and readable. */
+  get latest(): number {
+    return this.active.next;
+  }
+
+  get earliest(): number {
+    return this.segments[0]!.base;
+  }
+
+  get sizeBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Opens the segments; the active one is scanned and a torn or damaged tail cut off. */
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const bases = (await readdir(this.dir))
+      .map((n) => /^(\d{20})\.log$/.exec(n))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    if (bases.length === 0) bases.push(0);
+    const scan = { interval: this.opts.indexIntervalBytes, maxBatch: this.opts.maxBatchBytes };
+    for (let i = 0; i < bases.length; i++) {
+      const seg = new Segment(this.dir, bases[i]!);
+      const last = i === bases.length - 1;
+      if (last) {
+        const fh = await open(seg.logPath, 'a');
+        const st = await fh.stat();
+        seg.createdAt = st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs;
+        await fh.close();
+        await seg.scan({
+          ...scan,
+          truncate: true,
+          onTruncate: (pos, reason) => this.opts.log.warn({ file: seg.logPath, pos }, `Cut the unacknowledged tail of ${this.topic}-${this.partition} at byte ${pos}: ${reason}.`),
+        });
+      } else {
+        const size = (await open(seg.logPath, 'r').then(async (fh) => { try { return (await fh.stat()).size; } finally { await fh.close(); } }));
+        if (!(await seg.loadIndex(size))) {
+          await seg.scan({ ...scan, truncate: false });
+          await seg.writeIndex();
+        }
+      }
+      const prev = this.segments[this.segments.length - 1];
+      if (prev && prev.next !== seg.base) {
+        throw new MonsoonError(ErrorCodes.BUS_CORRUPT, `${seg.logPath}: starts at offset ${seg.base} but the segment before it ends at ${prev.next}`);
+      }
+      this.segments.push(seg);
+    }
+    this.writer = await open(this.active.logPath, 'r+');
+  }
+
+  /**
+   * Appends encoded batches as one unit; resolves with the first offset once they are durable.
+   * Each batch's offsets follow the previous one's.
+   */
+  append(batches: Buffer[], counts: number[]): Promise<number> {
+    if (this.closed) return Promise.reject(new MonsoonError(ErrorCodes.BUS_CLOSED, `${this.topic}-${this.partition} is closed (the bus closed or the topic was deleted)`));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ batches, counts, resolve, reject });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.pending.length > 0) await this.flush(this.pending.splice(0));
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async flush(group: PendingAppend[]): Promise<void> {
+    let bytes = 0;
+    for (const p of group) for (const b of p.batches) bytes += b.length;
+    const firsts: number[] = [];
+    try {
+      const a = this.active;
+      if (a.size > 0 && (a.size + bytes > this.opts.segmentBytes || Date.now() - a.createdAt >= this.opts.segmentMs)) await this.roll();
+      const seg = this.active;
+      const bufs: Buffer[] = [];
+      const placed: Array<{ pos: number; base: number; count: number; size: number; maxTs: number }> = [];
+      let next = seg.next;
+      let pos = seg.size;
+      for (const p of group) {
+        firsts.push(next);
+        for (let i = 0; i < p.batches.length; i++) {
+          const b = p.batches[i]!;
+          stampBaseOffset(b, 0, next);
+          const h = readHeader(b, 0);
+          placed.push({ pos, base: next, count: p.counts[i]!, size: b.length, maxTs: h.maxTimestamp });
+          bufs.push(b);
+          next += p.counts[i]!;
+          pos += b.length;
+        }
+      }
+      await writeAll(this.writer!, bufs, seg.size);
+      await this.writer!.datasync();
+      this.syncs++;
+      for (const x of placed) seg.noteBatch(x.pos, x.base, x.count, x.size, x.maxTs, this.opts.indexIntervalBytes);
+    } catch (e) {
+      // Nothing of this group is acknowledged; cut whatever part of it reached the file so the next
+      // append starts right after the last durable batch.
+      await this.writer?.truncate(this.active.size).catch(() => {});
+      const err = e instanceof MonsoonError ? e : new MonsoonError(ErrorCodes.IO, `${this.topic}-${this.partition}: append failed: ${(e as Error).message}`, { retriable: true, cause: e });
+      for (const p of group) p.reject(err);
+      return;
+    }
+    for (let i = 0; i < group.length; i++) group[i]!.resolve(firsts[i]!);
+    this.wake();
+  }
+
+  private async roll(): Promise<void> {
+    const old = this.active;
+    await old.writeIndex();
+    const seg = new Segment(this.dir, old.next);
+    const fh = await open(seg.logPath, 'wx');
+    await this.writer?.close();
+    this.writer = fh;
+    await fsyncDir(this.dir);
+    this.segments.push(seg);
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Calls `fn` (once) when new records become readable; returns an unsubscribe function. */
+  onData(fn: () => void): () => void {
+    const once = () => {
+      this.waiters.delete(once);
+      fn();
+    };
+    this.waiters.add(once);
+    return () => this.waiters.delete(once);
+  }
+
+  /**
+   * Up to `max` records from `offset` (≥ earliest), stopping after about `maxBytes`. Returns [] at
+   * the end of the log.
+   */
+  async read(offset: number, max: number, maxBytes: number): Promise<ConsumedRecord[]> {
+    const out: ConsumedRecord[] = [];
+    let idx = this.segmentIndex(offset);
+    let bytes = 0;
+    while (idx >= 0 && idx < this.segments.length && out.length < max && bytes < maxBytes) {
+      const seg = this.segments[idx]!;
+      const end = seg.size;
+      let pos = seg.positionFor(offset);
+      while (pos < end && out.length < max && bytes < maxBytes) {
+        const len = Math.min(end - pos, READ_CHUNK);
+        let buf = Buffer.allocUnsafe(len);
+        let n = await this.readSegment(seg, buf, len, pos);
+        if (n < 0) return out; // retention deleted the segment meanwhile; the caller moves to the new start
+        let at = 0;
+        while (at < n && out.length < max) {
+          let c = checkBatch(buf, at, n, this.opts.maxBatchBytes);
+          if (!c.ok && c.torn && at === 0 && pos + n < end) {
+            const need = Math.min(buf.readUInt32LE(8) + 12, end - pos);
+            buf = Buffer.allocUnsafe(need);
+            n = await this.readSegment(seg, buf, need, pos);
+            if (n < 0) return out;
+            c = checkBatch(buf, 0, n, this.opts.maxBatchBytes);
+          }
+          if (!c.ok) {
+            if (c.torn && at > 0) break;
+            throw new MonsoonError(ErrorCodes.BUS_CORRUPT, `${seg.logPath}: ${c.reason} at byte ${pos + at}`);
+          }
+          const h = c.header;
+          if (h.baseOffset + h.count > offset) {
+            const before = out.length;
+            decodeRecords(buf, at, h, this.topic, this.partition, offset, max - out.length, out);
+            for (let i = before; i < out.length; i++) bytes += out[i]!.value.length + (out[i]!.key?.length ?? 0);
+            if (out.length > before) offset = out[out.length - 1]!.offset + 1;
+          }
+          at += h.size;
+        }
+        if (at === 0) break;
+        pos += at;
+      }
+      // A sealed segment read to its end is likely done with; its handle is reopened when needed.
+      if (pos >= end && seg !== this.active) seg.releaseReader();
+      offset = Math.max(offset, seg.next);
+      idx++;
+    }
+    return out;
+  }
+
+  /** Bytes read, or -1 when the segment was deleted (by retention) before or during the read. */
+  private async readSegment(seg: Segment, buf: Buffer, len: number, pos: number): Promise<number> {
+    try {
+      return await seg.read(buf, len, pos);
+    } catch (e) {
+      if (!this.segments.includes(seg)) return -1;
+      throw e;
+    }
+  }
+
+  private segmentIndex(offset: number): number {
+    const s = this.segments;
+    let lo = 0;
+    let hi = s.length - 1;
+    let best = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (s[mid]!.base <= offset) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  /** The first offset whose record timestamp is ≥ ts, or `latest` when there is none. */
+  async offsetForTimestamp(ts: number): Promise<number> {
+    for (const seg of this.segments) {
+      if (seg.maxTimestamp < ts) continue;
+      let pos = seg.positionForTimestamp(ts);
+      while (pos < seg.size) {
+        const head = Buffer.allocUnsafe(BATCH_HEADER);
+        await seg.read(head, BATCH_HEADER, pos);
+        const size = head.readUInt32LE(8) + 12;
+        const buf = Buffer.allocUnsafe(size);
+        const n = await seg.read(buf, size, pos);
+        const c = checkBatch(buf, 0, n, this.opts.maxBatchBytes);
+        if (!c.ok) throw new MonsoonError(ErrorCodes.BUS_CORRUPT, `${seg.logPath}: ${c.reason} at byte ${pos}`);
+        if (c.header.maxTimestamp >= ts) {
+          const hit = firstOffsetAtOrAfter(buf, 0, c.header, ts);
+          if (hit >= 0) return hit;
+        }
+        pos += c.header.size;
+      }
+    }
+    return this.latest;
+  }
+
+  /**
+   * Deletes whole old segments (never the active one): those whose newest record is older than
+   * `retentionMs`, and the oldest ones while the partition stays larger than `retentionBytes`
+   * without them.
+   */
+  async enforceRetention(retentionMs: number, retentionBytes: number, now: number): Promise<number> {
+    let removed = 0;
+    let total = this.sizeBytes;
+    while (this.segments.length > 1) {
+      const s = this.segments[0]!;
+      const byTime = retentionMs > 0 && s.maxTimestamp < now - retentionMs;
+      const bySize = retentionBytes > 0 && total - s.size >= retentionBytes;
+      if (!byTime && !bySize) break;
+      this.segments.shift();
+      total -= s.size;
+      await s.remove();
+      removed++;
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing) await this.flushing;
+    await this.writer?.close().catch(() => {});
+    this.writer = undefined;
+    for (const s of this.segments) await s.closeReader();
+    this.wake();
+  }
+}
+
+/** Writes the buffers back to back without joining them (writev, at most 512 per call). */
+async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+  for (let i = 0; i < bufs.length; i += 512) {
+    const group = bufs.slice(i, i + 512);
+    const total = group.reduce((n, b) => n + b.length, 0);
+    let { bytesWritten } = await fh.writev(group, position);
+    if (bytesWritten < total) {
+      // A short write: finish the rest with plain writes.
+      const rest = Buffer.concat(group).subarray(bytesWritten);
+      let done = 0;
+      while (done < rest.length) {
+        const r = await fh.write(rest, done, rest.length - done, position + bytesWritten + done);
+        done += r.bytesWritten;
+      }
+      bytesWritten = total;
+    }
+    position += bytesWritten;
+  }
+}
+

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { ErrorCodes, MonsoonError } from '../core/errors.js';
+import { parseBusUrl } from './url.js';
+
+describe('bus URLs', () => {
+  it('a path or file: URL names the embedded log', () => {
+    assert.deepEqual(parseBusUrl('/var/lib/bus'), { kind: 'embedded', dir: '/var/lib/bus' });
+    assert.deepEqual(parseBusUrl('rel/dir'), { kind: 'embedded', dir: resolve('rel/dir') });
+    assert.deepEqual(parseBusUrl('file:/tmp/b'), { kind: 'embedded', dir: '/tmp/b' });
+    assert.deepEqual(parseBusUrl('file:///tmp/b'), { kind: 'embedded', dir: '/tmp/b' });
+  });
+
+  it('engines not built yet give a clear error naming the scheme', () => {
+    for (const [url, scheme] of [['kafka://h1:9092,h2:9092', 'kafka'], ['nats://127.0.0.1:4222', 'nats'], ['redis://localhost:6379', 'redis'], ['monsoon://127.0.0.1:7000', 'monsoon'], ['ftp://x', 'ftp']]) {
+      assert.throws(() => parseBusUrl(url!), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED && e.message.includes(`${scheme}:`), url);
+    }
+    assert.throws(() => parseBusUrl('kafka://h:1'), /not available yet/);
+  });
+});

@@ -1,0 +1,42 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ErrorCodes, MonsoonError } from '../core/errors.js';
+import type { Bus } from './bus.js';
+import { openEmbeddedBus, type EmbeddedOptions } from './embedded/embedded.js';
+
+/**
+ * Chooses a bus by URL: a local directory path or `file:<path>` opens the embedded log in this
+ * process. The other engines are named here so a user gets a clear answer until each lands:
+ * `monsoon://host:port` (an embedded log served by another Monsoon process), `kafka://h1:p1,h2:p2`,
+ * `nats://host:port`, `redis://host:port`.
+ */
+const PLANNED: Record<string, string> = {
+  monsoon: 'the loopback protocol to an embedded log served by another Monsoon process',
+  kafka: 'Kafka',
+  nats: 'NATS JetStream',
+  redis: 'Redis Streams',
+};
+
+export type BusLocation = { kind: 'embedded'; dir: string };
+
+export function parseBusUrl(url: string): BusLocation {
+  if (!url) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, 'no bus given: pass a directory path (the embedded log) or a bus URL');
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(url);
+  if (!m) return { kind: 'embedded', dir: resolve(url) };
+  const scheme = m[1]!.toLowerCase();
+  if (scheme === 'file') {
+    const dir = url.startsWith('file://') ? fileURLToPath(url) : url.slice('file:'.length);
+    if (!dir) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url} names no directory`);
+    return { kind: 'embedded', dir: resolve(dir) };
+  }
+  const planned = PLANNED[scheme];
+  if (planned) {
+    throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: the ${scheme}:// bus (${planned}) is not available yet; use a local directory path or file:<path> for the embedded log`);
+  }
+  throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: unknown scheme ${scheme}:; use a directory path, file:<path>, monsoon://, kafka://, nats:// or redis://`);
+}
+
+export async function openBus(url: string, embedded: EmbeddedOptions = {}): Promise<Bus> {
+  const loc = parseBusUrl(url);
+  return openEmbeddedBus(loc.dir, embedded);
+}
