@@ -2,6 +2,7 @@ import { mkdir, statfs, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
+import { BufferPool } from '../../core/buffer-pool.js';
 import { ChannelFullError, ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { Event } from '../../core/event.js';
 import { defineChannel, type Channel, type ChannelContext, type ChannelTx } from '../contracts.js';
@@ -42,6 +43,8 @@ export interface FileChannelOptions {
 }
 
 const SPACE_CHECK_MS = 1000;
+/** Transactions at least this large are encoded into pooled buffers. */
+const POOLED_TX_BYTES = 64 * 1024;
 
 export class FileChannel implements Channel {
   readonly durable = true;
@@ -68,6 +71,8 @@ export class FileChannel implements Channel {
   private dirty = false;
   private spaceOkUntil = 0;
   private readonly statfs: NonNullable<FileChannelOptions['statfs']>;
+  /** Encode buffers of large transactions, reused once their append has been written. */
+  private readonly txBuffers = new BufferPool(4);
 
   constructor(
     readonly name: string,
@@ -258,8 +263,13 @@ export class FileChannel implements Channel {
   /** @internal Appends one transaction and applies it once durable. */
   async append(tx: FileTx, puts: readonly Event[], takes: Pointer[], markers: Readonly<Record<string, string>>): Promise<void> {
     this.ensureRunning();
-    const enc = encodeTx(puts, takes, markers);
-    await this.writer!.append(enc.buf, (f, o) => this.apply(tx, enc, f, o, takes, markers));
+    const enc = encodeTx(puts, takes, markers, (n) => (n >= POOLED_TX_BYTES ? this.txBuffers.take(n) : Buffer.allocUnsafe(n)));
+    try {
+      await this.writer!.append(enc.buf, (f, o) => this.apply(tx, enc, f, o, takes, markers));
+    } finally {
+      // the writer no longer touches the buffer once the append settled
+      if (enc.backing.length >= POOLED_TX_BYTES) this.txBuffers.give(enc.backing);
+    }
   }
 
   private apply(tx: FileTx, enc: EncodedTx, f: number, o: number, takes: Pointer[], markers: Readonly<Record<string, string>>): void {

@@ -73,7 +73,8 @@ function readEvent(inp: TProtocol): Event {
       }
       inp.readMapEnd();
     } else if (f.fid === 2 && f.ftype === T.STRING) {
-      body = Buffer.from(inp.readBinary());
+      // a view into the call's frame, which is not reused: no copy per event
+      body = inp.readBinary();
     } else {
       inp.skip(f.ftype);
     }
@@ -85,9 +86,13 @@ function readEvent(inp: TProtocol): Event {
   return { headers, body };
 }
 
-/** Runs `write` against a fresh protocol over a frame buffer and returns the complete frame. */
-function framed(p: WireProtocol, write: (out: TProtocol) => void, sizeHint?: number): Buffer {
-  const w = new FrameWriter(sizeHint);
+/**
+ * Runs `write` against a fresh protocol over a frame buffer and returns the complete frame: a view
+ * of `writer`'s buffer when one is given (valid until its next use), else of a buffer of its own.
+ */
+function framed(p: WireProtocol, write: (out: TProtocol) => void, sizeHint?: number, writer?: FrameWriter): Buffer {
+  const w = writer ?? new FrameWriter(sizeHint);
+  if (writer) writer.reset(sizeHint);
   write(new (fastClass(p))(w));
   return w.frame();
 }
@@ -102,9 +107,9 @@ export function libraryFramed(p: WireProtocol, write: (out: TProtocol) => void):
   return frame;
 }
 
-/** A client's call: `append` carries one event, `appendBatch` a list. */
-export function encodeCall(p: WireProtocol, method: Method, seqid: number, events: readonly Event[]): Buffer {
-  return framed(p, (out) => writeCall(out, method, seqid, events), sizeHint(events));
+/** A client's call: `append` carries one event, `appendBatch` a list. See `framed` for `writer`. */
+export function encodeCall(p: WireProtocol, method: Method, seqid: number, events: readonly Event[], writer?: FrameWriter): Buffer {
+  return framed(p, (out) => writeCall(out, method, seqid, events), sizeHint(events), writer);
 }
 
 function sizeHint(events: readonly Event[]): number {

@@ -16,17 +16,16 @@ const MIN_CAPACITY = 256;
 
 /**
  * A write-only framed transport: one message is written into a growable buffer that leaves room for
- * the 4-byte frame length, and `frame()` returns header + message without copying. Each frame gets a
- * buffer of its own (sized from the previous frame), so a frame handed to a socket is never reused.
+ * the 4-byte frame length, and `frame()` returns header + message without copying. `reset()` starts
+ * the next message in the same buffer, so a caller that reuses a FrameWriter must be done with the
+ * previous frame (e.g. a client whose call was answered: the peer has read all of it).
  */
 export class FrameWriter implements TTransport {
   buf: Buffer;
   pos = 4;
-  private hint: number;
 
   constructor(sizeHint = MIN_CAPACITY) {
-    this.hint = Math.max(MIN_CAPACITY, sizeHint);
-    this.buf = Buffer.allocUnsafe(this.hint);
+    this.buf = Buffer.allocUnsafeSlow(Math.max(MIN_CAPACITY, sizeHint));
   }
 
   /** Makes room for `n` more bytes. */
@@ -35,12 +34,18 @@ export class FrameWriter implements TTransport {
     if (need <= this.buf.length) return;
     let cap = this.buf.length * 2;
     while (cap < need) cap *= 2;
-    const next = Buffer.allocUnsafe(cap);
+    const next = Buffer.allocUnsafeSlow(cap);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }
 
-  /** The complete frame (length header + message); the next message starts in a fresh buffer. */
+  /** Starts a new message, reusing the buffer. */
+  reset(sizeHint = 0): void {
+    this.pos = 4;
+    if (sizeHint > this.buf.length) this.reserve(sizeHint - 4);
+  }
+
+  /** The complete frame (length header + message): a view of this writer's buffer. */
   frame(): Buffer {
     const n = this.pos - 4;
     const b = this.buf;
@@ -48,11 +53,7 @@ export class FrameWriter implements TTransport {
     b[1] = n >>> 16;
     b[2] = n >>> 8;
     b[3] = n;
-    const out = b.subarray(0, this.pos);
-    this.hint = Math.max(MIN_CAPACITY, this.pos + (this.pos >>> 4));
-    this.buf = Buffer.allocUnsafe(this.hint);
-    this.pos = 4;
-    return out;
+    return b.subarray(0, this.pos);
   }
 
   byte(b: number): void {

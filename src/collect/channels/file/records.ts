@@ -76,18 +76,26 @@ function seal(buf: Buffer, start: number, end: number): void {
 }
 
 export interface EncodedTx {
+  /** The transaction's bytes: a view of `backing`. */
   buf: Buffer;
+  /** The buffer `alloc` returned. */
+  backing: Buffer;
   /** Offsets of each EVENT record inside `buf`, and their lengths. */
   offsets: number[];
   lengths: number[];
 }
 
-/** One transaction's append: EVENT records for `puts`, then the COMMIT record. */
-export function encodeTx(puts: readonly Event[], takes: readonly Pointer[], markers: Readonly<Record<string, string>>): EncodedTx {
+/** One transaction's append: EVENT records for `puts`, then the COMMIT record, in a buffer from `alloc`. */
+export function encodeTx(
+  puts: readonly Event[],
+  takes: readonly Pointer[],
+  markers: Readonly<Record<string, string>>,
+  alloc: (size: number) => Buffer = (n) => Buffer.allocUnsafe(n),
+): EncodedTx {
   let size = 0;
   for (const e of puts) size += FRAME + 9 + strsBytes(e.headers) + e.body.length;
   size += FRAME + 13 + takes.length * 12 + strsBytes(markers);
-  const buf = Buffer.allocUnsafe(size);
+  const buf = alloc(size);
   const offsets: number[] = [];
   const lengths: number[] = [];
   let off = 0;
@@ -119,7 +127,7 @@ export function encodeTx(puts: readonly Event[], takes: readonly Pointer[], mark
   buf.writeUInt32LE(Object.keys(markers).length, off);
   off = writeStrs(buf, off + 4, markers);
   seal(buf, start, off);
-  return { buf: buf.subarray(0, off), offsets, lengths };
+  return { buf: buf.subarray(0, off), backing: buf, offsets, lengths };
 }
 
 export type Framed = { ok: true; type: number; start: number; end: number } | { ok: false; reason: 'torn' | 'checksum' };
