@@ -1,4 +1,5 @@
 import thrift, { type TTransport } from 'thrift';
+import { Utf8Cache } from '../../core/utf8-cache.js';
 
 /**
  * Allocation-free hot paths for the Apache Thrift library's own protocol classes.
@@ -10,7 +11,22 @@ import thrift, { type TTransport } from 'thrift';
  * and the compact varint reader. The bytes are the library's bytes: wire.test.ts compares every frame
  * with the unmodified library encoder.
  */
-const { TCompactProtocol, TBinaryProtocol } = thrift;
+const { TCompactProtocol, TBinaryProtocol, TFramedTransport, Thrift } = thrift;
+
+/** Strings read from frames: header names and origins recur in every event. */
+const STRINGS = new Utf8Cache();
+
+/** Reads `size` bytes of the transport as a UTF-8 string, as the library's transports do. */
+function readText(trans: TTransport, size: number): string {
+  if (size === 0) return '';
+  if (size < 0) throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.NEGATIVE_SIZE, 'Negative string size');
+  if (!(trans instanceof TFramedTransport)) return (trans as unknown as { readString(n: number): string }).readString(size);
+  trans.ensureAvailable(size);
+  const t = trans as unknown as { inBuf: Buffer; readPos: number };
+  const s = STRINGS.decode(t.inBuf, t.readPos, t.readPos + size);
+  t.readPos += size;
+  return s;
+}
 
 const MIN_CAPACITY = 256;
 
@@ -203,7 +219,7 @@ function readVarint(trans: TTransport): number {
     shift += 7;
     if (!(b & 0x80)) break;
     if (rsize >= 10) {
-      throw new thrift.Thrift.TProtocolException(thrift.Thrift.TProtocolExceptionType.INVALID_DATA, 'Variable-length int over 10 bytes.');
+      throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.INVALID_DATA, 'Variable-length int over 10 bytes.');
     }
   }
   if (hi === 0) return lo >>> 0;
@@ -248,6 +264,10 @@ export class FastCompactProtocol extends TCompactProtocol {
   readVarint32(): number {
     return readVarint(this.getTransport());
   }
+
+  override readString(): string {
+    return readText(this.getTransport(), this.readVarint32());
+  }
 }
 
 /** TBinaryProtocol writing primitives straight into a FrameWriter. */
@@ -283,5 +303,9 @@ export class FastBinaryProtocol extends TBinaryProtocol {
     }
     w.i32(n);
     putText(w, arg, n, encoding);
+  }
+
+  override readString(): string {
+    return readText(this.getTransport(), this.readI32());
   }
 }

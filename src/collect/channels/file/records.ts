@@ -1,5 +1,6 @@
 import * as zlib from 'node:zlib';
 import type { Event } from '../../../core/event.js';
+import { Utf8Cache } from '../../../core/utf8-cache.js';
 
 /**
  * Wire grammar of the file channel's write-ahead log (all integers unsigned 32-bit little-endian):
@@ -143,6 +144,9 @@ export function frameAt(buf: Buffer, off: number): Framed {
   return { ok: true, type: payload[0]!, start: off + FRAME, end: off + FRAME + len };
 }
 
+/** Header names and values recur in every record (names, origins): decode them to shared strings. */
+const STRINGS = new Utf8Cache();
+
 /** Thrown by the decoders when a checksummed record is still malformed (a bug or a foreign file). */
 export class MalformedRecord extends Error {}
 
@@ -164,10 +168,17 @@ class Reader {
     this.off += n;
     return b;
   }
+  str(): string {
+    const n = this.u32();
+    if (this.off + n > this.end) throw new MalformedRecord('record ends early');
+    const s = STRINGS.decode(this.buf, this.off, this.off + n);
+    this.off += n;
+    return s;
+  }
   strs(n: number, into: Record<string, string>): Record<string, string> {
     for (let i = 0; i < n; i++) {
-      const k = this.bytes(this.u32()).toString();
-      const v = this.bytes(this.u32()).toString();
+      const k = this.str();
+      const v = this.str();
       if (k === '__proto__') Object.defineProperty(into, k, { value: v, enumerable: true, writable: true, configurable: true });
       else into[k] = v;
     }
