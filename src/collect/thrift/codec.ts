@@ -1,4 +1,4 @@
-import thrift, { type TProtocol, type TProtocolConstructor } from 'thrift';
+import { TBinaryProtocol, TCompactProtocol, TFramedTransport, Thrift, type TProtocol, type TProtocolConstructor } from './lib.js';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { Event } from '../../core/event.js';
 import { FastBinaryProtocol, FastCompactProtocol, FrameWriter } from './wire.js';
@@ -9,7 +9,6 @@ import { FastBinaryProtocol, FastCompactProtocol, FrameWriter } from './wire.js'
  * compiler-generated code would; the library's protocol classes encode and decode every message,
  * struct, field and container (wire.ts only makes their primitive writers and varint reader cheap).
  */
-const { TFramedTransport, TCompactProtocol, TBinaryProtocol, Thrift } = thrift;
 const T = Thrift.Type;
 const M = Thrift.MessageType;
 

@@ -1,4 +1,4 @@
-import thrift, { type TTransport } from 'thrift';
+import { TBinaryProtocol, TCompactProtocol, TFramedTransport, Thrift, type TTransport } from './lib.js';
 import { Utf8Cache } from '../../core/utf8-cache.js';
 
 /**
@@ -11,7 +11,6 @@ import { Utf8Cache } from '../../core/utf8-cache.js';
  * and the compact varint reader. The bytes are the library's bytes: wire.test.ts compares every frame
  * with the unmodified library encoder.
  */
-const { TCompactProtocol, TBinaryProtocol, TFramedTransport, Thrift } = thrift;
 
 /** Strings read from frames: header names and origins recur in every event. */
 const STRINGS = new Utf8Cache();
