@@ -40,9 +40,17 @@ export type FileChannelConfig = z.infer<typeof schema>;
 export interface FileChannelOptions {
   /** Free-space probe of a directory's filesystem (fs.statfs unless replaced, e.g. in tests). */
   statfs?: (path: string) => Promise<{ bavail: number; bsize: number }>;
+  /** Bytes of put events kept in memory for their takes (RECENT_BYTES unless replaced, e.g. in tests). */
+  recentBytes?: number;
 }
 
 const SPACE_CHECK_MS = 1000;
+/**
+ * Events put by this process are kept in memory (up to this many bytes) until they are taken, so
+ * that a take of them needs no read back from the log. They are the very objects that were put and
+ * written: the log stays the only durable copy, and recovery always reads it.
+ */
+const RECENT_BYTES = 32 * 1024 * 1024;
 /** Transactions at least this large are encoded into pooled buffers. */
 const POOLED_TX_BYTES = 64 * 1024;
 
@@ -73,6 +81,10 @@ export class FileChannel implements Channel {
   private readonly statfs: NonNullable<FileChannelOptions['statfs']>;
   /** Encode buffers of large transactions, reused once their append has been written. */
   private readonly txBuffers = new BufferPool(4);
+  /** Events put and not yet taken, by pointerKey; see RECENT_BYTES. */
+  private readonly recent = new Map<number, Event>();
+  private recentBytes = 0;
+  private readonly recentLimit: number;
 
   constructor(
     readonly name: string,
@@ -87,6 +99,7 @@ export class FileChannel implements Channel {
     const dirs = (cfg.dataDirs ?? '').split(',').map((d) => d.trim()).filter(Boolean);
     this.dataDirs = (dirs.length > 0 ? dirs : [join(ctx.dataDir, name, 'data')]).map((d) => resolve(d));
     this.statfs = opts.statfs ?? ((p) => statfs(p));
+    this.recentLimit = opts.recentBytes ?? RECENT_BYTES;
     this.log = ctx.log;
     this.counters = ctx.counters;
     this.reader = new EventReader(name, this.dataDirs, ctx.counters, ctx.log);
@@ -153,6 +166,8 @@ export class FileChannel implements Channel {
   }
 
   private async release(): Promise<void> {
+    this.recent.clear();
+    this.recentBytes = 0;
     await this.writer?.close().catch(() => {});
     await this.reader.close();
     for (const u of this.unlocks.splice(0)) await u();
@@ -265,24 +280,26 @@ export class FileChannel implements Channel {
     this.ensureRunning();
     const enc = encodeTx(puts, takes, markers, (n) => (n >= POOLED_TX_BYTES ? this.txBuffers.take(n) : Buffer.allocUnsafe(n)));
     try {
-      await this.writer!.append(enc.buf, (f, o) => this.apply(tx, enc, f, o, takes, markers));
+      await this.writer!.append(enc.buf, (f, o) => this.apply(tx, enc, f, o, puts, takes, markers));
     } finally {
       // the writer no longer touches the buffer once the append settled
       if (enc.backing.length >= POOLED_TX_BYTES) this.txBuffers.give(enc.backing);
     }
   }
 
-  private apply(tx: FileTx, enc: EncodedTx, f: number, o: number, takes: Pointer[], markers: Readonly<Record<string, string>>): void {
+  private apply(tx: FileTx, enc: EncodedTx, f: number, o: number, puts: readonly Event[], takes: Pointer[], markers: Readonly<Record<string, string>>): void {
     const n = enc.offsets.length;
     if (n > 0) {
       const ptrs: Pointer[] = new Array(n);
       for (let i = 0; i < n; i++) ptrs[i] = { f, o: o + enc.offsets[i]!, l: enc.lengths[i]! };
+      this.remember(ptrs, puts);
       this.queue.pushAll(ptrs);
       this.reserved -= n;
       this.counters.inc('EventPutSuccessCount', n);
       this.dataSignal.notify();
     }
     if (takes.length > 0) {
+      this.forget(takes);
       this.inflight -= takes.length;
       this.counters.inc('EventTakeSuccessCount', takes.length);
       this.spaceSignal.notify();
@@ -307,8 +324,48 @@ export class FileChannel implements Channel {
     this.dataSignal.notify();
   }
 
-  /** @internal */ readEvents(ptrs: readonly Pointer[]): Promise<Event[]> {
-    return this.reader.read(ptrs);
+  /** Keeps a committed put's events for the takes to come, if they fit (all or none). */
+  private remember(ptrs: readonly Pointer[], puts: readonly Event[]): void {
+    let bytes = 0;
+    for (const e of puts) bytes += keptBytes(e);
+    if (this.recentBytes + bytes > this.recentLimit) return;
+    this.recentBytes += bytes;
+    for (let i = 0; i < ptrs.length; i++) this.recent.set(pointerKey(ptrs[i]!.f, ptrs[i]!.o), puts[i]!);
+  }
+
+  /** Drops the kept events of committed takes. */
+  private forget(takes: readonly Pointer[]): void {
+    if (this.recent.size === 0) return;
+    for (const p of takes) {
+      const k = pointerKey(p.f, p.o);
+      const e = this.recent.get(k);
+      if (e === undefined) continue;
+      this.recent.delete(k);
+      this.recentBytes -= keptBytes(e);
+    }
+  }
+
+  /** @internal The events of taken pointers: kept ones from memory, the others read from the log. */
+  readEvents(ptrs: readonly Pointer[]): Promise<Event[]> {
+    if (this.recent.size === 0) return this.reader.read(ptrs);
+    const out: Event[] = new Array(ptrs.length);
+    const missing: Pointer[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < ptrs.length; i++) {
+      const e = this.recent.get(pointerKey(ptrs[i]!.f, ptrs[i]!.o));
+      if (e !== undefined) out[i] = e;
+      else {
+        missing.push(ptrs[i]!);
+        at.push(i);
+      }
+    }
+    if (missing.length === 0) return Promise.resolve(out);
+    if (missing.length === ptrs.length) return this.reader.read(ptrs);
+    return this.reader.readAligned(missing).then((read) => {
+      for (let j = 0; j < read.length; j++) out[at[j]!] = read[j]!;
+      // a damaged record (counted and logged by the reader) is left out, as in a take from the log
+      return read.includes(undefined) ? out.filter((e) => e !== undefined) : out;
+    });
   }
 
   /** @internal Group commits so far: fdatasync calls of the log. */
@@ -316,6 +373,9 @@ export class FileChannel implements Channel {
     return this.writer?.syncs ?? 0;
   }
 }
+
+/** What a kept event is charged against RECENT_BYTES: its body plus a flat allowance for headers. */
+const keptBytes = (e: Event): number => e.body.length + 256;
 
 defineChannel({
   type: 'file',
