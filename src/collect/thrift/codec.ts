@@ -1,6 +1,7 @@
 import { TBinaryProtocol, TCompactProtocol, TFramedTransport, Thrift, type TProtocol, type TProtocolConstructor } from './lib.js';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { Event } from '../../core/event.js';
+import { chunkedFrameReader } from './frames.js';
 import { FastBinaryProtocol, FastCompactProtocol, FrameWriter } from './wire.js';
 
 /**
@@ -224,16 +225,11 @@ export function readReply(inp: TProtocol): Reply {
 }
 
 /**
- * Splits a byte stream into frames with the library's framed-transport receiver and hands each frame
- * to `onFrame` as a protocol to read from. Frames larger than `maxLength` raise an error.
+ * Splits a byte stream into frames and hands each frame to `onFrame` as a protocol to read from (the
+ * library's protocol class over a FrameChunks transport; see frames.ts), synchronously. Frames larger
+ * than `maxLength` raise an error.
  */
 export function frameReader(p: WireProtocol, maxLength: number, onFrame: (inp: TProtocol) => void): (data: Buffer) => void {
   const cls = fastClass(p);
-  const receiver = (TFramedTransport.receiver as unknown as (cb: (t: InstanceType<typeof TFramedTransport>) => void, seqid: undefined, max: number) => (d: Buffer) => void)(
-    (t) => onFrame(new cls(t)),
-    undefined,
-    maxLength,
-  );
-  return receiver;
+  return chunkedFrameReader(maxLength, (t) => onFrame(new cls(t)));
 }
-

@@ -14,4 +14,6 @@ export const Thrift = require(`${LIB}thrift.js`) as typeof ThriftModule.Thrift;
 export const TCompactProtocol = require(`${LIB}compact_protocol.js`) as typeof ThriftModule.TCompactProtocol;
 export const TBinaryProtocol = require(`${LIB}binary_protocol.js`) as typeof ThriftModule.TBinaryProtocol;
 export const TFramedTransport = require(`${LIB}framed_transport.js`) as typeof ThriftModule.TFramedTransport;
+/** The error the library's transports throw when a frame ends before the value being read. */
+export const InputBufferUnderrunError = require(`${LIB}input_buffer_underrun_error.js`) as new (message?: string) => Error;
 export type { TProtocol, TProtocolConstructor, TTransport } from 'thrift';

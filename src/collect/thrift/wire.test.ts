@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import thrift from 'thrift';
 import { makeEvent, type Event } from '../../core/event.js';
-import { encodeCall, encodeException, encodeReply, frameReader, libraryFramed, readCall, writeCall, writeException, writeReply, type WireProtocol } from './codec.js';
+import { encodeCall, encodeException, encodeReply, frameReader, libraryFramed, protocolClass, readCall, writeCall, writeException, writeReply, type WireProtocol } from './codec.js';
 import { FastCompactProtocol, FrameWriter } from './wire.js';
 
 /**
@@ -67,6 +67,29 @@ describe('thrift wire encoding matches the Apache library byte for byte', () => 
       }
     });
   }
+
+  for (const p of PROTOCOLS) {
+    it(`decodes frames split at every kind of boundary as the library's own transport does (${p})`, () => {
+      const all = events();
+      const frames = [libraryFramed(p, (out) => writeCall(out, 'appendBatch', 77, all)), libraryFramed(p, (out) => writeCall(out, 'append', 78, [all[2]!]))];
+      const stream = Buffer.concat(frames);
+      // the reference: the library's TFramedTransport over each whole frame
+      const want = frames.map((f) => readCall(new (protocolClass(p))(new thrift.TFramedTransport(f.subarray(4)))));
+      for (const size of [1, 2, 3, 5, 7, 64, 1000, 4096, stream.length]) {
+        const got: ReturnType<typeof readCall>[] = [];
+        const read = frameReader(p, 1 << 24, (inp) => got.push(readCall(inp)));
+        for (let o = 0; o < stream.length; o += size) read(stream.subarray(o, o + size));
+        assert.deepEqual(got, want, `chunks of ${size} bytes`);
+      }
+    });
+  }
+
+  it('refuses frames over the limit and reports frames that end early', () => {
+    const read = frameReader('compact', 100, () => {});
+    assert.throws(() => read(Buffer.from([0, 0, 1, 0])), /Frame size 256 larger than the maximum allowed 100/);
+    const short = frameReader('binary', 100, (inp) => readCall(inp));
+    assert.throws(() => short(Buffer.from([0, 0, 0, 3, 0x80, 0x01, 0x00])));
+  });
 
   it('reads compact varints of every length as the library does', () => {
     const values = [0, 1, 127, 128, 300, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 31 - 1, -1, -64, -(2 ** 31), 2 ** 32 + 5, 2 ** 40, 2 ** 52, -(2 ** 40)];

@@ -1,5 +1,6 @@
 import { TBinaryProtocol, TCompactProtocol, TFramedTransport, Thrift, type TTransport } from './lib.js';
 import { Utf8Cache } from '../../core/utf8-cache.js';
+import { FrameChunks } from './frames.js';
 
 /**
  * Allocation-free hot paths for the Apache Thrift library's own protocol classes.
@@ -19,6 +20,7 @@ const STRINGS = new Utf8Cache();
 function readText(trans: TTransport, size: number): string {
   if (size === 0) return '';
   if (size < 0) throw new Thrift.TProtocolException(Thrift.TProtocolExceptionType.NEGATIVE_SIZE, 'Negative string size');
+  if (trans instanceof FrameChunks) return trans.readString(size);
   if (!(trans instanceof TFramedTransport)) return (trans as unknown as { readString(n: number): string }).readString(size);
   trans.ensureAvailable(size);
   const t = trans as unknown as { inBuf: Buffer; readPos: number };
