@@ -10,7 +10,11 @@
  * thrift sinks to the same collector, each on its own connection and sink runner, so that while one
  * batch waits for the collector's disk sync the next is already on the wire; the collector's thrift
  * source commits calls from different connections concurrently (`threads`, default 4). One sink
- * (Flume's synchronous ThriftSink) leaves both processes idle during every sync.
+ * (Flume's synchronous ThriftSink) leaves both processes idle during every sync. Batches are
+ * BENCH_BATCH (default 2500) events of 1 KB at every stage (TAILDIR batchSize, thrift batch-size,
+ * file_roll batchSize): 2.5 MB batches fill the pipeline sooner than 5 MB ones, and what is in flight
+ * stays within the file channel's in-memory window for taking events it just wrote, so takes rarely
+ * read back from disk.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -20,6 +24,7 @@ import { freePort, kill9, peakRssMiB, spawnMonsoon } from '../test/support/procs
 
 const MB = Number(process.env.BENCH_MB ?? 256);
 const SINKS = Number(process.env.BENCH_SINKS ?? 3);
+const BATCH = Number(process.env.BENCH_BATCH ?? 2500);
 const LINE = 1024;
 const lines = Math.floor((MB * 1024 * 1024) / LINE);
 const root = mkdtempSync(join(tmpdir(), 'monsoon-bench-collect-'));
@@ -69,17 +74,17 @@ async function runOurs(input: string, bytes: number) {
 col.sources.r1.type = thrift\ncol.sources.r1.bind = 127.0.0.1\ncol.sources.r1.port = ${port}\ncol.sources.r1.channels = c1
 col.channels.c1.type = file\ncol.channels.c1.checkpointDir = ${dir}/col/cp\ncol.channels.c1.dataDirs = ${dir}/col/data
 col.channels.c1.capacity = 1000000\ncol.channels.c1.transactionCapacity = 10000\ncol.channels.c1.minimumRequiredSpace = 0
-col.sinks.k1.type = file_roll\ncol.sinks.k1.channel = c1\ncol.sinks.k1.sink.directory = ${out}\ncol.sinks.k1.sink.rollInterval = 0\ncol.sinks.k1.batchSize = 5000\n`,
+col.sinks.k1.type = file_roll\ncol.sinks.k1.channel = c1\ncol.sinks.k1.sink.directory = ${out}\ncol.sinks.k1.sink.rollInterval = 0\ncol.sinks.k1.batchSize = ${BATCH}\n`,
   );
   const sinks = Array.from({ length: SINKS }, (_, i) => `k${i + 1}`);
   writeFileSync(
     join(dir, 'agent.properties'),
     `ag.sources = r1\nag.channels = c1\nag.sinks = ${sinks.join(' ')}
 ag.sources.r1.type = TAILDIR\nag.sources.r1.filegroups = f1\nag.sources.r1.filegroups.f1 = ${input.replace(/\./g, '\\\\.')}
-ag.sources.r1.positionFile = ${dir}/ag/pos.json\nag.sources.r1.batchSize = 5000\nag.sources.r1.channels = c1
+ag.sources.r1.positionFile = ${dir}/ag/pos.json\nag.sources.r1.batchSize = ${BATCH}\nag.sources.r1.channels = c1
 ag.channels.c1.type = file\nag.channels.c1.checkpointDir = ${dir}/ag/cp\nag.channels.c1.dataDirs = ${dir}/ag/data
 ag.channels.c1.capacity = 1000000\nag.channels.c1.transactionCapacity = 10000\nag.channels.c1.minimumRequiredSpace = 0
-${sinks.map((k) => `ag.sinks.${k}.type = thrift\nag.sinks.${k}.channel = c1\nag.sinks.${k}.hostname = 127.0.0.1\nag.sinks.${k}.port = ${port}\nag.sinks.${k}.batch-size = 5000\n`).join('')}`,
+${sinks.map((k) => `ag.sinks.${k}.type = thrift\nag.sinks.${k}.channel = c1\nag.sinks.${k}.hostname = 127.0.0.1\nag.sinks.${k}.port = ${port}\nag.sinks.${k}.batch-size = ${BATCH}\n`).join('')}`,
   );
   const collector = spawnMonsoon(['agent', '-n', 'col', '-f', join(dir, 'collector.properties'), '--data-dir', join(dir, 'col')]);
   await new Promise((r) => setTimeout(r, 500));
