@@ -14,7 +14,9 @@
  * BENCH_BATCH (default 2500) events of 1 KB at every stage (TAILDIR batchSize, thrift batch-size,
  * file_roll batchSize): 2.5 MB batches fill the pipeline sooner than 5 MB ones, and what is in flight
  * stays within the file channel's in-memory window for taking events it just wrote, so takes rarely
- * read back from disk.
+ * read back from disk. The collector drains its channel with BENCH_ROLL_SINKS (default 2) file_roll
+ * sinks (file name prefixes k1-, k2- in the one output directory), so that one sink's file sync
+ * overlaps the other's batch.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { freePort, kill9, peakRssMiB, spawnMonsoon } from '../test/support/procs
 const MB = Number(process.env.BENCH_MB ?? 256);
 const SINKS = Number(process.env.BENCH_SINKS ?? 3);
 const BATCH = Number(process.env.BENCH_BATCH ?? 2500);
+const ROLL_SINKS = Number(process.env.BENCH_ROLL_SINKS ?? 2);
 const LINE = 1024;
 const lines = Math.floor((MB * 1024 * 1024) / LINE);
 const root = mkdtempSync(join(tmpdir(), 'monsoon-bench-collect-'));
@@ -68,13 +71,14 @@ async function runOurs(input: string, bytes: number) {
   const out = join(dir, 'out');
   mkdirSync(out, { recursive: true });
   const port = await freePort();
+  const rollSinks = Array.from({ length: ROLL_SINKS }, (_, i) => `k${i + 1}`);
   writeFileSync(
     join(dir, 'collector.properties'),
-    `col.sources = r1\ncol.channels = c1\ncol.sinks = k1
+    `col.sources = r1\ncol.channels = c1\ncol.sinks = ${rollSinks.join(' ')}
 col.sources.r1.type = thrift\ncol.sources.r1.bind = 127.0.0.1\ncol.sources.r1.port = ${port}\ncol.sources.r1.channels = c1
 col.channels.c1.type = file\ncol.channels.c1.checkpointDir = ${dir}/col/cp\ncol.channels.c1.dataDirs = ${dir}/col/data
 col.channels.c1.capacity = 1000000\ncol.channels.c1.transactionCapacity = 10000\ncol.channels.c1.minimumRequiredSpace = 0
-col.sinks.k1.type = file_roll\ncol.sinks.k1.channel = c1\ncol.sinks.k1.sink.directory = ${out}\ncol.sinks.k1.sink.rollInterval = 0\ncol.sinks.k1.batchSize = ${BATCH}\n`,
+${rollSinks.map((k) => `col.sinks.${k}.type = file_roll\ncol.sinks.${k}.channel = c1\ncol.sinks.${k}.sink.directory = ${out}\ncol.sinks.${k}.sink.pathManager.prefix = ${k}-\ncol.sinks.${k}.sink.rollInterval = 0\ncol.sinks.${k}.batchSize = ${BATCH}\n`).join('')}`,
   );
   const sinks = Array.from({ length: SINKS }, (_, i) => `k${i + 1}`);
   writeFileSync(
