@@ -11,6 +11,7 @@ import { writeCheckpoint } from './file/checkpoint.js';
 import { lockDir } from './file/lock.js';
 import { EventReader } from './file/reader.js';
 import { encodeTx, pointerKey, type EncodedTx, type Pointer } from './file/records.js';
+import { RecentEvents } from './file/recent.js';
 import { recover } from './file/recovery.js';
 import { FileTx } from './file/tx.js';
 import { LogWriter, listDataFiles } from './file/wal.js';
@@ -81,10 +82,8 @@ export class FileChannel implements Channel {
   private readonly statfs: NonNullable<FileChannelOptions['statfs']>;
   /** Encode buffers of large transactions, reused once their append has been written. */
   private readonly txBuffers = new BufferPool(4);
-  /** Events put and not yet taken, by pointerKey; see RECENT_BYTES. */
-  private readonly recent = new Map<number, Event>();
-  private recentBytes = 0;
-  private readonly recentLimit: number;
+  /** Events put and not yet taken; see RECENT_BYTES. */
+  private readonly recent: RecentEvents;
 
   constructor(
     readonly name: string,
@@ -99,7 +98,7 @@ export class FileChannel implements Channel {
     const dirs = (cfg.dataDirs ?? '').split(',').map((d) => d.trim()).filter(Boolean);
     this.dataDirs = (dirs.length > 0 ? dirs : [join(ctx.dataDir, name, 'data')]).map((d) => resolve(d));
     this.statfs = opts.statfs ?? ((p) => statfs(p));
-    this.recentLimit = opts.recentBytes ?? RECENT_BYTES;
+    this.recent = new RecentEvents(opts.recentBytes ?? RECENT_BYTES);
     this.log = ctx.log;
     this.counters = ctx.counters;
     this.reader = new EventReader(name, this.dataDirs, ctx.counters, ctx.log);
@@ -167,7 +166,6 @@ export class FileChannel implements Channel {
 
   private async release(): Promise<void> {
     this.recent.clear();
-    this.recentBytes = 0;
     await this.writer?.close().catch(() => {});
     await this.reader.close();
     for (const u of this.unlocks.splice(0)) await u();
@@ -292,14 +290,14 @@ export class FileChannel implements Channel {
     if (n > 0) {
       const ptrs: Pointer[] = new Array(n);
       for (let i = 0; i < n; i++) ptrs[i] = { f, o: o + enc.offsets[i]!, l: enc.lengths[i]! };
-      this.remember(ptrs, puts);
+      this.recent.remember(ptrs, puts);
       this.queue.pushAll(ptrs);
       this.reserved -= n;
       this.counters.inc('EventPutSuccessCount', n);
       this.dataSignal.notify();
     }
     if (takes.length > 0) {
-      this.forget(takes);
+      this.recent.forget(takes);
       this.inflight -= takes.length;
       this.counters.inc('EventTakeSuccessCount', takes.length);
       this.spaceSignal.notify();
@@ -324,27 +322,6 @@ export class FileChannel implements Channel {
     this.dataSignal.notify();
   }
 
-  /** Keeps a committed put's events for the takes to come, if they fit (all or none). */
-  private remember(ptrs: readonly Pointer[], puts: readonly Event[]): void {
-    let bytes = 0;
-    for (const e of puts) bytes += keptBytes(e);
-    if (this.recentBytes + bytes > this.recentLimit) return;
-    this.recentBytes += bytes;
-    for (let i = 0; i < ptrs.length; i++) this.recent.set(pointerKey(ptrs[i]!.f, ptrs[i]!.o), puts[i]!);
-  }
-
-  /** Drops the kept events of committed takes. */
-  private forget(takes: readonly Pointer[]): void {
-    if (this.recent.size === 0) return;
-    for (const p of takes) {
-      const k = pointerKey(p.f, p.o);
-      const e = this.recent.get(k);
-      if (e === undefined) continue;
-      this.recent.delete(k);
-      this.recentBytes -= keptBytes(e);
-    }
-  }
-
   /** @internal The events of taken pointers: kept ones from memory, the others read from the log. */
   readEvents(ptrs: readonly Pointer[]): Promise<Event[]> {
     if (this.recent.size === 0) return this.reader.read(ptrs);
@@ -352,7 +329,7 @@ export class FileChannel implements Channel {
     const missing: Pointer[] = [];
     const at: number[] = [];
     for (let i = 0; i < ptrs.length; i++) {
-      const e = this.recent.get(pointerKey(ptrs[i]!.f, ptrs[i]!.o));
+      const e = this.recent.get(ptrs[i]!);
       if (e !== undefined) out[i] = e;
       else {
         missing.push(ptrs[i]!);
@@ -373,9 +350,6 @@ export class FileChannel implements Channel {
     return this.writer?.syncs ?? 0;
   }
 }
-
-/** What a kept event is charged against RECENT_BYTES: its body plus a flat allowance for headers. */
-const keptBytes = (e: Event): number => e.body.length + 256;
 
 defineChannel({
   type: 'file',
