@@ -19,7 +19,7 @@
  * overlaps the other's batch.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, kill9, peakRssMiB, spawnMonsoon } from '../test/support/procs.js';
@@ -43,6 +43,9 @@ function writeInput(path: string): number {
       chunk.length = 0;
     }
   }
+  // On disk before either pipeline starts: otherwise the first one timed (ours) shares the disk with
+  // the kernel writing this file back, and the second (rsyslog) does not.
+  fsyncSync(fd);
   closeSync(fd);
   return statSync(path).size;
 }
