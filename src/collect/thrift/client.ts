@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
 import type { Event } from '../../core/event.js';
 import { encodeCall, frameReader, MAX_FRAME_BYTES, readReply, type WireProtocol } from './codec.js';
-import { FrameWriter } from './wire.js';
+import { FrameWriter } from './frame-writer.js';
 
 /** A frame buffer larger than this is not kept between calls. */
 const KEEP_FRAME_BYTES = 32 * 1024 * 1024;

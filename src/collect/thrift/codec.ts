@@ -2,7 +2,8 @@ import { TBinaryProtocol, TCompactProtocol, TFramedTransport, Thrift, type TProt
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { Event } from '../../core/event.js';
 import { chunkedFrameReader } from './frames.js';
-import { FastBinaryProtocol, FastCompactProtocol, FrameWriter } from './wire.js';
+import { FrameWriter } from './frame-writer.js';
+import { FastBinaryProtocol, FastCompactProtocol } from './wire.js';
 
 /**
  * Flume's ThriftSourceProtocol (idl/flume.thrift) encoded with the Apache Thrift library's own

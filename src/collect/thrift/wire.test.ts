@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import thrift from 'thrift';
 import { makeEvent, type Event } from '../../core/event.js';
 import { encodeCall, encodeException, encodeReply, frameReader, libraryFramed, protocolClass, readCall, writeCall, writeException, writeReply, type WireProtocol } from './codec.js';
-import { FastCompactProtocol, FrameWriter } from './wire.js';
+import { FrameWriter } from './frame-writer.js';
+import { FastCompactProtocol } from './wire.js';
 
 /**
  * The allocation-free writers and readers of wire.ts must produce and accept exactly the bytes of the
