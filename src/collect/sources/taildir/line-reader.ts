@@ -24,7 +24,6 @@ export class LineReader {
   start: number;
   end: number;
   private chunk: Buffer = EMPTY;
-  private readBuf: Buffer | undefined;
   private off = 0;
   private partial: Buffer[] = [];
   private partialLen = 0;
@@ -80,10 +79,7 @@ export class LineReader {
    */
   async fill(fh: FileHandle, size: number): Promise<number> {
     const want = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, size - this.end));
-    // Lines (and held partial lines) are copies, so the consumed chunk's buffer can be read into
-    // again: a fresh megabyte per read would cost page faults and garbage collections.
-    if (!this.readBuf || this.readBuf.length < want) this.readBuf = Buffer.allocUnsafeSlow(want);
-    const buf = this.readBuf;
+    const buf = Buffer.allocUnsafe(want);
     const { bytesRead } = await fh.read(buf, 0, want, this.end);
     if (bytesRead === 0) return 0;
     this.chunk = bytesRead < want ? buf.subarray(0, bytesRead) : buf;
