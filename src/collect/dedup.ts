@@ -1,4 +1,4 @@
-import { identityOf, type Event } from '../core/event.js';
+import { identityOf, type Event, type EventIdentity } from '../core/event.js';
 
 /**
  * The identities (origin, seq) a receiving source has already committed, kept per origin as sorted,
@@ -31,6 +31,8 @@ export interface Admission {
   duplicates: number;
   /** The set after committing `fresh`. */
   next: IdentitySet;
+  /** The identities of `fresh`, per origin, as flat sorted intervals (for `IdentitySet.with`). */
+  added: ReadonlyMap<string, readonly number[]>;
   /** Origins (or intervals) forgotten to respect the bounds. */
   pruned: number;
 }
@@ -56,6 +58,18 @@ export class IdentitySet {
         throw new Error(`identity set entry for origin ${JSON.stringify(origin)} is malformed`);
       }
       origins.set(origin, { ranges: r as number[], seen: raw.t });
+    }
+    return new IdentitySet(origins, limits);
+  }
+
+  /** The union of several sets (each origin: merged intervals, latest activity); limits apply on the next `with`. */
+  static union(sets: readonly IdentitySet[], limits: IdentitySetLimits): IdentitySet {
+    const origins = new Map<string, OriginEntry>();
+    for (const set of sets) {
+      for (const [origin, entry] of set.origins) {
+        const had = origins.get(origin);
+        origins.set(origin, had ? { ranges: merge(had.ranges, entry.ranges), seen: Math.max(had.seen, entry.seen) } : entry);
+      }
     }
     return new IdentitySet(origins, limits);
   }
@@ -86,13 +100,17 @@ export class IdentitySet {
     return false;
   }
 
-  /** Splits a batch into fresh events and duplicates; does not change this set. */
-  admit(events: readonly Event[], now: number): Admission {
+  /**
+   * Splits a batch into fresh events and duplicates; does not change this set. `ids` may hold the
+   * events' identities already parsed (identityOf of each event, same order).
+   */
+  admit(events: readonly Event[], now: number, ids?: ReadonlyArray<EventIdentity | undefined>): Admission {
     const fresh: Event[] = [];
     const added = new Map<string, Set<number>>();
     let duplicates = 0;
-    for (const e of events) {
-      const id = identityOf(e);
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const id = ids ? ids[i] : identityOf(e);
       if (!id) {
         fresh.push(e);
         continue;
@@ -106,11 +124,14 @@ export class IdentitySet {
       batch.add(id.seq);
       fresh.push(e);
     }
-    const { next, pruned } = this.with(added, now);
-    return { fresh, duplicates, next, pruned };
+    const ranges = new Map<string, number[]>();
+    for (const [origin, seqs] of added) ranges.set(origin, toRanges(seqs));
+    const { next, pruned } = this.with(ranges, now);
+    return { fresh, duplicates, next, pruned, added: ranges };
   }
 
-  private with(added: ReadonlyMap<string, Set<number>>, now: number): { next: IdentitySet; pruned: number } {
+  /** This set plus `added` (flat sorted intervals per origin), pruned to the limits. */
+  with(added: ReadonlyMap<string, readonly number[]>, now: number): { next: IdentitySet; pruned: number } {
     const { retentionMs, maxOrigins, maxIntervals } = this.limits;
     const origins = new Map<string, OriginEntry>();
     let pruned = 0;
@@ -118,8 +139,8 @@ export class IdentitySet {
       if (!added.has(origin) && now - entry.seen > retentionMs) pruned++;
       else origins.set(origin, entry);
     }
-    for (const [origin, seqs] of added) {
-      let ranges = merge(origins.get(origin)?.ranges ?? [], toRanges(seqs));
+    for (const [origin, add] of added) {
+      let ranges = merge(origins.get(origin)?.ranges ?? [], add);
       if (ranges.length > 2 * maxIntervals) {
         pruned += ranges.length / 2 - maxIntervals;
         ranges = ranges.slice(ranges.length - 2 * maxIntervals);

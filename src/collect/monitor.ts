@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { MetricsRegistry } from '../core/metrics.js';
 
 /**
@@ -13,6 +13,8 @@ export interface MonitorOptions {
 }
 
 export async function startMonitor(opts: MonitorOptions): Promise<{ server: FastifyInstance; port: number }> {
+  // loaded on first use: agents without a monitoring endpoint do not pay for fastify at startup
+  const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
   const prometheus = async (reply: { type(t: string): unknown }) => {
     reply.type('text/plain; version=0.0.4; charset=utf-8');

@@ -1,4 +1,4 @@
-import { Gauge, Registry } from 'prom-client';
+import type { Gauge } from 'prom-client';
 
 /**
  * Component counters with Flume's names (EventReceivedCount, ChannelSize, …). Hot paths bump plain
@@ -122,6 +122,8 @@ export class MetricsRegistry {
 
   /** Prometheus text exposition: one gauge family per counter, labelled by agent and component. */
   async toPrometheus(): Promise<string> {
+    // loaded on first use: most agents never serve Prometheus, and loading it slows every startup
+    const { Gauge, Registry } = await import('prom-client');
     const reg = new Registry();
     const families = new Map<string, Gauge>();
     for (const c of this.components.values()) {

@@ -179,3 +179,39 @@ describe('file channel commits', () => {
     }
   });
 });
+
+describe('file channel takes of events put by this process', () => {
+  it('serves them from memory up to a byte bound and reads the rest from the log, in order', async () => {
+    const first = numbered(0, 5); // fits the bound
+    const second = numbered(5, 30); // does not: read back from the log
+    const third = numbered(35, 5); // fits again once the first batch is taken
+    const h = new FileHarness(fileConfig(), { recentBytes: third.reduce((n, e) => n + e.body.length + 256, 0) });
+    try {
+      await h.channel.start();
+      await putCommit(h.channel, first);
+      await putCommit(h.channel, second);
+      const t1 = h.channel.transaction();
+      const got1 = await t1.take(8);
+      assert.deepEqual(got1.slice(0, 5), first);
+      assert.ok(got1.slice(0, 5).every((e, i) => e === first[i]), 'kept events are the objects that were put');
+      assert.ok(got1.slice(5).every((e, i) => e !== second[i] && e.body.equals(second[i]!.body)), 'the others come from the log');
+      await t1.commit();
+      await putCommit(h.channel, third);
+      const t2 = h.channel.transaction();
+      const got2 = await t2.take(100);
+      assert.deepEqual(
+        got2.map((e) => Number(e.headers.n)),
+        Array.from({ length: 32 }, (_, i) => 8 + i),
+      );
+      assert.ok(got2.slice(27).every((e, i) => e === third[i]));
+      await t2.rollback();
+      // after a restart everything comes from the log
+      await h.channel.stop();
+      const ch = await h.reopen();
+      assert.deepEqual(await drain(ch), Array.from({ length: 32 }, (_, i) => 8 + i));
+      assert.equal(h.corrupt(), 0);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});

@@ -2,6 +2,7 @@ import { mkdir, statfs, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
+import { BufferPool } from '../../core/buffer-pool.js';
 import { ChannelFullError, ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { Event } from '../../core/event.js';
 import { defineChannel, type Channel, type ChannelContext, type ChannelTx } from '../contracts.js';
@@ -10,6 +11,7 @@ import { writeCheckpoint } from './file/checkpoint.js';
 import { lockDir } from './file/lock.js';
 import { EventReader } from './file/reader.js';
 import { encodeTx, pointerKey, type EncodedTx, type Pointer } from './file/records.js';
+import { RecentEvents } from './file/recent.js';
 import { recover } from './file/recovery.js';
 import { FileTx } from './file/tx.js';
 import { LogWriter, listDataFiles } from './file/wal.js';
@@ -39,9 +41,19 @@ export type FileChannelConfig = z.infer<typeof schema>;
 export interface FileChannelOptions {
   /** Free-space probe of a directory's filesystem (fs.statfs unless replaced, e.g. in tests). */
   statfs?: (path: string) => Promise<{ bavail: number; bsize: number }>;
+  /** Bytes of put events kept in memory for their takes (RECENT_BYTES unless replaced, e.g. in tests). */
+  recentBytes?: number;
 }
 
 const SPACE_CHECK_MS = 1000;
+/**
+ * Events put by this process are kept in memory (up to this many bytes) until they are taken, so
+ * that a take of them needs no read back from the log. They are the very objects that were put and
+ * written: the log stays the only durable copy, and recovery always reads it.
+ */
+const RECENT_BYTES = 32 * 1024 * 1024;
+/** Transactions at least this large are encoded into pooled buffers. */
+const POOLED_TX_BYTES = 64 * 1024;
 
 export class FileChannel implements Channel {
   readonly durable = true;
@@ -68,6 +80,10 @@ export class FileChannel implements Channel {
   private dirty = false;
   private spaceOkUntil = 0;
   private readonly statfs: NonNullable<FileChannelOptions['statfs']>;
+  /** Encode buffers of large transactions, reused once their append has been written. */
+  private readonly txBuffers = new BufferPool(4);
+  /** Events put and not yet taken; see RECENT_BYTES. */
+  private readonly recent: RecentEvents;
 
   constructor(
     readonly name: string,
@@ -82,6 +98,7 @@ export class FileChannel implements Channel {
     const dirs = (cfg.dataDirs ?? '').split(',').map((d) => d.trim()).filter(Boolean);
     this.dataDirs = (dirs.length > 0 ? dirs : [join(ctx.dataDir, name, 'data')]).map((d) => resolve(d));
     this.statfs = opts.statfs ?? ((p) => statfs(p));
+    this.recent = new RecentEvents(opts.recentBytes ?? RECENT_BYTES);
     this.log = ctx.log;
     this.counters = ctx.counters;
     this.reader = new EventReader(name, this.dataDirs, ctx.counters, ctx.log);
@@ -148,6 +165,7 @@ export class FileChannel implements Channel {
   }
 
   private async release(): Promise<void> {
+    this.recent.clear();
     await this.writer?.close().catch(() => {});
     await this.reader.close();
     for (const u of this.unlocks.splice(0)) await u();
@@ -258,21 +276,28 @@ export class FileChannel implements Channel {
   /** @internal Appends one transaction and applies it once durable. */
   async append(tx: FileTx, puts: readonly Event[], takes: Pointer[], markers: Readonly<Record<string, string>>): Promise<void> {
     this.ensureRunning();
-    const enc = encodeTx(puts, takes, markers);
-    await this.writer!.append(enc.buf, (f, o) => this.apply(tx, enc, f, o, takes, markers));
+    const enc = encodeTx(puts, takes, markers, (n) => (n >= POOLED_TX_BYTES ? this.txBuffers.take(n) : Buffer.allocUnsafe(n)));
+    try {
+      await this.writer!.append(enc.buf, (f, o) => this.apply(tx, enc, f, o, puts, takes, markers));
+    } finally {
+      // the writer no longer touches the buffer once the append settled
+      if (enc.backing.length >= POOLED_TX_BYTES) this.txBuffers.give(enc.backing);
+    }
   }
 
-  private apply(tx: FileTx, enc: EncodedTx, f: number, o: number, takes: Pointer[], markers: Readonly<Record<string, string>>): void {
+  private apply(tx: FileTx, enc: EncodedTx, f: number, o: number, puts: readonly Event[], takes: Pointer[], markers: Readonly<Record<string, string>>): void {
     const n = enc.offsets.length;
     if (n > 0) {
       const ptrs: Pointer[] = new Array(n);
       for (let i = 0; i < n; i++) ptrs[i] = { f, o: o + enc.offsets[i]!, l: enc.lengths[i]! };
+      this.recent.remember(ptrs, puts);
       this.queue.pushAll(ptrs);
       this.reserved -= n;
       this.counters.inc('EventPutSuccessCount', n);
       this.dataSignal.notify();
     }
     if (takes.length > 0) {
+      this.recent.forget(takes);
       this.inflight -= takes.length;
       this.counters.inc('EventTakeSuccessCount', takes.length);
       this.spaceSignal.notify();
@@ -297,8 +322,27 @@ export class FileChannel implements Channel {
     this.dataSignal.notify();
   }
 
-  /** @internal */ readEvents(ptrs: readonly Pointer[]): Promise<Event[]> {
-    return this.reader.read(ptrs);
+  /** @internal The events of taken pointers: kept ones from memory, the others read from the log. */
+  readEvents(ptrs: readonly Pointer[]): Promise<Event[]> {
+    if (this.recent.size === 0) return this.reader.read(ptrs);
+    const out: Event[] = new Array(ptrs.length);
+    const missing: Pointer[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < ptrs.length; i++) {
+      const e = this.recent.get(ptrs[i]!);
+      if (e !== undefined) out[i] = e;
+      else {
+        missing.push(ptrs[i]!);
+        at.push(i);
+      }
+    }
+    if (missing.length === 0) return Promise.resolve(out);
+    if (missing.length === ptrs.length) return this.reader.read(ptrs);
+    return this.reader.readAligned(missing).then((read) => {
+      for (let j = 0; j < read.length; j++) out[at[j]!] = read[j]!;
+      // a damaged record (counted and logged by the reader) is left out, as in a take from the log
+      return read.includes(undefined) ? out.filter((e) => e !== undefined) : out;
+    });
   }
 
   /** @internal Group commits so far: fdatasync calls of the log. */

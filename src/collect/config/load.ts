@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parse as parseProperties } from 'dot-properties';
-import { parse as parseYaml } from 'yaml';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 
 /**
@@ -45,6 +45,12 @@ export function parseFlumeProperties(text: string): FlatConfig {
   const out: FlatConfig = new Map();
   for (const [k, v] of Object.entries(parseProperties(text) as Record<string, string>)) out.set(k.trim(), String(v).trim());
   return out;
+}
+
+/** The YAML parser, loaded on first use: properties files (the common case) start faster without it. */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml.parse(text);
 }
 
 const LIST_SECTIONS = new Set(['sources', 'channels', 'sinks', 'sinkgroups']);

@@ -15,11 +15,19 @@ export function checkSerializer(name: string): string | undefined {
   return `unknown serializer "${name}"; use TEXT`;
 }
 
-/** One buffer for the whole batch: each body, plus '\n' when appendNewline. */
-export function serializeText(events: readonly Event[], appendNewline: boolean): Buffer {
-  if (!appendNewline) return Buffer.concat(events.map((e) => e.body));
-  const parts: Buffer[] = [];
-  const nl = Buffer.from('\n');
-  for (const e of events) parts.push(e.body, nl);
-  return Buffer.concat(parts);
+/**
+ * One buffer for the whole batch: each body, plus '\n' when appendNewline. The bytes are a view of
+ * the buffer `alloc` returns for their size (at least that large), so a sink can reuse one buffer.
+ */
+export function serializeText(events: readonly Event[], appendNewline: boolean, alloc: (size: number) => Buffer = (n) => Buffer.allocUnsafe(n)): Buffer {
+  let size = 0;
+  for (const e of events) size += e.body.length;
+  if (appendNewline) size += events.length;
+  const out = alloc(size);
+  let off = 0;
+  for (const e of events) {
+    off += e.body.copy(out, off);
+    if (appendNewline) out[off++] = 0x0a;
+  }
+  return out.subarray(0, off);
 }

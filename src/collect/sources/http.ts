@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
@@ -41,6 +41,8 @@ export class HttpSource implements Source {
 
   async start(): Promise<void> {
     this.stamper = new SequenceStamper(networkOrigin(this.ctx));
+    // loaded on first use: agents without an HTTP source do not pay for fastify at startup
+    const { default: Fastify } = await import('fastify');
     const app = Fastify({ logger: false, bodyLimit: this.cfg.maxRequestBytes });
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));

@@ -4,7 +4,7 @@ import { prop } from '../../core/config/props.js';
 import { errorMessage } from '../../core/errors.js';
 import { identityOf, SequenceStamper, type Event } from '../../core/event.js';
 import { defineSource, type Source, type SourceContext } from '../contracts.js';
-import { IdentitySet, type IdentitySetLimits } from '../dedup.js';
+import { DedupCommitter, MAX_SLOTS } from '../dedup-commits.js';
 import { MAX_FRAME_BYTES, Status, type Method, type StatusCode } from '../thrift/codec.js';
 import { ThriftServer } from '../thrift/server.js';
 
@@ -13,15 +13,21 @@ import { ThriftServer } from '../thrift/server.js';
  * default). Each appendBatch is committed in one channel transaction and answered OK, or FAILED so that
  * the client retries the same batch.
  *
+ * Calls on one connection are handled one at a time; calls on different connections are committed
+ * concurrently, up to `threads` at once (Flume's worker-thread limit; 4 when unset, at most 64), so
+ * that several sinks sending to one source overlap their channel commits.
+ *
  * Exact delivery: events carrying an identity (monsoon.origin/monsoon.seq) that this source already
  * committed are dropped (DuplicateEventCount) and the call still answers OK, so a sender that lost a
- * reply can re-send safely. The set of committed identities is committed with every batch as the
- * channel marker `dedup:<source>`, so it survives restarts exactly as far as the channel does.
- * Events without identity (from a real Flume agent) are stamped here and are not deduplicated.
+ * reply can re-send safely. The set of committed identities is committed with every batch as channel
+ * markers `dedup:<source>` (and `dedup:<source>#<n>` for concurrent commits; see dedup-commits.ts),
+ * so it survives restarts exactly as far as the channel does. Events without identity (from a real
+ * Flume agent) are stamped here and are not deduplicated.
  */
 const schema = z.object({
   bind: prop.requiredString(),
   port: prop.requiredInt(0, 65535),
+  /** appendBatch calls (from different connections) committed at once; 4 when unset, at most 64. */
   threads: prop.optionalInt(1),
   protocol: prop.oneOf(['compact', 'binary'], 'compact'),
   ssl: prop.bool(false),
@@ -41,24 +47,21 @@ const schema = z.object({
 });
 export type ThriftSourceConfig = z.infer<typeof schema>;
 
+const DEFAULT_THREADS = 4;
+
 export class ThriftSource implements Source {
   private server: ThriftServer | undefined;
-  private identities: IdentitySet;
-  private readonly limits: IdentitySetLimits;
+  private readonly committer: DedupCommitter;
   private readonly stamper: SequenceStamper;
-  private readonly markerKey: string;
-  /** Serialises check → commit → adopt across connections, so the marker always matches the set. */
-  private lock: Promise<unknown> = Promise.resolve();
   private port = 0;
 
   constructor(
     private readonly cfg: ThriftSourceConfig,
     private readonly ctx: SourceContext,
   ) {
-    this.limits = { retentionMs: cfg['dedup.retention'] * 1000, maxOrigins: cfg['dedup.maxOrigins'], maxIntervals: cfg['dedup.maxIntervals'] };
-    this.identities = IdentitySet.empty(this.limits);
+    const limits = { retentionMs: cfg['dedup.retention'] * 1000, maxOrigins: cfg['dedup.maxOrigins'], maxIntervals: cfg['dedup.maxIntervals'] };
+    this.committer = new DedupCommitter(`dedup:${ctx.name}`, Math.min(cfg.threads ?? DEFAULT_THREADS, MAX_SLOTS), limits);
     ctx.counters.inc('DedupPrunedCount', 0); // origins/intervals forgotten to keep the identity set bounded
-    this.markerKey = `dedup:${ctx.name}`;
     this.stamper = new SequenceStamper(`${ctx.agentId}/${ctx.name}/${Date.now().toString(36)}${randomBytes(3).toString('hex')}`);
   }
 
@@ -68,31 +71,22 @@ export class ThriftSource implements Source {
   }
 
   async start(): Promise<void> {
-    this.identities = this.restore();
+    for (const bad of this.committer.restore((key) => this.ctx.processor.marker(key))) {
+      this.ctx.log.warn({ marker: bad.key, err: bad.error }, 'Ignoring an unreadable duplicate-detection state; replays of batches sent before this restart may be stored twice.');
+    }
     const server = new ThriftServer({ protocol: this.cfg.protocol, maxFrameBytes: this.cfg['max-frame-bytes'], log: this.ctx.log }, (m, events) => this.handle(m, events));
     this.ctx.counters.gauge('OpenConnectionCount', () => server.connections);
     const addr = await server.listen(this.cfg.port, this.cfg.bind);
     this.server = server;
     this.port = addr.port;
-    this.ctx.log.info({ bind: this.cfg.bind, port: addr.port, protocol: this.cfg.protocol, origins: this.identities.originCount }, 'Thrift source listening.');
+    this.ctx.log.info({ bind: this.cfg.bind, port: addr.port, protocol: this.cfg.protocol, origins: this.committer.identities.originCount, threads: this.committer.slots }, 'Thrift source listening.');
   }
 
   async stop(): Promise<void> {
     await this.server?.close();
     this.server = undefined;
-    await this.lock.catch(() => {});
+    await this.committer.idle();
     this.ctx.counters.stopTime = Date.now();
-  }
-
-  private restore(): IdentitySet {
-    const text = this.ctx.processor.marker(this.markerKey);
-    if (text === undefined) return IdentitySet.empty(this.limits);
-    try {
-      return IdentitySet.parse(text, this.limits);
-    } catch (err) {
-      this.ctx.log.warn({ marker: this.markerKey, err: errorMessage(err) }, 'Ignoring an unreadable duplicate-detection state; replays of batches sent before this restart may be stored twice.');
-      return IdentitySet.empty(this.limits);
-    }
   }
 
   private async handle(method: Method, events: Event[]): Promise<StatusCode> {
@@ -100,10 +94,10 @@ export class ThriftSource implements Source {
     const single = method === 'append';
     c.inc(single ? 'AppendReceivedCount' : 'AppendBatchReceivedCount');
     c.inc('EventReceivedCount', events.length);
-    const run = this.lock.then(() => this.commit(events));
-    this.lock = run.catch(() => {});
     try {
-      const accepted = await run;
+      const { accepted, duplicates, pruned } = await this.committer.commit(events, (fresh, markers) => this.put(fresh, markers));
+      if (duplicates > 0) c.inc('DuplicateEventCount', duplicates);
+      if (pruned > 0) c.inc('DedupPrunedCount', pruned);
       c.inc(single ? 'AppendAcceptedCount' : 'AppendBatchAcceptedCount');
       c.inc('EventAcceptedCount', accepted);
       return Status.OK;
@@ -114,17 +108,10 @@ export class ThriftSource implements Source {
     }
   }
 
-  /** Commits the fresh part of a batch with the next identity set as marker; returns how many. */
-  private async commit(events: Event[]): Promise<number> {
-    const { fresh, duplicates, next, pruned } = this.identities.admit(events, Date.now());
-    if (fresh.length > 0) {
-      this.stamper.stamp(fresh.filter((e) => identityOf(e) === undefined));
-      await this.ctx.processor.process(fresh, { [this.markerKey]: next.serialize() });
-    }
-    this.identities = next;
-    if (duplicates > 0) this.ctx.counters.inc('DuplicateEventCount', duplicates);
-    if (pruned > 0) this.ctx.counters.inc('DedupPrunedCount', pruned);
-    return fresh.length;
+  /** Stamps the events that carry no identity yet and commits the batch with `markers`. */
+  private async put(fresh: Event[], markers: Record<string, string>): Promise<void> {
+    this.stamper.stamp(fresh.filter((e) => identityOf(e) === undefined));
+    await this.ctx.processor.process(fresh, markers);
   }
 }
 

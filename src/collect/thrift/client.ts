@@ -2,6 +2,10 @@ import { connect, type Socket } from 'node:net';
 import { ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
 import type { Event } from '../../core/event.js';
 import { encodeCall, frameReader, MAX_FRAME_BYTES, readReply, type WireProtocol } from './codec.js';
+import { FrameWriter } from './frame-writer.js';
+
+/** A frame buffer larger than this is not kept between calls. */
+const KEEP_FRAME_BYTES = 32 * 1024 * 1024;
 
 /** A failed call; `sent` tells whether the request may have reached the server (outcome unknown). */
 export class ThriftCallError extends MonsoonError {
@@ -32,6 +36,11 @@ export class ThriftClient {
   private socket: Socket | undefined;
   private pending: Pending | undefined;
   private seqid = 0;
+  /**
+   * Encodes every call; reused, since a call is only sent once the previous one was answered (the
+   * collector has read all of its frame) or its connection was destroyed (nothing writes it anymore).
+   */
+  private writer: FrameWriter | undefined;
   openedAt = 0;
 
   constructor(
@@ -105,7 +114,8 @@ export class ThriftClient {
     if (!s || s.destroyed) return Promise.reject(new ThriftCallError(ErrorCodes.SINK_CONNECT, `not connected to thrift collector ${this.peer}`, false));
     if (this.pending) return Promise.reject(new Error('a thrift call is already outstanding on this connection'));
     const seqid = (this.seqid = (this.seqid + 1) & 0x7fffffff);
-    const frame = encodeCall(this.protocol, 'appendBatch', seqid, events);
+    if (!this.writer || this.writer.buf.length > KEEP_FRAME_BYTES) this.writer = new FrameWriter();
+    const frame = encodeCall(this.protocol, 'appendBatch', seqid, events, this.writer);
     if (frame.length - 4 > MAX_FRAME_BYTES) {
       const msg = `a batch of ${events.length} event(s) encodes to ${frame.length - 4} bytes, more than the ${MAX_FRAME_BYTES}-byte thrift frame limit of ${this.peer}; lower batch-size`;
       return Promise.reject(new ThriftCallError(ErrorCodes.SINK_REJECTED, msg, false));

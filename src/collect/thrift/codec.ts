@@ -1,13 +1,16 @@
-import thrift, { type TProtocol, type TProtocolConstructor } from 'thrift';
+import { TBinaryProtocol, TCompactProtocol, TFramedTransport, Thrift, type TProtocol, type TProtocolConstructor } from './lib.js';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { Event } from '../../core/event.js';
+import { chunkedFrameReader } from './frames.js';
+import { FrameWriter } from './frame-writer.js';
+import { FastBinaryProtocol, FastCompactProtocol } from './wire.js';
 
 /**
  * Flume's ThriftSourceProtocol (idl/flume.thrift) encoded with the Apache Thrift library's own
  * protocol and framed-transport classes. This module only walks the IDL's structs field by field, as
- * compiler-generated code would; every byte on the wire is written and read by the library.
+ * compiler-generated code would; the library's protocol classes encode and decode every message,
+ * struct, field and container (wire.ts only makes their primitive writers and varint reader cheap).
  */
-const { TFramedTransport, TCompactProtocol, TBinaryProtocol, Thrift } = thrift;
 const T = Thrift.Type;
 const M = Thrift.MessageType;
 
@@ -23,8 +26,14 @@ export type Method = (typeof METHODS)[number];
 /** Flume's (and every Thrift library's) default upper bound for one frame. */
 export const MAX_FRAME_BYTES = 16_384_000;
 
+/** The library's protocol class for `p`, unmodified. */
 export function protocolClass(p: WireProtocol): TProtocolConstructor {
   return p === 'compact' ? TCompactProtocol : TBinaryProtocol;
+}
+
+/** The library's protocol class for `p` with the allocation-free primitives of wire.ts. */
+function fastClass(p: WireProtocol): TProtocolConstructor {
+  return p === 'compact' ? FastCompactProtocol : FastBinaryProtocol;
 }
 
 function decodeError(message: string): MonsoonError {
@@ -34,11 +43,13 @@ function decodeError(message: string): MonsoonError {
 function writeEvent(out: TProtocol, e: Event): void {
   out.writeStructBegin('ThriftFlumeEvent');
   out.writeFieldBegin('headers', T.MAP, 1);
-  const keys = Object.keys(e.headers);
-  out.writeMapBegin(T.STRING, T.STRING, keys.length);
-  for (const k of keys) {
+  const h = e.headers;
+  let n = 0;
+  for (const _ in h) n++; // counted without building a key array per event
+  out.writeMapBegin(T.STRING, T.STRING, n);
+  for (const k in h) {
     out.writeString(k);
-    out.writeString(e.headers[k]!);
+    out.writeString(h[k]!);
   }
   out.writeMapEnd();
   out.writeFieldEnd();
@@ -65,7 +76,8 @@ function readEvent(inp: TProtocol): Event {
       }
       inp.readMapEnd();
     } else if (f.fid === 2 && f.ftype === T.STRING) {
-      body = Buffer.from(inp.readBinary());
+      // a view into the call's frame, which is not reused: no copy per event
+      body = inp.readBinary();
     } else {
       inp.skip(f.ftype);
     }
@@ -77,8 +89,19 @@ function readEvent(inp: TProtocol): Event {
   return { headers, body };
 }
 
-/** Runs `write` against a fresh protocol over a framed transport and returns the complete frame. */
-function framed(p: WireProtocol, write: (out: TProtocol) => void): Buffer {
+/**
+ * Runs `write` against a fresh protocol over a frame buffer and returns the complete frame: a view
+ * of `writer`'s buffer when one is given (valid until its next use), else of a buffer of its own.
+ */
+function framed(p: WireProtocol, write: (out: TProtocol) => void, sizeHint?: number, writer?: FrameWriter): Buffer {
+  const w = writer ?? new FrameWriter(sizeHint);
+  if (writer) writer.reset(sizeHint);
+  write(new (fastClass(p))(w));
+  return w.frame();
+}
+
+/** Runs `write` as `framed` does but with the unmodified library transport and protocol. */
+export function libraryFramed(p: WireProtocol, write: (out: TProtocol) => void): Buffer {
   let frame: Buffer | undefined;
   const out = new (protocolClass(p))(new TFramedTransport(undefined, (buf?: Buffer) => (frame = buf)));
   write(out);
@@ -87,47 +110,60 @@ function framed(p: WireProtocol, write: (out: TProtocol) => void): Buffer {
   return frame;
 }
 
-/** A client's call: `append` carries one event, `appendBatch` a list. */
-export function encodeCall(p: WireProtocol, method: Method, seqid: number, events: readonly Event[]): Buffer {
-  return framed(p, (out) => {
-    out.writeMessageBegin(method, M.CALL, seqid);
-    out.writeStructBegin(`${method}_args`);
-    if (method === 'append') {
-      out.writeFieldBegin('event', T.STRUCT, 1);
-      writeEvent(out, events[0]!);
-    } else {
-      out.writeFieldBegin('events', T.LIST, 1);
-      out.writeListBegin(T.STRUCT, events.length);
-      for (const e of events) writeEvent(out, e);
-      out.writeListEnd();
-    }
-    out.writeFieldEnd();
-    out.writeFieldStop();
-    out.writeStructEnd();
-    out.writeMessageEnd();
-  });
+/** A client's call: `append` carries one event, `appendBatch` a list. See `framed` for `writer`. */
+export function encodeCall(p: WireProtocol, method: Method, seqid: number, events: readonly Event[], writer?: FrameWriter): Buffer {
+  return framed(p, (out) => writeCall(out, method, seqid, events), sizeHint(events), writer);
+}
+
+function sizeHint(events: readonly Event[]): number {
+  let n = 64;
+  for (const e of events) n += e.body.length + 160;
+  return n;
+}
+
+/** Writes a client's call message to `out`. */
+export function writeCall(out: TProtocol, method: Method, seqid: number, events: readonly Event[]): void {
+  out.writeMessageBegin(method, M.CALL, seqid);
+  out.writeStructBegin(`${method}_args`);
+  if (method === 'append') {
+    out.writeFieldBegin('event', T.STRUCT, 1);
+    writeEvent(out, events[0]!);
+  } else {
+    out.writeFieldBegin('events', T.LIST, 1);
+    out.writeListBegin(T.STRUCT, events.length);
+    for (const e of events) writeEvent(out, e);
+    out.writeListEnd();
+  }
+  out.writeFieldEnd();
+  out.writeFieldStop();
+  out.writeStructEnd();
+  out.writeMessageEnd();
 }
 
 export function encodeReply(p: WireProtocol, method: string, seqid: number, status: StatusCode): Buffer {
-  return framed(p, (out) => {
-    out.writeMessageBegin(method, M.REPLY, seqid);
-    out.writeStructBegin(`${method}_result`);
-    out.writeFieldBegin('success', T.I32, 0);
-    out.writeI32(status);
-    out.writeFieldEnd();
-    out.writeFieldStop();
-    out.writeStructEnd();
-    out.writeMessageEnd();
-  });
+  return framed(p, (out) => writeReply(out, method, seqid, status));
+}
+
+export function writeReply(out: TProtocol, method: string, seqid: number, status: StatusCode): void {
+  out.writeMessageBegin(method, M.REPLY, seqid);
+  out.writeStructBegin(`${method}_result`);
+  out.writeFieldBegin('success', T.I32, 0);
+  out.writeI32(status);
+  out.writeFieldEnd();
+  out.writeFieldStop();
+  out.writeStructEnd();
+  out.writeMessageEnd();
 }
 
 /** A TApplicationException reply, e.g. for an unknown method name. */
 export function encodeException(p: WireProtocol, method: string, seqid: number, type: number, message: string): Buffer {
-  return framed(p, (out) => {
-    out.writeMessageBegin(method, M.EXCEPTION, seqid);
-    new Thrift.TApplicationException(type, message).write(out);
-    out.writeMessageEnd();
-  });
+  return framed(p, (out) => writeException(out, method, seqid, type, message));
+}
+
+export function writeException(out: TProtocol, method: string, seqid: number, type: number, message: string): void {
+  out.writeMessageBegin(method, M.EXCEPTION, seqid);
+  new Thrift.TApplicationException(type, message).write(out);
+  out.writeMessageEnd();
 }
 
 export type Call = { method: Method; seqid: number; events: Event[] } | { method: string; seqid: number; unknown: true };
@@ -192,16 +228,11 @@ export function readReply(inp: TProtocol): Reply {
 }
 
 /**
- * Splits a byte stream into frames with the library's framed-transport receiver and hands each frame
- * to `onFrame` as a protocol to read from. Frames larger than `maxLength` raise an error.
+ * Splits a byte stream into frames and hands each frame to `onFrame` as a protocol to read from (the
+ * library's protocol class over a FrameChunks transport; see frames.ts), synchronously. Frames larger
+ * than `maxLength` raise an error.
  */
 export function frameReader(p: WireProtocol, maxLength: number, onFrame: (inp: TProtocol) => void): (data: Buffer) => void {
-  const cls = protocolClass(p);
-  const receiver = (TFramedTransport.receiver as unknown as (cb: (t: InstanceType<typeof TFramedTransport>) => void, seqid: undefined, max: number) => (d: Buffer) => void)(
-    (t) => onFrame(new cls(t)),
-    undefined,
-    maxLength,
-  );
-  return receiver;
+  const cls = fastClass(p);
+  return chunkedFrameReader(maxLength, (t) => onFrame(new cls(t)));
 }
-

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import thrift, { type TProtocol } from 'thrift';
+import { Thrift, type TProtocol } from './lib.js';
 import type { Event } from '../../core/event.js';
 import type { Logger } from '../../core/log.js';
 import { encodeException, encodeReply, frameReader, readCall, Status, type Method, type StatusCode, type WireProtocol } from './codec.js';
@@ -67,7 +67,7 @@ export class ThriftServer {
         try {
           const call = readCall(inp);
           if ('unknown' in call) {
-            reply = encodeException(protocol, call.method, call.seqid, thrift.Thrift.TApplicationExceptionType.UNKNOWN_METHOD, `unknown method ${call.method}`);
+            reply = encodeException(protocol, call.method, call.seqid, Thrift.TApplicationExceptionType.UNKNOWN_METHOD, `unknown method ${call.method}`);
           } else {
             const status = await this.handler(call.method, call.events).catch(() => Status.FAILED);
             reply = encodeReply(protocol, call.method, call.seqid, status);

@@ -113,6 +113,30 @@ describe('thrift source dedup', () => {
   });
 });
 
+describe('thrift source with concurrent connections', () => {
+  it('commits calls from several connections at once and stores every identity once', async () => {
+    const col = await collector(memoryChannel('c1', 100_000, 10_000), { threads: '3' });
+    // five connections, each sending ranges that other connections also send (as replays would)
+    const sends = Array.from({ length: 5 }, async (_, c) => {
+      const client = new ThriftClient('127.0.0.1', col.port, 'compact');
+      await client.connect(2000);
+      try {
+        for (let b = 0; b < 6; b++) {
+          const first = ((c + b) % 8) * 50;
+          assert.equal(await client.appendBatch(identified('up/a1/r1/cc', first, 100), 5000), Status.OK);
+        }
+      } finally {
+        client.close();
+      }
+    });
+    await Promise.all(sends);
+    const seqs = (await drain(col.channel)).map((e) => Number(e.headers['monsoon.seq']));
+    assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: 450 }, (_, i) => i));
+    assert.equal(col.ctx.counters.get('EventAcceptedCount'), 450);
+    assert.equal(col.ctx.counters.get('DuplicateEventCount'), 5 * 6 * 100 - 450);
+  });
+});
+
 describe('thrift sink replay', () => {
   it('re-sends a batch whose reply was lost to the same collector, which stores it once', async () => {
     const col = await collector(memoryChannel('c1'));

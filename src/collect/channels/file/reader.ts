@@ -40,7 +40,14 @@ export class EventReader {
     }
   }
 
+  /** The events of `ptrs`, in order; damaged records are left out. */
   async read(ptrs: readonly Pointer[]): Promise<Event[]> {
+    const all = await this.readAligned(ptrs);
+    return all.includes(undefined) ? all.filter((e): e is Event => e !== undefined) : (all as Event[]);
+  }
+
+  /** The events of `ptrs`, one per pointer, `undefined` for a damaged record. */
+  async readAligned(ptrs: readonly Pointer[]): Promise<Array<Event | undefined>> {
     const runs: Array<{ from: number; to: number }> = [];
     for (let i = 0; i < ptrs.length; i++) {
       const last = runs[runs.length - 1];
@@ -53,7 +60,7 @@ export class EventReader {
     return parts.length === 1 ? parts[0]! : parts.flat();
   }
 
-  private async readRun(run: readonly Pointer[]): Promise<Event[]> {
+  private async readRun(run: readonly Pointer[]): Promise<Array<Event | undefined>> {
     const first = run[0]!;
     const last = run[run.length - 1]!;
     const len = last.o + last.l - first.o;
@@ -65,7 +72,7 @@ export class EventReader {
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    const out: Event[] = [];
+    const out: Array<Event | undefined> = [];
     for (const p of run) {
       const rel = p.o - first.o;
       const fr = rel + p.l <= got ? frameAt(buf.subarray(0, rel + p.l), rel) : undefined;
@@ -77,6 +84,7 @@ export class EventReader {
       } catch (e) {
         if (!(e instanceof MalformedRecord)) throw e;
       }
+      out.push(undefined);
       this.counters.inc('CorruptRecordCount', 1);
       const path = dataFilePath(this.dataDirs, p.f);
       this.log.warn({ channel: this.channel, file: path, offset: p.o }, `channel ${this.channel}: damaged event record in ${path} at offset ${p.o}; the event is skipped`);

@@ -1,5 +1,6 @@
 import * as zlib from 'node:zlib';
 import type { Event } from '../../../core/event.js';
+import { Utf8Cache } from '../../../core/utf8-cache.js';
 
 /**
  * Wire grammar of the file channel's write-ahead log (all integers unsigned 32-bit little-endian):
@@ -76,18 +77,26 @@ function seal(buf: Buffer, start: number, end: number): void {
 }
 
 export interface EncodedTx {
+  /** The transaction's bytes: a view of `backing`. */
   buf: Buffer;
+  /** The buffer `alloc` returned. */
+  backing: Buffer;
   /** Offsets of each EVENT record inside `buf`, and their lengths. */
   offsets: number[];
   lengths: number[];
 }
 
-/** One transaction's append: EVENT records for `puts`, then the COMMIT record. */
-export function encodeTx(puts: readonly Event[], takes: readonly Pointer[], markers: Readonly<Record<string, string>>): EncodedTx {
+/** One transaction's append: EVENT records for `puts`, then the COMMIT record, in a buffer from `alloc`. */
+export function encodeTx(
+  puts: readonly Event[],
+  takes: readonly Pointer[],
+  markers: Readonly<Record<string, string>>,
+  alloc: (size: number) => Buffer = (n) => Buffer.allocUnsafe(n),
+): EncodedTx {
   let size = 0;
   for (const e of puts) size += FRAME + 9 + strsBytes(e.headers) + e.body.length;
   size += FRAME + 13 + takes.length * 12 + strsBytes(markers);
-  const buf = Buffer.allocUnsafe(size);
+  const buf = alloc(size);
   const offsets: number[] = [];
   const lengths: number[] = [];
   let off = 0;
@@ -119,7 +128,7 @@ export function encodeTx(puts: readonly Event[], takes: readonly Pointer[], mark
   buf.writeUInt32LE(Object.keys(markers).length, off);
   off = writeStrs(buf, off + 4, markers);
   seal(buf, start, off);
-  return { buf: buf.subarray(0, off), offsets, lengths };
+  return { buf: buf.subarray(0, off), backing: buf, offsets, lengths };
 }
 
 export type Framed = { ok: true; type: number; start: number; end: number } | { ok: false; reason: 'torn' | 'checksum' };
@@ -134,6 +143,9 @@ export function frameAt(buf: Buffer, off: number): Framed {
   if (crc32(payload) !== buf.readUInt32LE(off + 4)) return { ok: false, reason: 'checksum' };
   return { ok: true, type: payload[0]!, start: off + FRAME, end: off + FRAME + len };
 }
+
+/** Header names and values recur in every record (names, origins): decode them to shared strings. */
+const STRINGS = new Utf8Cache();
 
 /** Thrown by the decoders when a checksummed record is still malformed (a bug or a foreign file). */
 export class MalformedRecord extends Error {}
@@ -156,10 +168,17 @@ class Reader {
     this.off += n;
     return b;
   }
+  str(): string {
+    const n = this.u32();
+    if (this.off + n > this.end) throw new MalformedRecord('record ends early');
+    const s = STRINGS.decode(this.buf, this.off, this.off + n);
+    this.off += n;
+    return s;
+  }
   strs(n: number, into: Record<string, string>): Record<string, string> {
     for (let i = 0; i < n; i++) {
-      const k = this.bytes(this.u32()).toString();
-      const v = this.bytes(this.u32()).toString();
+      const k = this.str();
+      const v = this.str();
       if (k === '__proto__') Object.defineProperty(into, k, { value: v, enumerable: true, writable: true, configurable: true });
       else into[k] = v;
     }

@@ -44,6 +44,20 @@ async function writeAll(fh: FileHandle, buf: Buffer, pos: number): Promise<void>
   }
 }
 
+/** Writes `bufs` back to back at `pos` without joining them first. */
+async function writeAllv(fh: FileHandle, bufs: Buffer[], pos: number): Promise<void> {
+  let left = bufs;
+  while (left.length > 0) {
+    const { bytesWritten } = await fh.writev(left, pos);
+    pos += bytesWritten;
+    let n = bytesWritten;
+    let i = 0;
+    while (i < left.length && n >= left[i]!.length) n -= left[i++]!.length;
+    left = left.slice(i);
+    if (n > 0) left[0] = left[0]!.subarray(n);
+  }
+}
+
 interface Pending {
   buf: Buffer;
   apply: (f: number, o: number) => void;
@@ -164,7 +178,8 @@ export class LogWriter {
 
   private async writeChunk(chunk: Buffer[], pos: number): Promise<void> {
     if (chunk.length === 0) return;
-    await writeAll(this.fh!, chunk.length === 1 ? chunk[0]! : Buffer.concat(chunk), pos);
+    if (chunk.length === 1) await writeAll(this.fh!, chunk[0]!, pos);
+    else await writeAllv(this.fh!, chunk, pos);
   }
 }
 
