@@ -31,6 +31,10 @@ export class DefaultChannelProcessor implements ChannelProcessor {
     return first?.marker(key);
   }
 
+  maxBatch(): number {
+    return Math.min(...this.selector.all().map((c) => c.transactionCapacity));
+  }
+
   async waitForSpace(ms: number): Promise<void> {
     await Promise.race(this.selector.all().map((c) => c.waitForSpace(ms)));
   }

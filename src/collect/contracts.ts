@@ -67,6 +67,8 @@ export interface ChannelProcessor {
   marker(key: string): string | undefined;
   /** Resolves when a required channel may have room, or after `ms`. */
   waitForSpace(ms: number): Promise<void>;
+  /** The most events one `process` call may carry: the smallest transactionCapacity of the channels. */
+  maxBatch(): number;
 }
 
 export interface ComponentContext {

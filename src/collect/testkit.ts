@@ -50,6 +50,9 @@ export class RecordingProcessor implements ChannelProcessor {
   async waitForSpace(ms: number): Promise<void> {
     await new Promise((r) => setTimeout(r, Math.min(ms, 10)));
   }
+  maxBatch(): number {
+    return Number.MAX_SAFE_INTEGER;
+  }
   bodies(): string[] {
     return this.events.map((e) => e.body.toString());
   }

@@ -45,6 +45,9 @@ class JournalProcessor implements ChannelProcessor {
   marker(key: string): string | undefined {
     return this.markers.get(key);
   }
+  maxBatch(): number {
+    return Number.MAX_SAFE_INTEGER;
+  }
   async waitForSpace(): Promise<void> {}
 }
 

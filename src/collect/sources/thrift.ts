@@ -95,11 +95,16 @@ export class ThriftSource implements Source {
     c.inc(single ? 'AppendReceivedCount' : 'AppendBatchReceivedCount');
     c.inc('EventReceivedCount', events.length);
     try {
-      const { accepted, duplicates, pruned } = await this.committer.commit(events, (fresh, markers) => this.put(fresh, markers));
-      if (duplicates > 0) c.inc('DuplicateEventCount', duplicates);
-      if (pruned > 0) c.inc('DedupPrunedCount', pruned);
+      // A batch larger than the channels' transactionCapacity is committed in chunks, each with its
+      // own dedup marker: if a later chunk fails, the client's retry finds the earlier ones seen.
+      const max = Math.max(1, this.ctx.processor.maxBatch());
+      for (let i = 0; i < events.length || i === 0; i += max) {
+        const { accepted, duplicates, pruned } = await this.committer.commit(events.slice(i, i + max), (fresh, markers) => this.put(fresh, markers));
+        if (duplicates > 0) c.inc('DuplicateEventCount', duplicates);
+        if (pruned > 0) c.inc('DedupPrunedCount', pruned);
+        c.inc('EventAcceptedCount', accepted);
+      }
       c.inc(single ? 'AppendAcceptedCount' : 'AppendBatchAcceptedCount');
-      c.inc('EventAcceptedCount', accepted);
       return Status.OK;
     } catch (err) {
       c.inc('GenericProcessingFail');

@@ -240,3 +240,23 @@ describe('thrift config', () => {
     assert.match(bad.errors[0]!.message, /compact, binary/);
   });
 });
+
+describe('thrift source with a small transactionCapacity', () => {
+  it('commits a batch larger than the channel transactionCapacity in chunks, once, also when re-sent', async () => {
+    const col = await startCollector(memoryChannel('c1', 10_000, 100));
+    const agentCh = memoryChannel('a', 10_000, 1000);
+    await put(agentCh, identified('o', 0, 150));
+    const { sink } = makeSink(agentCh, { hostname: '127.0.0.1', port: col.port, 'batch-size': 150, 'replay-timeout': 300 });
+    await sink.start();
+    try {
+      assert.equal(await sink.process(), 'READY', 'a 150-event batch must be accepted by a collector whose channel takes 100 per transaction');
+      assert.equal(col.channel.size(), 150);
+      await put(agentCh, identified('o', 0, 150)); // the same identities again: a replay
+      assert.equal(await sink.process(), 'READY');
+      assert.equal(col.channel.size(), 150);
+    } finally {
+      await sink.stop();
+      await col.source.stop();
+    }
+  });
+});
