@@ -6,7 +6,7 @@ import { validateGroupName } from '../names.js';
 import { Partitioner } from '../partitioner.js';
 import { BATCH_HEADER, encodeBatch, recordSize } from './batch.js';
 import { EmbeddedConsumer } from './consumer.js';
-import { lockBusDir } from './files.js';
+import { lockDir } from '../../core/fs.js';
 import { GroupRegistry } from './group.js';
 import { OffsetStore } from './offsets.js';
 import type { PartitionLog } from './partition.js';
@@ -48,7 +48,11 @@ const MAX_BATCH_BYTES = 1024 * 1024 * 1024;
 
 export async function openEmbeddedBus(dir: string, options: EmbeddedOptions = {}): Promise<EmbeddedBus> {
   await mkdir(dir, { recursive: true });
-  const unlock = await lockBusDir(dir);
+  const unlock = await lockDir(dir, 'bus.lock', (holder, path) =>
+    holder === 'this process'
+      ? new MonsoonError(ErrorCodes.BUS_LOCKED, `the bus at ${dir} is already open in this process`)
+      : new MonsoonError(ErrorCodes.BUS_LOCKED, `the bus at ${dir} is open in process ${holder} (${path}); one process at a time may open an embedded log`),
+  );
   try {
     const bus = new EmbeddedBus(dir, options, unlock);
     await bus.open();

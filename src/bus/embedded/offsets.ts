@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { OffsetCommit } from '../bus.js';
-import { writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../../core/fs.js';
 
 /**
  * Committed group offsets: `groups/<group>.json` = {"offsets": {topic: {partition: next offset}}},

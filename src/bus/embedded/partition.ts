@@ -3,7 +3,7 @@ import type { Logger } from '../../core/log.js';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { ConsumedRecord } from '../bus.js';
 import { BATCH_HEADER, checkBatch, decodeRecords, firstOffsetAtOrAfter, readHeader, stampBaseOffset } from './batch.js';
-import { fsyncDir } from './files.js';
+import { fsyncDir } from '../../core/fs.js';
 import { Segment } from './segment.js';
 
 export interface LogOptions {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { TopicConfig } from '../bus.js';
 import { normalizeTopicConfig, validateTopicName, type NormalizedTopicConfig } from '../names.js';
-import { fsyncDir, writeFileAtomic } from './files.js';
+import { fsyncDir, writeFileAtomic } from '../../core/fs.js';
 import { PartitionLog, type LogOptions } from './partition.js';
 import { segmentName } from './segment.js';
 

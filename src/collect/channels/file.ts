@@ -8,7 +8,7 @@ import type { Event } from '../../core/event.js';
 import { defineChannel, type Channel, type ChannelContext, type ChannelTx } from '../contracts.js';
 import { Deque } from './deque.js';
 import { writeCheckpoint } from './file/checkpoint.js';
-import { lockDir } from './file/lock.js';
+import { lockDir } from '../../core/fs.js';
 import { EventReader } from './file/reader.js';
 import { encodeTx, pointerKey, type EncodedTx, type Pointer } from './file/records.js';
 import { RecentEvents } from './file/recent.js';
@@ -115,7 +115,13 @@ export class FileChannel implements Channel {
     try {
       for (const d of new Set([this.checkpointDir, ...this.dataDirs])) {
         await mkdir(d, { recursive: true });
-        this.unlocks.push(await lockDir(d, `channel ${this.name}`));
+        this.unlocks.push(
+          await lockDir(d, 'in_use.lock', (holder, path) =>
+            holder === 'this process'
+              ? new MonsoonError(ErrorCodes.CHANNEL_LOCKED, `channel ${this.name}: ${d} is already in use by another channel of this process`)
+              : new MonsoonError(ErrorCodes.CHANNEL_LOCKED, `channel ${this.name}: ${d} is in use by process ${holder} (${path}); two channels must not share a directory`),
+          ),
+        );
       }
       if (this.cfg.useDualCheckpoints || this.cfg.backupCheckpointDir) {
         this.log.warn({ channel: this.name }, `channel ${this.name}: useDualCheckpoints/backupCheckpointDir are accepted but not used; the checkpoint is replaced atomically instead`);

@@ -1,7 +1,8 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32, type Pointer } from './records.js';
-import { fsyncDir, type LogPosition } from './wal.js';
+import { writeFileAtomic } from '../../../core/fs.js';
+import type { LogPosition } from './wal.js';
 
 /**
  * A checkpoint: the channel's queue of event pointers and its markers as of log position `pos`.
@@ -85,16 +86,7 @@ export function decodeCheckpoint(buf: Buffer): Checkpoint | string {
 }
 
 export async function writeCheckpoint(dir: string, ck: Checkpoint): Promise<void> {
-  const tmp = join(dir, `${NAME}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(encodeCheckpoint(ck));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, NAME));
-  await fsyncDir(dir);
+  await writeFileAtomic(join(dir, NAME), encodeCheckpoint(ck));
 }
 
 /** The stored checkpoint, undefined when there is none, or a string saying why it is unusable. */

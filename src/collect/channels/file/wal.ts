@@ -1,3 +1,4 @@
+import { fsyncDir } from '../../../core/fs.js';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FRAME, MAGIC, MAX_RECORD, MalformedRecord, REC_COMMIT, REC_EVENT, decodeCommit, frameAt, type CommitRecord, type Pointer } from './records.js';
@@ -23,17 +24,6 @@ export async function listDataFiles(dirs: readonly string[]): Promise<Map<number
     }
   }
   return out;
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } catch {
-    // some filesystems refuse fsync on a directory; the rename or create is then as durable as they allow
-  } finally {
-    await fh.close();
-  }
 }
 
 async function writeAll(fh: FileHandle, buf: Buffer, pos: number): Promise<void> {

@@ -1,15 +1,16 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import type { MonsoonError } from './errors.js';
 
-/** File-system steps the embedded log needs to be crash-safe: directory fsync, atomic replace, lock. */
+/** File-system steps that crash-safe storage (the file channel, the embedded log) shares. */
 
+/** Makes a create, rename or delete in `dir` durable. */
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();
   } catch {
-    // some filesystems refuse fsync on a directory; the create or rename is then as durable as they allow
+    // some filesystems refuse fsync on a directory; the change is then as durable as they allow
   } finally {
     await fh.close();
   }
@@ -41,12 +42,14 @@ function alive(pid: number): boolean {
 }
 
 /**
- * One process at a time per log directory: `bus.lock` holds the owner's pid. A lock left by a process
- * that no longer exists is taken over; one held by a live process (or by this process) is refused.
+ * One owner at a time per directory: `dir/file` holds the owner's pid. A lock left by a process that
+ * no longer exists is taken over; one held by a live process, or already by this process, is refused
+ * with the error `refuse` builds (given the holder's pid, or 'this process', and the lock's path).
+ * Resolves with the function that releases the lock.
  */
-export async function lockBusDir(dir: string): Promise<() => Promise<void>> {
-  const path = join(resolve(dir), 'bus.lock');
-  if (held.has(path)) throw new MonsoonError(ErrorCodes.BUS_LOCKED, `the bus at ${dir} is already open in this process`);
+export async function lockDir(dir: string, file: string, refuse: (holder: number | 'this process', path: string) => MonsoonError): Promise<() => Promise<void>> {
+  const path = join(resolve(dir), file);
+  if (held.has(path)) throw refuse('this process', path);
   for (let attempt = 0; ; attempt++) {
     try {
       const fh = await open(path, 'wx');
@@ -57,9 +60,7 @@ export async function lockBusDir(dir: string): Promise<() => Promise<void>> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
     }
     const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-      throw new MonsoonError(ErrorCodes.BUS_LOCKED, `the bus at ${dir} is open in process ${pid} (${path}); one process at a time may open an embedded log`);
-    }
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw refuse(pid, path);
     await unlink(path).catch(() => {});
   }
   held.add(path);
