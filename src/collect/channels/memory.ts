@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
 import { ChannelFullError, ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { batchBytes, type Event } from '../../core/event.js';
-import { ChannelCounterNames } from '../../core/metrics.js';
 import { defineChannel, type Channel, type ChannelContext, type ChannelTx } from '../contracts.js';
 import { Deque } from './deque.js';
 import { Signal } from './signal.js';
