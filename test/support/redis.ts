@@ -35,7 +35,8 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** `extraArgs` are more redis-server options, e.g. ['--replicaof', '127.0.0.1', '<port>']. */
+export async function startRedis(extraArgs: string[] = []): Promise<RedisServer> {
   const probe = spawnSync(BIN, ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
     throw new Error(`redis-server is not installed (${probe.error?.message ?? probe.stderr}); install the Debian package redis-server (apt-get install redis-server) to run the Redis Streams bus tests`);
@@ -43,7 +44,7 @@ export async function startRedis(): Promise<RedisServer> {
   const dir = await mkdtemp(join(tmpdir(), 'monsoon-redis-'));
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const child: ChildProcess = spawn(BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-4000)));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-4000)));

@@ -80,6 +80,25 @@ describe('Redis Streams bus specifics', () => {
     }
   });
 
+  it('with waitReplicas, a produce resolves once a replica has the records and fails retriably without one', async () => {
+    const raw = createClient({ url: server.url });
+    await raw.connect();
+    await raw.configSet('repl-diskless-sync-delay', '0'); // the replica's first sync starts at once
+    const replica = await startRedis(['--replicaof', '127.0.0.1', String(server.port)]);
+    const bus = await openRedisBus(server.url, { retentionCheckMs: 0, prefix: 'wait', waitReplicas: 1, waitTimeoutMs: 10_000 });
+    try {
+      await bus.admin.createTopic('t', { partitions: 1 });
+      assert.deepEqual(await bus.produce('t', [{ value: Buffer.from('a') }]), [{ partition: 0, offset: 0 }]);
+      const lonely = await openRedisBus(server.url, { retentionCheckMs: 0, prefix: 'wait', waitReplicas: 2, waitTimeoutMs: 50 });
+      await assert.rejects(lonely.produce('t', [{ value: Buffer.from('b') }]), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNAVAILABLE && e.retriable && /only 1 of 2 replicas/.test(e.message));
+      await lonely.close();
+    } finally {
+      await bus.close();
+      raw.destroy();
+      await replica.stop();
+    }
+  });
+
   it('a produce to a closed or unreachable server fails retriably instead of hanging', async () => {
     const other = await startRedis();
     const bus = await openRedisBus(other.url, { retentionCheckMs: 0 });
