@@ -17,7 +17,9 @@ export interface RedisConsumerHost {
   committed(group: string, topic: string, partition: number): Promise<number | null>;
   commit(group: string, entries: OffsetCommit[]): Promise<void>;
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number>;
-  leave(c: RedisConsumer): void;
+  leave(c: RedisConsumer): Promise<void>;
+  /** The longest one XREAD BLOCK waits, so a new assignment is picked up soon after it changes. */
+  maxBlockMs: number;
 }
 
 interface Owned {
@@ -33,7 +35,8 @@ const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`
 /**
  * A member of a consumer group of the Redis bus. Reads with XREAD from its positions (the entry IDs
  * encode offsets), so the group's progress is exactly its committed offsets; polls that find nothing
- * wait in XREAD BLOCK on the consumer's own connection.
+ * wait in XREAD BLOCK on the consumer's own connection. Its partitions come from the group's
+ * membership in Redis (membership.ts).
  */
 export class RedisConsumer implements Consumer, GroupMember {
   private owned = new Map<string, Owned>();
@@ -94,7 +97,7 @@ export class RedisConsumer implements Consumer, GroupMember {
     for (;;) {
       await this.resolvePositions();
       const left = deadline - Date.now();
-      const got = await this.read(maxRecords, left >= 1 ? left : 0);
+      const got = await this.read(maxRecords, left >= 1 ? Math.min(left, this.host.maxBlockMs) : 0);
       if (got.length > 0 || this.closed || deadline - Date.now() <= 0) return got;
     }
   }
@@ -172,9 +175,9 @@ export class RedisConsumer implements Consumer, GroupMember {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.host.leave(this);
     this.owned = new Map();
     this.wakeUp?.();
     if (this.conn.isOpen) this.conn.destroy();
+    await this.host.leave(this);
   }
 }

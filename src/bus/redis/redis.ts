@@ -2,11 +2,11 @@ import { createClient } from 'redis';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import type { Bus, BusAdmin, BusRecord, Consumer, ConsumerOptions, OffsetCommit, PartitionLag, ProducedOffset, TopicConfig, TopicDescription } from '../bus.js';
-import { GroupRegistry } from '../embedded/group.js';
 import { normalizeTopicConfig, validateGroupName, validateTopicName } from '../names.js';
 import { Partitioner } from '../partitioner.js';
 import { RedisConsumer, type ReadConnection } from './consumer.js';
 import { BUFFERS, CREATE_LUA, keys, offsetOf, PRODUCE_LUA } from './layout.js';
+import { RedisMembership } from './membership.js';
 import { enforceRetention, firstOffsetAtOrAfter, type RetentionHost } from './retention.js';
 
 /**
@@ -17,7 +17,8 @@ import { enforceRetention, firstOffsetAtOrAfter, type RetentionHost } from './re
  * a reply follows the fsync; with `everysec` up to a second of acknowledged records can be lost on a
  * crash; without AOF, everything since the last snapshot. `waitReplicas` adds WAIT for replicas.
  *
- * Consumer groups live in this process (as in the embedded log); committed offsets live in Redis.
+ * Committed offsets and group membership (heartbeats, membership.ts) live in Redis, so consumers of
+ * one group in several processes split the partitions and take over those of a crashed process.
  */
 export interface RedisBusOptions {
   /** Key prefix (default "monsoon"). */
@@ -30,6 +31,10 @@ export interface RedisBusOptions {
   maxRecordBytes?: number;
   /** How often retention runs (default 60 s; 0 = only when `enforceRetention` is called). */
   retentionCheckMs?: number;
+  /** A consumer whose heartbeats stop (a crashed process) leaves its group after this (default 10 s). */
+  sessionTimeoutMs?: number;
+  /** How often consumers heartbeat and pick up rebalances (default 1 s; below sessionTimeoutMs). */
+  heartbeatMs?: number;
   log?: Logger;
 }
 
@@ -64,7 +69,8 @@ const unknownTopic = (topic: string) => new MonsoonError(ErrorCodes.BUS_UNKNOWN_
 export class RedisBus implements Bus {
   readonly admin: BusAdmin;
   readonly prefix: string;
-  private readonly groups: GroupRegistry;
+  private readonly groups: RedisMembership;
+  private readonly heartbeatMs: number;
   private readonly partitionCounts = new Map<string, number>();
   private readonly partitioner = new Partitioner();
   private readonly log: Logger;
@@ -80,7 +86,19 @@ export class RedisBus implements Bus {
     this.prefix = options.prefix ?? 'monsoon';
     this.log = options.log ?? silentLogger;
     this.retentionHost.prefix = this.prefix;
-    this.groups = new GroupRegistry((t) => this.partitionCounts.get(t) ?? 0);
+    const sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
+    this.heartbeatMs = options.heartbeatMs ?? Math.min(1000, Math.floor(sessionTimeoutMs / 3));
+    if (!(sessionTimeoutMs > 0 && this.heartbeatMs > 0 && this.heartbeatMs < sessionTimeoutMs)) {
+      throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `Redis bus: heartbeatMs (${this.heartbeatMs}) must be positive and below sessionTimeoutMs (${sessionTimeoutMs})`);
+    }
+    this.groups = new RedisMembership({
+      prefix: this.prefix,
+      sessionTimeoutMs,
+      heartbeatMs: this.heartbeatMs,
+      cmd: (args) => this.cmd(args),
+      partitionsOf: (t) => this.partitionCounts.get(t) ?? 0,
+      log: this.log,
+    });
     this.admin = {
       createTopic: (name, cfg) => this.createTopic(name, cfg),
       describeTopic: (name) => this.describeTopic(name),
@@ -166,7 +184,7 @@ export class RedisBus implements Bus {
     this.partitionCounts.delete(name);
     const fields = Array.from({ length: n }, (_, p) => keys.committedField(name, p));
     for (const g of (await this.cmd<string[]>(['SMEMBERS', keys.groups(this.prefix)])) ?? []) await this.cmd(['HDEL', keys.group(this.prefix, g), ...fields]);
-    this.groups.topicGone(name);
+    await this.groups.topicGone(name);
   }
 
   /** The first stored offset and the next offset to be written. */
@@ -273,8 +291,14 @@ export class RedisBus implements Bus {
       commit: (g, entries) => this.commitOffsets(g, entries),
       offsetForTimestamp: (t, p, ts) => this.offsetForTimestamp(t, p, ts),
       leave: (m) => this.groups.leave(group, m),
+      maxBlockMs: this.heartbeatMs,
     });
-    this.groups.join(group, c);
+    try {
+      await this.groups.join(group, c);
+    } catch (e) {
+      await c.close();
+      throw e;
+    }
     return c;
   }
 
