@@ -28,7 +28,14 @@ interface Owned {
   stream: string;
   /** The next offset to return; undefined until resolved from the committed offset or `from`. */
   position: number | undefined;
+  /** Bytes per record seen in the last read (0 until one), to bound a read's size. */
+  recordBytes: number;
 }
+
+/** A read asks each stream for at most this many bytes' worth of entries (by the last sizes seen). */
+const MAX_READ_BYTES = 16 * 1024 * 1024;
+/** Entries asked of a stream before its record size is known. */
+const FIRST_READ = 64;
 
 const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
@@ -57,7 +64,7 @@ export class RedisConsumer implements Consumer, GroupMember {
     const next = new Map<string, Owned>();
     for (const tp of partitions) {
       const k = keyOf(tp.topic, tp.partition);
-      next.set(k, this.owned.get(k) ?? { ...tp, stream: keys.stream(this.host.prefix, tp.topic, tp.partition), position: undefined });
+      next.set(k, this.owned.get(k) ?? { ...tp, stream: keys.stream(this.host.prefix, tp.topic, tp.partition), position: undefined, recordBytes: 0 });
     }
     this.owned = next;
     this.wakeUp?.();
@@ -114,7 +121,9 @@ export class RedisConsumer implements Consumer, GroupMember {
     const parts = all.map((_, i) => all[(this.turn + i) % all.length]!);
     this.turn++;
     const asked = parts.map((o) => o.position!);
-    const per = Math.max(1, Math.ceil(maxRecords / parts.length));
+    // XREAD takes one COUNT for all streams: the smallest any stream needs to stay within its bytes.
+    let per = Math.max(1, Math.ceil(maxRecords / parts.length));
+    for (const o of parts) per = Math.min(per, o.recordBytes === 0 ? FIRST_READ : Math.max(1, Math.floor(MAX_READ_BYTES / o.recordBytes)));
     const args = ['XREAD', 'COUNT', String(per), ...(blockMs > 0 ? ['BLOCK', String(Math.ceil(blockMs))] : []), 'STREAMS', ...parts.map((o) => o.stream), ...asked.map((p) => `${p}-0`)];
     let reply: Array<[Buffer, RawEntry[]]> | null;
     try {
@@ -132,6 +141,9 @@ export class RedisConsumer implements Consumer, GroupMember {
       // Drop what arrived for a partition handed over or sought while the read was in flight.
       if (!entries || entries.length === 0 || left === 0 || this.owned.get(keyOf(o.topic, o.partition)) !== o || o.position !== asked[i]) return;
       const records = entries.slice(0, left).map((e) => decodeEntry(o.topic, o.partition, e));
+      let bytes = 0;
+      for (const r of records) bytes += r.value.length + (r.key?.length ?? 0) + 64;
+      o.recordBytes = Math.ceil(bytes / records.length);
       o.position = records[records.length - 1]!.offset + 1;
       left -= records.length;
       out.push({ topic: o.topic, partition: o.partition, records });
