@@ -49,12 +49,15 @@ export function decodeEntry(topic: string, partition: number, [id, fields]: RawE
 
 /**
  * Appends one partition's records atomically (a script runs alone). KEYS: meta, stream.
- * ARGV: partition, count, then per record: timestamp, value, key, hasKey ('1'/'0'), headers JSON ('' = none).
+ * ARGV: partition, count, the partition count the caller assumed (a mismatch — the topic was re-created —
+ * fails before writing), then per record: timestamp, value, key, hasKey ('1'/'0'), headers JSON ('' = none).
  * The next offset is the larger of the stored counter and the last entry's ID, so a script that
  * failed halfway (out of memory) never makes a later produce reuse an ID. Returns the base offset.
  */
 export const PRODUCE_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('MONSOON_UNKNOWN_TOPIC') end
+local parts = redis.call('HGET', KEYS[1], 'partitions')
+if not parts then return redis.error_reply('MONSOON_UNKNOWN_TOPIC') end
+if parts ~= ARGV[3] then return redis.error_reply('MONSOON_PARTITIONS ' .. parts) end
 local field = 'next.' .. ARGV[1]
 local base = tonumber(redis.call('HGET', KEYS[1], field) or '0')
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
@@ -63,7 +66,7 @@ if last[1] then
   if ms > base then base = ms end
 end
 local n = tonumber(ARGV[2])
-local a = 3
+local a = 4
 for i = 1, n do
   local args = {'XADD', KEYS[2], string.format('%d-0', base + i), 't', ARGV[a], 'v', ARGV[a + 1]}
   if ARGV[a + 3] == '1' then args[#args + 1] = 'k'; args[#args + 1] = ARGV[a + 2] end

@@ -99,6 +99,27 @@ describe('Redis Streams bus specifics', () => {
     }
   });
 
+  it('a topic re-created with another partition count is noticed by a bus that cached the old one', async () => {
+    const a = await openRedisBus(server.url, { retentionCheckMs: 0, prefix: 'recreate' });
+    const b = await openRedisBus(server.url, { retentionCheckMs: 0, prefix: 'recreate' });
+    try {
+      await a.admin.createTopic('t', { partitions: 2 });
+      await a.produce('t', [{ value: Buffer.from('x'), key: Buffer.from('foobar') }]);
+      await b.admin.deleteTopic('t');
+      await assert.rejects(a.produce('t', [{ value: Buffer.from('x') }]), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNKNOWN_TOPIC);
+      await b.admin.createTopic('t', { partitions: 7 });
+      assert.deepEqual(await a.produce('t', [{ value: Buffer.from('y'), key: Buffer.from('foobar') }]), [{ partition: (-790332482 & 0x7fffffff) % 7, offset: 0 }]);
+      await b.admin.deleteTopic('t');
+      await b.admin.createTopic('t', { partitions: 3 });
+      await assert.rejects(a.produce('t', [{ value: Buffer.from('z') }]), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNAVAILABLE && e.retriable && /re-created/.test(e.message));
+      assert.equal((await a.produce('t', [{ value: Buffer.from('z'), key: Buffer.from('foobar') }]))[0]!.partition, (-790332482 & 0x7fffffff) % 3);
+      assert.equal((await b.admin.describeTopic('t')).partitions.reduce((n, p) => n + p.latest, 0), 1, 'the refused produce wrote nothing');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('a produce to a closed or unreachable server fails retriably instead of hanging', async () => {
     const other = await startRedis();
     const bus = await openRedisBus(other.url, { retentionCheckMs: 0 });

@@ -199,7 +199,8 @@ export class RedisBus implements Bus {
 
   async produce(topic: string, records: BusRecord[]): Promise<ProducedOffset[]> {
     this.check();
-    const n = await this.partitions(topic);
+    // The script checks the partition count, so a cached one saves a round trip per produce.
+    const n = this.partitionCounts.get(topic) ?? (await this.partitions(topic));
     if (records.length === 0) return [];
     const sizes = records.map((r, i) => this.validateRecord(topic, r, i));
     const parts = this.partitioner.assign(topic, n, records);
@@ -220,7 +221,7 @@ export class RedisBus implements Bus {
         let bytes = 0;
         while (end < idxs.length && end - start < CHUNK_RECORDS && (end === start || bytes + sizes[idxs[end]!]! <= CHUNK_BYTES)) bytes += sizes[idxs[end++]!]!;
         const chunk = idxs.slice(start, end);
-        const args: Array<string | Buffer> = ['EVAL', PRODUCE_LUA, '2', meta, stream, String(p), String(chunk.length)];
+        const args: Array<string | Buffer> = ['EVAL', PRODUCE_LUA, '2', meta, stream, String(p), String(chunk.length), String(n)];
         for (const i of chunk) {
           const r = records[i]!;
           const hasHeaders = r.headers && Object.keys(r.headers).length > 0;
@@ -240,7 +241,14 @@ export class RedisBus implements Bus {
     try {
       await all;
     } catch (e) {
-      if (e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNKNOWN_TOPIC) throw unknownTopic(topic);
+      if (e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNKNOWN_TOPIC) {
+        this.partitionCounts.delete(topic);
+        throw unknownTopic(topic);
+      }
+      if (e instanceof MonsoonError && e.message.includes('MONSOON_PARTITIONS')) {
+        this.partitionCounts.delete(topic);
+        throw new MonsoonError(ErrorCodes.BUS_UNAVAILABLE, `produce to ${topic}: the topic was re-created with another partition count; retry to use it`, { retriable: true, cause: e });
+      }
       throw e;
     } finally {
       this.inflight.delete(all);
