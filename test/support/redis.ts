@@ -13,7 +13,10 @@ import { freePort } from './procs.js';
 export interface RedisServer {
   url: string;
   port: number;
+  /** Kills the server (SIGKILL) and removes its directory. */
   stop(): Promise<void>;
+  /** Kills the server (SIGKILL) and starts a new one on the same port and directory (its AOF, if any). */
+  restart(): Promise<RedisServer>;
 }
 
 const BIN = process.env.REDIS_SERVER_BIN ?? 'redis-server';
@@ -35,15 +38,18 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-/** `extraArgs` are more redis-server options, e.g. ['--replicaof', '127.0.0.1', '<port>']. */
-export async function startRedis(extraArgs: string[] = []): Promise<RedisServer> {
+/**
+ * `extraArgs` are more redis-server options, e.g. ['--replicaof', '127.0.0.1', '<port>'] or
+ * ['--appendonly', 'yes', '--appendfsync', 'always'] (later options win).
+ */
+export async function startRedis(extraArgs: string[] = [], reuse?: { dir: string; port: number }): Promise<RedisServer> {
   const probe = spawnSync(BIN, ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
     throw new Error(`redis-server is not installed (${probe.error?.message ?? probe.stderr}); install the Debian package redis-server (apt-get install redis-server) to run the Redis Streams bus tests`);
   }
-  const dir = await mkdtemp(join(tmpdir(), 'monsoon-redis-'));
+  const dir = reuse?.dir ?? (await mkdtemp(join(tmpdir(), 'monsoon-redis-')));
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
+    const port = reuse?.port ?? (await freePort());
     const child: ChildProcess = spawn(BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-4000)));
@@ -61,13 +67,18 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
           await gone;
           await rm(dir, { recursive: true, force: true });
         },
+        restart: async () => {
+          if (!exited) child.kill('SIGKILL');
+          await gone;
+          return startRedis(extraArgs, { dir, port });
+        },
       };
     }
     if (!exited) child.kill('SIGKILL');
     await gone;
     // Another process may have taken the port between freePort() and the bind: try another one.
-    if (attempt >= 2) {
-      await rm(dir, { recursive: true, force: true });
+    if (attempt >= 2 || reuse) {
+      if (!reuse) await rm(dir, { recursive: true, force: true });
       throw new Error(`redis-server did not answer PING on 127.0.0.1:${port}:\n${out}`);
     }
   }

@@ -120,6 +120,30 @@ describe('Redis Streams bus specifics', () => {
     }
   });
 
+  it('with appendfsync always, acknowledged records and commits survive kill -9 of the server', async () => {
+    let srv = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
+    let bus = await openRedisBus(srv.url, { retentionCheckMs: 0 });
+    try {
+      await bus.admin.createTopic('t', { partitions: 2 });
+      const acked = await bus.produce('t', Array.from({ length: 500 }, (_, i) => ({ value: Buffer.from(`r${i}`), key: Buffer.from(`k${i}`) })));
+      const c = await bus.consumer('g', ['t'], { from: 'earliest' });
+      let n = 0;
+      while (n < 500) for (const b of await c.poll(1000, 1000)) n += b.records.length;
+      await c.commit([{ topic: 't', partition: 0, offset: 7 }]);
+      const lag = await bus.lag('g');
+      await bus.close();
+      srv = await srv.restart();
+      bus = await openRedisBus(srv.url, { retentionCheckMs: 0 });
+      assert.deepEqual(await bus.lag('g'), lag);
+      const d = await bus.admin.describeTopic('t');
+      for (const p of [0, 1]) assert.equal(d.partitions[p]!.latest, acked.filter((o) => o.partition === p).length);
+      assert.deepEqual((await bus.produce('t', [{ value: Buffer.from('next'), key: Buffer.from('k0') }]))[0]!.offset, acked.filter((o) => o.partition === acked[0]!.partition).length, 'offsets continue after the restart');
+    } finally {
+      await bus.close();
+      await srv.stop();
+    }
+  });
+
   it('a produce to a closed or unreachable server fails retriably instead of hanging', async () => {
     const other = await startRedis();
     const bus = await openRedisBus(other.url, { retentionCheckMs: 0 });
