@@ -12,8 +12,14 @@ describe('bus URLs', () => {
     assert.deepEqual(parseBusUrl('file:///tmp/b'), { kind: 'embedded', dir: '/tmp/b' });
   });
 
+  it('redis:// and rediss:// name the Redis Streams bus', () => {
+    assert.deepEqual(parseBusUrl('redis://127.0.0.1:6380'), { kind: 'redis', url: 'redis://127.0.0.1:6380' });
+    assert.deepEqual(parseBusUrl('rediss://u:p@h:6380/2'), { kind: 'redis', url: 'rediss://u:p@h:6380/2' });
+    assert.throws(() => parseBusUrl('redis://'), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED);
+  });
+
   it('engines not built yet give a clear error naming the scheme', () => {
-    for (const [url, scheme] of [['kafka://h1:9092,h2:9092', 'kafka'], ['nats://127.0.0.1:4222', 'nats'], ['redis://localhost:6379', 'redis'], ['monsoon://127.0.0.1:7000', 'monsoon'], ['ftp://x', 'ftp']]) {
+    for (const [url, scheme] of [['kafka://h1:9092,h2:9092', 'kafka'], ['nats://127.0.0.1:4222', 'nats'], ['monsoon://127.0.0.1:7000', 'monsoon'], ['ftp://x', 'ftp']]) {
       assert.throws(() => parseBusUrl(url!), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED && e.message.includes(`${scheme}:`), url);
     }
     assert.throws(() => parseBusUrl('kafka://h:1'), /not available yet/);

@@ -30,6 +30,8 @@ export const ErrorCodes = {
   BUS_LOCKED: 'MON_ERR_BUS_LOCKED',
   BUS_CLOSED: 'MON_ERR_BUS_CLOSED',
   BUS_UNSUPPORTED: 'MON_ERR_BUS_UNSUPPORTED',
+  /** The bus server could not be reached or did not confirm a write (retriable). */
+  BUS_UNAVAILABLE: 'MON_ERR_BUS_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
