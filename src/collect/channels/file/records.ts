@@ -56,6 +56,21 @@ export const crc32: (b: Uint8Array) => number =
 /** Strings shorter than this are measured and written by a JS loop when they are ASCII (header names, sequence numbers, origins): cheaper than two native calls each. */
 const SHORT = 64;
 
+/**
+ * The bytes of the last long string written: a long header value (an origin) recurs event after event,
+ * so it is encoded once per run of equal values instead of twice per event.
+ */
+let lastLong = '';
+let lastLongBytes: Buffer = Buffer.alloc(0);
+
+function longBytes(s: string): Buffer {
+  if (s !== lastLong) {
+    lastLongBytes = Buffer.from(s);
+    lastLong = s;
+  }
+  return lastLongBytes;
+}
+
 /** UTF-8 byte length of `s`. */
 function utf8Length(s: string): number {
   const n = s.length;
@@ -63,8 +78,9 @@ function utf8Length(s: string): number {
     let i = 0;
     while (i < n && s.charCodeAt(i) < 0x80) i++;
     if (i === n) return n;
+    return Buffer.byteLength(s);
   }
-  return Buffer.byteLength(s);
+  return longBytes(s).length;
 }
 
 /** Writes `s` as UTF-8 at `off` after its 4-byte length; returns the offset after it. */
@@ -83,9 +99,15 @@ function writeStr(buf: Buffer, off: number, s: string): number {
       return p;
     }
   }
-  const len = buf.write(s, off + 4);
-  buf.writeUInt32LE(len, off);
-  return off + 4 + len;
+  if (n < SHORT) {
+    const len = buf.write(s, off + 4);
+    buf.writeUInt32LE(len, off);
+    return off + 4 + len;
+  }
+  const b = longBytes(s);
+  buf.writeUInt32LE(b.length, off);
+  buf.set(b, off + 4);
+  return off + 4 + b.length;
 }
 
 function strsBytes(kv: Readonly<Record<string, string>>): number {
