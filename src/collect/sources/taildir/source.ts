@@ -120,47 +120,28 @@ export class TaildirSource implements Source {
     }
   }
 
-  /**
-   * Reads and delivers up to maxBatchCount batches of one file; returns the number of lines sent.
-   * The next batch is read while the previous one is being committed (read-ahead), but batches are
-   * still delivered one at a time and in order, so their position markers commit in file order.
-   */
+  /** Reads and delivers up to maxBatchCount batches of one file; returns the number of lines sent. */
   private async tail(f: TailFile): Promise<number> {
     if (f.copyOf || (!f.fh && (f.size <= f.pos || !(await this.table.reopen(f))))) return 0;
     let sent = 0;
-    let inFlight: Promise<boolean> | undefined;
-    let inFlightLines = 0;
-    const settle = async (): Promise<boolean> => {
-      const p = inFlight;
-      if (!p) return true;
-      inFlight = undefined;
-      if (!(await p)) return false;
-      sent += inFlightLines;
+    for (let batches = 0; batches < this.cfg.maxBatchCount && !this.stopping; batches++) {
+      const lines: Line[] = [];
+      while (lines.length < this.cfg.batchSize) {
+        const line = f.reader.next();
+        if (line) lines.push(line);
+        else if ((await f.reader.fill(f.fh!, f.size)) === 0) break;
+        else f.lastActivity = Date.now();
+      }
+      if (lines.length === 0) break;
+      if (!(await this.sameContent(f))) {
+        f.reader.reset(f.pos); // truncated or replaced under us: the next scan decides where to read
+        break;
+      }
+      if (!(await this.deliver(f, lines))) break;
+      sent += lines.length;
       f.lastActivity = Date.now();
       await this.persist(false);
-      return true;
-    };
-    try {
-      for (let batches = 0; batches < this.cfg.maxBatchCount && !this.stopping; batches++) {
-        const lines: Line[] = [];
-        while (lines.length < this.cfg.batchSize) {
-          const line = f.reader.next();
-          if (line) lines.push(line);
-          else if ((await f.reader.fill(f.fh!, f.size)) === 0) break;
-          else f.lastActivity = Date.now();
-        }
-        // the previous batch is committed (or given up) before this one is checked or sent
-        if (!(await settle()) || lines.length === 0) break;
-        if (!(await this.sameContent(f))) {
-          f.reader.reset(f.pos); // truncated or replaced under us: the next scan decides where to read
-          break;
-        }
-        inFlight = this.deliver(f, lines);
-        inFlightLines = lines.length;
-        if (lines.length < this.cfg.batchSize) break;
-      }
-    } finally {
-      await settle();
+      if (lines.length < this.cfg.batchSize) break;
     }
     return sent;
   }
@@ -180,8 +161,6 @@ export class TaildirSource implements Source {
 
   /** Delivers one batch with the file's new position as a marker, retrying until it is taken. */
   private async deliver(f: TailFile, lines: Line[]): Promise<boolean> {
-    // Taken before any await: the reader moves on (read-ahead of the next batch) while this one is sent.
-    const pos = f.reader.start;
     if (f.id === undefined) {
       if (f.head.length < HEAD_BYTES) f.head = await readHead(f.fh!, Math.max(f.size, f.reader.end));
       // The nonce makes every (re)reading of a file from its start a new origin; the id is kept
@@ -199,6 +178,7 @@ export class TaildirSource implements Source {
       return e;
     });
     if (lines.some((l) => l.cut)) this.ctx.log.warn({ file: f.path }, `TAILDIR source ${this.ctx.name} cut an over-long line in ${f.path}.`);
+    const pos = f.reader.start;
     const markers = { [this.markerKey]: this.positionsText(f, pos, first + lines.length) };
     this.ctx.counters.inc('EventReceivedCount', events.length);
     this.ctx.counters.inc('AppendBatchReceivedCount', 1);
