@@ -35,6 +35,20 @@ describe('file channel records', () => {
     assert.deepEqual(decodeCommit(enc.buf, fr.start, fr.end), { putCount: puts.length, takes: [{ f: 3, o: 8, l: 100 }], markers });
   });
 
+  it('writes long header values right however many different ones alternate', () => {
+    const values = Array.from({ length: 7 }, (_, i) => `value-${i}-${'z'.repeat(10 + i * 20)}${i % 2 ? 'é' : ''}`);
+    const puts: Event[] = Array.from({ length: 40 }, (_, i) => ({
+      headers: { path: values[i % values.length]!, other: values[(i * 3) % values.length]!, seq: String(i) },
+      body: Buffer.from(String(i)),
+    }));
+    const enc = encodeTx(puts, [], {});
+    for (let i = 0; i < puts.length; i++) {
+      const fr = frameAt(enc.buf, enc.offsets[i]!);
+      assert.ok(fr.ok);
+      assert.deepEqual(decodeEvent(enc.buf, fr.start, fr.end).headers, puts[i]!.headers);
+    }
+  });
+
   it('detects a changed byte in any record through its checksum', () => {
     const enc = encodeTx([{ headers: { a: 'b' }, body: Buffer.from('hello') }], [], {});
     for (let i = 8; i < enc.lengths[0]!; i++) {

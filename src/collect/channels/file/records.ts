@@ -53,22 +53,28 @@ function crc32Table(b: Uint8Array): number {
 export const crc32: (b: Uint8Array) => number =
   typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? (b) => zlib.crc32(b) >>> 0 : crc32Table;
 
-/** Strings shorter than this are measured and written by a JS loop when they are ASCII (header names, sequence numbers, origins): cheaper than two native calls each. */
-const SHORT = 64;
+/**
+ * Header strings shorter than this (names, sequence numbers) are measured and written by a JS loop
+ * when they are ASCII: cheaper than two native calls each.
+ */
+const SHORT = 16;
 
 /**
- * The bytes of the last long string written: a long header value (an origin) recurs event after event,
- * so it is encoded once per run of equal values instead of twice per event.
+ * The bytes of the last few longer strings written: long header values (an origin, a file path)
+ * recur event after event, so each is encoded once per run and copied from then on.
  */
-let lastLong = '';
-let lastLongBytes: Buffer = Buffer.alloc(0);
+const RECENT_STRINGS = 4;
+const recentStrs: string[] = new Array<string>(RECENT_STRINGS).fill('');
+const recentBytes: Buffer[] = new Array<Buffer>(RECENT_STRINGS).fill(Buffer.alloc(0));
+let recentNext = 0;
 
 function longBytes(s: string): Buffer {
-  if (s !== lastLong) {
-    lastLongBytes = Buffer.from(s);
-    lastLong = s;
-  }
-  return lastLongBytes;
+  for (let i = 0; i < RECENT_STRINGS; i++) if (recentStrs[i] === s) return recentBytes[i]!;
+  const b = Buffer.from(s);
+  recentStrs[recentNext] = s;
+  recentBytes[recentNext] = b;
+  recentNext = (recentNext + 1) % RECENT_STRINGS;
+  return b;
 }
 
 /** UTF-8 byte length of `s`. */
@@ -98,16 +104,20 @@ function writeStr(buf: Buffer, off: number, s: string): number {
       buf.writeUInt32LE(n, off);
       return p;
     }
-  }
-  if (n < SHORT) {
     const len = buf.write(s, off + 4);
     buf.writeUInt32LE(len, off);
     return off + 4 + len;
   }
   const b = longBytes(s);
-  buf.writeUInt32LE(b.length, off);
-  buf.set(b, off + 4);
-  return off + 4 + b.length;
+  const len = b.length;
+  buf.writeUInt32LE(len, off);
+  let p = off + 4;
+  if (len < 128) for (let i = 0; i < len; i++) buf[p++] = b[i]!;
+  else {
+    buf.set(b, p);
+    p += len;
+  }
+  return p;
 }
 
 function strsBytes(kv: Readonly<Record<string, string>>): number {
