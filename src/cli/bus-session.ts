@@ -1,6 +1,5 @@
 import { MonsoonError } from '../core/errors.js';
 import type { Bus } from '../bus/bus.js';
-import { openBus } from '../bus/url.js';
 
 /**
  * Opens the bus a bus command names with --bus, runs the command and always closes the bus (which
@@ -9,6 +8,8 @@ import { openBus } from '../bus/url.js';
 export async function withBus(url: string, fn: (bus: Bus) => Promise<void>): Promise<void> {
   let bus: Bus | undefined;
   try {
+    // loaded on use: `monsoon agent` never opens a bus, and the bus modules would slow its start
+    const { openBus } = await import('../bus/url.js');
     bus = await openBus(url);
     await fn(bus);
   } catch (e) {

@@ -53,27 +53,97 @@ function crc32Table(b: Uint8Array): number {
 export const crc32: (b: Uint8Array) => number =
   typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? (b) => zlib.crc32(b) >>> 0 : crc32Table;
 
+/**
+ * Header strings shorter than this (names, sequence numbers) are measured and written by a JS loop
+ * when they are ASCII: cheaper than two native calls each.
+ */
+const SHORT = 16;
+
+/**
+ * The bytes of the last few longer strings written: long header values (an origin, a file path)
+ * recur event after event, so each is encoded once per run and copied from then on.
+ */
+const RECENT_STRINGS = 4;
+const recentStrs: string[] = new Array<string>(RECENT_STRINGS).fill('');
+const recentBytes: Buffer[] = new Array<Buffer>(RECENT_STRINGS).fill(Buffer.alloc(0));
+let recentNext = 0;
+
+function longBytes(s: string): Buffer {
+  for (let i = 0; i < RECENT_STRINGS; i++) if (recentStrs[i] === s) return recentBytes[i]!;
+  const b = Buffer.from(s);
+  recentStrs[recentNext] = s;
+  recentBytes[recentNext] = b;
+  recentNext = (recentNext + 1) % RECENT_STRINGS;
+  return b;
+}
+
+/** UTF-8 byte length of `s`. */
+function utf8Length(s: string): number {
+  const n = s.length;
+  if (n < SHORT) {
+    let i = 0;
+    while (i < n && s.charCodeAt(i) < 0x80) i++;
+    if (i === n) return n;
+    return Buffer.byteLength(s);
+  }
+  return longBytes(s).length;
+}
+
+/** Writes `s` as UTF-8 at `off` after its 4-byte length; returns the offset after it. */
+function writeStr(buf: Buffer, off: number, s: string): number {
+  const n = s.length;
+  if (n < SHORT) {
+    let i = 0;
+    let p = off + 4;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[p++] = c;
+    }
+    if (i === n) {
+      buf.writeUInt32LE(n, off);
+      return p;
+    }
+    const len = buf.write(s, off + 4);
+    buf.writeUInt32LE(len, off);
+    return off + 4 + len;
+  }
+  const b = longBytes(s);
+  const len = b.length;
+  buf.writeUInt32LE(len, off);
+  let p = off + 4;
+  if (len < 128) for (let i = 0; i < len; i++) buf[p++] = b[i]!;
+  else {
+    buf.set(b, p);
+    p += len;
+  }
+  return p;
+}
+
 function strsBytes(kv: Readonly<Record<string, string>>): number {
   let n = 0;
-  for (const k in kv) n += 8 + Buffer.byteLength(k) + Buffer.byteLength(kv[k]!);
+  for (const k in kv) n += 8 + utf8Length(k) + utf8Length(kv[k]!);
+  return n;
+}
+
+function strsCount(kv: Readonly<Record<string, string>>): number {
+  let n = 0;
+  for (const _ in kv) n++;
   return n;
 }
 
 function writeStrs(buf: Buffer, off: number, kv: Readonly<Record<string, string>>): number {
   for (const k in kv) {
-    const kl = buf.write(k, off + 4);
-    buf.writeUInt32LE(kl, off);
-    off += 4 + kl;
-    const vl = buf.write(kv[k]!, off + 4);
-    buf.writeUInt32LE(vl, off);
-    off += 4 + vl;
+    off = writeStr(buf, off, k);
+    off = writeStr(buf, off, kv[k]!);
   }
   return off;
 }
 
 function seal(buf: Buffer, start: number, end: number): void {
   buf.writeUInt32LE(end - start - FRAME, start);
-  buf.writeUInt32LE(crc32(buf.subarray(start + FRAME, end)), start + 4);
+  // a plain Uint8Array view: cheaper to make than a Buffer one, and all crc32 needs
+  buf.writeUInt32LE(crc32(new Uint8Array(buf.buffer, buf.byteOffset + start + FRAME, end - start - FRAME)), start + 4);
 }
 
 export interface EncodedTx {
@@ -104,7 +174,7 @@ export function encodeTx(
     const start = off;
     buf[off + FRAME] = REC_EVENT;
     off += FRAME + 1;
-    buf.writeUInt32LE(Object.keys(e.headers).length, off);
+    buf.writeUInt32LE(strsCount(e.headers), off);
     off = writeStrs(buf, off + 4, e.headers);
     buf.writeUInt32LE(e.body.length, off);
     e.body.copy(buf, off + 4);
@@ -125,7 +195,7 @@ export function encodeTx(
     buf.writeUInt32LE(p.l, off + 8);
     off += 12;
   }
-  buf.writeUInt32LE(Object.keys(markers).length, off);
+  buf.writeUInt32LE(strsCount(markers), off);
   off = writeStrs(buf, off + 4, markers);
   seal(buf, start, off);
   return { buf: buf.subarray(0, off), backing: buf, offsets, lengths };

@@ -64,7 +64,8 @@ export class LineReader {
       this.partial = [];
       this.partialLen = 0;
     } else {
-      body = Buffer.from(piece); // a copy, so events do not pin the read buffer
+      // A view: every read goes into a fresh buffer that is never written again (see fill).
+      body = piece;
     }
     const offset = this.start;
     this.start += body.length + 1;
@@ -82,7 +83,10 @@ export class LineReader {
     const buf = Buffer.allocUnsafe(want);
     const { bytesRead } = await fh.read(buf, 0, want, this.end);
     if (bytesRead === 0) return 0;
-    this.chunk = bytesRead < want ? buf.subarray(0, bytesRead) : buf;
+    // Lines are views of the chunk, so a chunk lives as long as any of its lines does. A read that
+    // filled less than half of the buffer (a slowly growing file) is copied out to its exact size,
+    // so that a few short lines never hold a mostly empty buffer.
+    this.chunk = bytesRead < want >>> 1 ? Buffer.from(buf.subarray(0, bytesRead)) : bytesRead < want ? buf.subarray(0, bytesRead) : buf;
     this.off = 0;
     this.end += bytesRead;
     return bytesRead;
