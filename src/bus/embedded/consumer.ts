@@ -1,6 +1,6 @@
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
-import type { Consumer, ConsumedRecord, OffsetCommit, PartitionBatch, SeekTarget, TopicPartition } from '../bus.js';
-import type { GroupMember } from './group.js';
+import type { ConsumedRecord, OffsetCommit, PartitionBatch, SeekTarget, TopicPartition } from '../bus.js';
+import { GroupConsumer, type OwnedPartition } from '../group-consumer.js';
 import type { OffsetStore } from './offsets.js';
 import type { PartitionLog } from './partition.js';
 
@@ -12,51 +12,21 @@ export interface ConsumerHost {
   leave(c: EmbeddedConsumer): void;
 }
 
-interface Owned {
-  topic: string;
-  partition: number;
-  /** The next offset to return; undefined until resolved from the committed offset or `from`. */
-  position: number | undefined;
-}
+type Owned = OwnedPartition;
 
-const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-
-export class EmbeddedConsumer implements Consumer, GroupMember {
-  private owned = new Map<string, Owned>();
-  private closed = false;
-  private turn = 0;
-  private wakeUp: (() => void) | undefined;
-
-  constructor(
-    readonly id: string,
-    readonly group: string,
-    readonly topics: readonly string[],
-    private readonly from: 'earliest' | 'latest',
-    private readonly host: ConsumerHost,
-  ) {}
-
-  assign(partitions: TopicPartition[]): void {
-    const next = new Map<string, Owned>();
-    for (const tp of partitions) {
-      const k = keyOf(tp.topic, tp.partition);
-      next.set(k, this.owned.get(k) ?? { ...tp, position: undefined });
-    }
-    this.owned = next;
-    this.wakeUp?.();
+export class EmbeddedConsumer extends GroupConsumer<Owned> {
+  constructor(id: string, group: string, topics: readonly string[], from: 'earliest' | 'latest', private readonly host: ConsumerHost) {
+    super(id, group, topics, from);
   }
 
-  assignment(): TopicPartition[] {
-    return [...this.owned.values()].map(({ topic, partition }) => ({ topic, partition }));
+  protected newOwned(tp: TopicPartition): Owned {
+    return { ...tp, position: undefined };
   }
 
-  private check(): void {
-    if (this.closed) throw new MonsoonError(ErrorCodes.BUS_CLOSED, `consumer ${this.id} of group ${this.group} is closed`);
-  }
-
-  private ownedOrThrow(tp: TopicPartition, what: string): { o: Owned; log: PartitionLog } {
-    const o = this.owned.get(keyOf(tp.topic, tp.partition));
+  private ownedWithLog(tp: TopicPartition, what: string): { o: Owned; log: PartitionLog } {
+    const o = this.ownedOrThrow(tp, what);
     const log = this.host.log(tp.topic, tp.partition);
-    if (!o || !log) throw new MonsoonError(ErrorCodes.BUS_NOT_ASSIGNED, `cannot ${what} ${tp.topic}-${tp.partition}: it is not assigned to consumer ${this.id} of group ${this.group}`);
+    if (!log) throw new MonsoonError(ErrorCodes.BUS_NOT_ASSIGNED, `cannot ${what} ${tp.topic}-${tp.partition}: it is not assigned to consumer ${this.id} of group ${this.group}`);
     return { o, log };
   }
 
@@ -72,8 +42,7 @@ export class EmbeddedConsumer implements Consumer, GroupMember {
   }
 
   async poll(maxRecords: number, timeoutMs: number): Promise<PartitionBatch[]> {
-    this.check();
-    if (!Number.isInteger(maxRecords) || maxRecords < 1) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `poll: maxRecords must be a positive integer, got ${String(maxRecords)}`);
+    this.checkPoll(maxRecords);
     const deadline = Date.now() + Math.max(0, timeoutMs);
     for (;;) {
       const got = await this.fetch(maxRecords);
@@ -96,7 +65,7 @@ export class EmbeddedConsumer implements Consumer, GroupMember {
       const pos = this.position(o, log);
       if (pos >= log.latest) continue;
       const records: ConsumedRecord[] = await log.read(pos, left, bytes);
-      if (records.length === 0 || this.owned.get(keyOf(o.topic, o.partition)) !== o) continue;
+      if (records.length === 0 || !this.stillOwned(o)) continue;
       o.position = records[records.length - 1]!.offset + 1;
       left -= records.length;
       for (const r of records) bytes -= r.value.length + (r.key?.length ?? 0);
@@ -125,34 +94,14 @@ export class EmbeddedConsumer implements Consumer, GroupMember {
   }
 
   async commit(offsets?: OffsetCommit[]): Promise<void> {
-    this.check();
-    const entries: OffsetCommit[] = [];
-    if (offsets === undefined) {
-      for (const o of this.owned.values()) if (o.position !== undefined) entries.push({ topic: o.topic, partition: o.partition, offset: o.position });
-    } else {
-      for (const e of offsets) {
-        const { log } = this.ownedOrThrow(e, 'commit');
-        if (!Number.isInteger(e.offset) || e.offset < 0 || e.offset > log.latest) {
-          throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `commit ${e.topic}-${e.partition}: offset ${String(e.offset)} is outside 0..${log.latest}`);
-        }
-        entries.push({ topic: e.topic, partition: e.partition, offset: e.offset });
-      }
-    }
+    const entries = await this.commitEntries(offsets, (tp) => this.ownedWithLog(tp, 'commit').log.latest);
     await this.host.offsets.commit(this.group, entries);
   }
 
   async seek(tp: TopicPartition, target: SeekTarget): Promise<void> {
-    this.check();
-    const { o, log } = this.ownedOrThrow(tp, 'seek');
-    if (target === 'earliest') o.position = log.earliest;
-    else if (target === 'latest') o.position = log.latest;
-    else if (typeof target === 'number') {
-      if (!Number.isInteger(target) || target < 0) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `seek ${tp.topic}-${tp.partition}: offset must be a non-negative integer, got ${String(target)}`);
-      o.position = target;
-    } else {
-      if (!Number.isFinite(target.timestamp)) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `seek ${tp.topic}-${tp.partition}: timestamp must be a number of milliseconds`);
-      o.position = await log.offsetForTimestamp(target.timestamp);
-    }
+    this.checkOpen();
+    const { o, log } = this.ownedWithLog(tp, 'seek');
+    o.position = await this.seekTarget(tp, target, log, (ts) => log.offsetForTimestamp(ts));
   }
 
   async close(): Promise<void> {

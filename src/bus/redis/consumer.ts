@@ -1,6 +1,6 @@
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
-import type { Consumer, OffsetCommit, PartitionBatch, SeekTarget, TopicPartition } from '../bus.js';
-import type { GroupMember } from '../embedded/group.js';
+import type { OffsetCommit, PartitionBatch, SeekTarget, TopicPartition } from '../bus.js';
+import { GroupConsumer, type OwnedPartition } from '../group-consumer.js';
 import { BUFFERS, decodeEntry, keys, type RawEntry } from './layout.js';
 
 /** A connection of the consumer's own: XREAD BLOCK holds it while waiting. */
@@ -22,12 +22,8 @@ export interface RedisConsumerHost {
   maxBlockMs: number;
 }
 
-interface Owned {
-  topic: string;
-  partition: number;
+interface Owned extends OwnedPartition {
   stream: string;
-  /** The next offset to return; undefined until resolved from the committed offset or `from`. */
-  position: number | undefined;
   /** Bytes per record seen in the last read (0 until one), to bound a read's size. */
   recordBytes: number;
 }
@@ -37,51 +33,26 @@ const MAX_READ_BYTES = 16 * 1024 * 1024;
 /** Entries asked of a stream before its record size is known. */
 const FIRST_READ = 64;
 
-const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-
 /**
  * A member of a consumer group of the Redis bus. Reads with XREAD from its positions (the entry IDs
  * encode offsets), so the group's progress is exactly its committed offsets; polls that find nothing
  * wait in XREAD BLOCK on the consumer's own connection. Its partitions come from the group's
  * membership in Redis (membership.ts).
  */
-export class RedisConsumer implements Consumer, GroupMember {
-  private owned = new Map<string, Owned>();
-  private closed = false;
-  private turn = 0;
-  private wakeUp: (() => void) | undefined;
-
+export class RedisConsumer extends GroupConsumer<Owned> {
   constructor(
-    readonly id: string,
-    readonly group: string,
-    readonly topics: readonly string[],
-    private readonly from: 'earliest' | 'latest',
+    id: string,
+    group: string,
+    topics: readonly string[],
+    from: 'earliest' | 'latest',
     private readonly conn: ReadConnection,
     private readonly host: RedisConsumerHost,
-  ) {}
-
-  assign(partitions: TopicPartition[]): void {
-    const next = new Map<string, Owned>();
-    for (const tp of partitions) {
-      const k = keyOf(tp.topic, tp.partition);
-      next.set(k, this.owned.get(k) ?? { ...tp, stream: keys.stream(this.host.prefix, tp.topic, tp.partition), position: undefined, recordBytes: 0 });
-    }
-    this.owned = next;
-    this.wakeUp?.();
+  ) {
+    super(id, group, topics, from);
   }
 
-  assignment(): TopicPartition[] {
-    return [...this.owned.values()].map(({ topic, partition }) => ({ topic, partition }));
-  }
-
-  private check(): void {
-    if (this.closed) throw new MonsoonError(ErrorCodes.BUS_CLOSED, `consumer ${this.id} of group ${this.group} is closed`);
-  }
-
-  private ownedOrThrow(tp: TopicPartition, what: string): Owned {
-    const o = this.owned.get(keyOf(tp.topic, tp.partition));
-    if (!o) throw new MonsoonError(ErrorCodes.BUS_NOT_ASSIGNED, `cannot ${what} ${tp.topic}-${tp.partition}: it is not assigned to consumer ${this.id} of group ${this.group}`);
-    return o;
+  protected newOwned(tp: TopicPartition): Owned {
+    return { ...tp, stream: keys.stream(this.host.prefix, tp.topic, tp.partition), position: undefined, recordBytes: 0 };
   }
 
   /** Starts partitions new to this consumer at the committed offset, or at `from` without one. */
@@ -98,8 +69,7 @@ export class RedisConsumer implements Consumer, GroupMember {
   }
 
   async poll(maxRecords: number, timeoutMs: number): Promise<PartitionBatch[]> {
-    this.check();
-    if (!Number.isInteger(maxRecords) || maxRecords < 1) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `poll: maxRecords must be a positive integer, got ${String(maxRecords)}`);
+    this.checkPoll(maxRecords);
     const deadline = Date.now() + Math.max(0, timeoutMs);
     for (;;) {
       await this.resolvePositions();
@@ -139,7 +109,7 @@ export class RedisConsumer implements Consumer, GroupMember {
     parts.forEach((o, i) => {
       const entries = byStream.get(o.stream);
       // Drop what arrived for a partition handed over or sought while the read was in flight.
-      if (!entries || entries.length === 0 || left === 0 || this.owned.get(keyOf(o.topic, o.partition)) !== o || o.position !== asked[i]) return;
+      if (!entries || entries.length === 0 || left === 0 || !this.stillOwned(o) || o.position !== asked[i]) return;
       const records = entries.slice(0, left).map((e) => decodeEntry(o.topic, o.partition, e));
       let bytes = 0;
       for (const r of records) bytes += r.value.length + (r.key?.length ?? 0) + 64;
@@ -152,36 +122,16 @@ export class RedisConsumer implements Consumer, GroupMember {
   }
 
   async commit(offsets?: OffsetCommit[]): Promise<void> {
-    this.check();
-    const entries: OffsetCommit[] = [];
-    if (offsets === undefined) {
-      for (const o of this.owned.values()) if (o.position !== undefined) entries.push({ topic: o.topic, partition: o.partition, offset: o.position });
-    } else {
-      for (const e of offsets) {
-        this.ownedOrThrow(e, 'commit');
-        const { latest } = await this.host.bounds(e.topic, e.partition);
-        if (!Number.isInteger(e.offset) || e.offset < 0 || e.offset > latest) {
-          throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `commit ${e.topic}-${e.partition}: offset ${String(e.offset)} is outside 0..${latest}`);
-        }
-        entries.push({ topic: e.topic, partition: e.partition, offset: e.offset });
-      }
-    }
+    const entries = await this.commitEntries(offsets, async (tp) => (await this.host.bounds(tp.topic, tp.partition)).latest);
     if (entries.length > 0) await this.host.commit(this.group, entries);
   }
 
   async seek(tp: TopicPartition, target: SeekTarget): Promise<void> {
-    this.check();
+    this.checkOpen();
     const o = this.ownedOrThrow(tp, 'seek');
     const b = await this.host.bounds(tp.topic, tp.partition);
-    if (target === 'earliest') o.position = b.earliest;
-    else if (target === 'latest') o.position = b.latest;
-    else if (typeof target === 'number') {
-      if (!Number.isInteger(target) || target < 0) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `seek ${tp.topic}-${tp.partition}: offset must be a non-negative integer, got ${String(target)}`);
-      o.position = Math.min(Math.max(target, b.earliest), b.latest);
-    } else {
-      if (!Number.isFinite(target.timestamp)) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `seek ${tp.topic}-${tp.partition}: timestamp must be a number of milliseconds`);
-      o.position = await this.host.offsetForTimestamp(tp.topic, tp.partition, target.timestamp);
-    }
+    const at = await this.seekTarget(tp, target, b, (ts) => this.host.offsetForTimestamp(tp.topic, tp.partition, ts));
+    o.position = typeof target === 'number' ? Math.min(Math.max(at, b.earliest), b.latest) : at;
   }
 
   async close(): Promise<void> {
