@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, MonsoonError } from '../core/errors.js';
+import { parseNatsUrl } from './nats/layout.js';
 import { parseBusUrl } from './url.js';
 
 describe('bus URLs', () => {
@@ -18,8 +19,16 @@ describe('bus URLs', () => {
     assert.throws(() => parseBusUrl('redis://'), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED);
   });
 
+  it('nats:// names the NATS JetStream bus, with servers, replicas and prefix checked', () => {
+    assert.deepEqual(parseBusUrl('nats://127.0.0.1:4222'), { kind: 'nats', url: 'nats://127.0.0.1:4222' });
+    assert.deepEqual(parseNatsUrl('nats://a:1,b:2?replicas=3&prefix=p1'), { servers: ['nats://a:1', 'nats://b:2'], replicas: 3, prefix: 'p1' });
+    for (const bad of ['nats://', 'nats://h:1?replicas=0', 'nats://h:1?replicas=x', 'nats://h:1?prefix=a.b', 'nats://h:1?color=red']) {
+      assert.throws(() => parseBusUrl(bad), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED, bad);
+    }
+  });
+
   it('engines not built yet give a clear error naming the scheme', () => {
-    for (const [url, scheme] of [['kafka://h1:9092,h2:9092', 'kafka'], ['nats://127.0.0.1:4222', 'nats'], ['monsoon://127.0.0.1:7000', 'monsoon'], ['ftp://x', 'ftp']]) {
+    for (const [url, scheme] of [['kafka://h1:9092,h2:9092', 'kafka'], ['monsoon://127.0.0.1:7000', 'monsoon'], ['ftp://x', 'ftp']]) {
       assert.throws(() => parseBusUrl(url!), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED && e.message.includes(`${scheme}:`), url);
     }
     assert.throws(() => parseBusUrl('kafka://h:1'), /not available yet/);
