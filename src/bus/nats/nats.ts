@@ -8,6 +8,7 @@ import { normalizeTopicConfig, validateGroupName, validateTopicName } from '../n
 import { Partitioner } from '../partitioner.js';
 import { NatsConsumer, type NatsConsumerHost } from './consumer.js';
 import { checkPrefix, encodeHeaderName, encodeHeaderValue, HEADER_KEY, HEADER_TS, layout, newTopicId, parseNatsUrl, type TopicMeta } from './layout.js';
+import { PublishError, Publisher } from './publisher.js';
 import { NatsMembership, type MembersDoc, type MembersStore } from './membership.js';
 
 /**
@@ -118,6 +119,7 @@ export class NatsBus implements Bus {
   private readonly metas = new Map<string, TopicMeta>();
   private readonly partitioner = new Partitioner();
   private readonly window: Window;
+  private readonly publisher: Publisher;
   private readonly log: Logger;
   private readonly timeout: number;
   private closed = false;
@@ -136,6 +138,7 @@ export class NatsBus implements Bus {
     if (!Number.isInteger(this.replicas) || this.replicas < 1 || this.replicas > 5) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `NATS bus: replicas must be an integer from 1 to 5, got ${String(this.replicas)}`);
     this.log = options.log ?? silentLogger;
     this.timeout = options.requestTimeoutMs ?? 10_000;
+    this.publisher = new Publisher(nc);
     this.window = new Window(options.maxInFlight ?? 4096, options.maxInFlightBytes ?? 16 * 1024 * 1024);
     const sessionTimeoutMs = options.sessionTimeoutMs ?? 10_000;
     this.heartbeatMs = options.heartbeatMs ?? Math.min(1000, Math.floor(sessionTimeoutMs / 3));
@@ -192,9 +195,10 @@ export class NatsBus implements Bus {
     if (e instanceof MonsoonError) return e;
     const msg = (e as Error)?.message ?? String(e);
     if (e instanceof JetStreamApiError && e.code === 10059) return new MonsoonError(ErrorCodes.BUS_UNKNOWN_TOPIC, `NATS bus ${this.url}: ${what}: the stream does not exist (the topic was deleted)`, { cause: e });
+    if (e instanceof PublishError && e.code === 10054) return new MonsoonError(ErrorCodes.BUS_RECORD_TOO_LARGE, `NATS bus ${this.url}: ${what}: ${msg}`, { cause: e });
     if (e instanceof JetStreamApiError && e.code === 10054) return new MonsoonError(ErrorCodes.BUS_RECORD_TOO_LARGE, `NATS bus ${this.url}: ${what}: ${msg}`, { cause: e });
     if (this.closed || (e instanceof ClosedConnectionError && this.closed)) return new MonsoonError(ErrorCodes.BUS_CLOSED, `the bus at ${this.url} is closed`, { cause: e });
-    const hint = e instanceof TimeoutError ? ' (no answer in time; a produce may or may not have been stored)' : isNoStream(e) || (e instanceof RequestError && e.isNoResponders()) ? ' (no JetStream server answered: down, electing a leader, or the stream is gone)' : '';
+    const hint = e instanceof TimeoutError || (e instanceof PublishError && e.code === 408) ? ' (no answer in time; a produce may or may not have been stored)' : isNoStream(e) || (e instanceof RequestError && e.isNoResponders()) ? ' (no JetStream server answered: down, electing a leader, or the stream is gone)' : '';
     return new MonsoonError(ErrorCodes.BUS_UNAVAILABLE, `NATS bus ${this.url}: ${what} failed: ${msg}${hint}`, { retriable: true, cause: e });
   }
 
@@ -362,6 +366,8 @@ export class NatsBus implements Bus {
     const parts = this.partitioner.assign(topic, meta.partitions, records);
     const result: ProducedOffset[] = new Array(records.length);
     const acks: Promise<void>[] = [];
+    const tokens: string[] = [];
+    let timer: NodeJS.Timeout | undefined;
     const all = (async () => {
       for (let i = 0; i < records.length; i++) {
         const { h, size } = encoded[i]!;
@@ -369,14 +375,17 @@ export class NatsBus implements Bus {
         const p = parts[i]!;
         const stream = layout.stream(this.prefix, meta, p);
         acks.push(
-          this.js
-            .publish(layout.subject(this.prefix, meta, p), records[i]!.value, { headers: h, timeout: this.timeout })
+          this.publisher
+            .publish(layout.subject(this.prefix, meta, p), records[i]!.value, h, tokens)
             .then((ack) => {
               if (ack.stream !== stream) throw new MonsoonError(ErrorCodes.BUS_UNAVAILABLE, `produce to ${topic}: stream ${ack.stream} acknowledged a record meant for ${stream}`, { retriable: true });
               result[i] = { partition: p, offset: ack.seq - 1 };
             })
             .finally(() => this.window.release(size)),
         );
+        // The time for acknowledgements runs from the last record sent (sending waits for window room).
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(() => this.publisher.expire(tokens, this.timeout), this.timeout);
       }
       const settled = await Promise.allSettled(acks);
       const failed = settled.find((s) => s.status === 'rejected');
@@ -388,6 +397,7 @@ export class NatsBus implements Bus {
     } catch (e) {
       throw await this.produceError(topic, meta, e);
     } finally {
+      if (timer) clearTimeout(timer);
       this.inflight.delete(all);
     }
     return result;
@@ -395,7 +405,7 @@ export class NatsBus implements Bus {
 
   /** Why a produce failed: the topic gone or re-created, or the server's reason. */
   private async produceError(topic: string, meta: TopicMeta, e: unknown): Promise<MonsoonError> {
-    if (isNoStream(e) || (e instanceof JetStreamApiError && e.code === 10059)) {
+    if (e instanceof PublishError && (e.code === 503 || e.code === 10059)) {
       this.metas.delete(topic);
       const now = await this.meta(topic, true).catch((err: unknown) => err);
       if (now instanceof MonsoonError && now.code === ErrorCodes.BUS_UNKNOWN_TOPIC) return unknownTopic(topic);
@@ -542,6 +552,7 @@ export class NatsBus implements Bus {
     await Promise.allSettled([...this.inflight]);
     for (const m of this.groups.all()) await (m as NatsConsumer).close();
     this.closed = true;
+    this.publisher.close();
     await this.nc.close().catch(() => {});
   }
 }
