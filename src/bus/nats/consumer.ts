@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import type { MonsoonError } from '../../core/errors.js';
+import { MonsoonError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { ConsumedRecord, OffsetCommit, PartitionBatch, SeekTarget, TopicPartition } from '../bus.js';
 import { GroupConsumer, type OwnedPartition } from '../group-consumer.js';
@@ -255,8 +255,15 @@ export class NatsConsumer extends GroupConsumer<Owned> {
       }
     }
     const readers = owned.map((o) => o.reader!);
-    const failed = (await Promise.allSettled(readers.map((r) => r.ensure()))).find((s) => s.status === 'rejected');
-    if (failed) throw failed.reason;
+    const settled = await Promise.allSettled(readers.map((r) => r.ensure()));
+    for (const [i, s] of settled.entries()) {
+      if (s.status === 'fulfilled') continue;
+      // A server down or a leader being elected: the reader tries again on the next round of the poll.
+      const e = s.reason as MonsoonError;
+      if (!(e instanceof MonsoonError && e.retriable)) throw e;
+      const r = readers[i]!;
+      this.host.log.warn({ err: e }, `NATS bus: consumer ${this.id} cannot read ${r.owner.topic}-${r.owner.partition} yet; trying again.`);
+    }
     return readers;
   }
 

@@ -198,7 +198,7 @@ export class NatsBus implements Bus {
     if (e instanceof PublishError && e.code === 10054) return new MonsoonError(ErrorCodes.BUS_RECORD_TOO_LARGE, `NATS bus ${this.url}: ${what}: ${msg}`, { cause: e });
     if (e instanceof JetStreamApiError && e.code === 10054) return new MonsoonError(ErrorCodes.BUS_RECORD_TOO_LARGE, `NATS bus ${this.url}: ${what}: ${msg}`, { cause: e });
     if (this.closed || (e instanceof ClosedConnectionError && this.closed)) return new MonsoonError(ErrorCodes.BUS_CLOSED, `the bus at ${this.url} is closed`, { cause: e });
-    const hint = e instanceof TimeoutError || (e instanceof PublishError && e.code === 408) ? ' (no answer in time; a produce may or may not have been stored)' : isNoStream(e) || (e instanceof RequestError && e.isNoResponders()) ? ' (no JetStream server answered: down, electing a leader, or the stream is gone)' : '';
+    const hint = e instanceof PublishError && e.code === 408 ? '' : e instanceof TimeoutError ? ' (no answer in time)' : isNoStream(e) || (e instanceof RequestError && e.isNoResponders()) ? ' (no JetStream server answered: down, electing a leader, or the stream is gone)' : '';
     return new MonsoonError(ErrorCodes.BUS_UNAVAILABLE, `NATS bus ${this.url}: ${what} failed: ${msg}${hint}`, { retriable: true, cause: e });
   }
 
