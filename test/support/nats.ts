@@ -157,24 +157,28 @@ export async function startNats(extra = ''): Promise<NatsServer> {
 /** A JetStream cluster of `size` servers on loopback; resolves once every node reports healthy. */
 export async function startNatsCluster(size = 3, extra = ''): Promise<NatsCluster> {
   checkBinary();
-  const root = await mkdtemp(join(tmpdir(), 'monsoon-nats-cluster-'));
-  const specs = [];
-  for (let i = 1; i <= size; i++) specs.push({ name: `n${i}`, dir: join(root, `n${i}`), port: await freePort(), httpPort: await freePort(), clusterPort: await freePort() });
-  const routes = specs.map((s) => `nats-route://127.0.0.1:${s.clusterPort}`).join(', ');
-  const nodes: NatsNode[] = [];
-  for (const s of specs) {
-    const cluster = `cluster { name: monsoon-test, listen: 127.0.0.1:${s.clusterPort}, routes: [${routes}] }`;
-    nodes.push(makeNode({ ...s, config: await writeConfig(s, `${cluster}\n${extra}`) }));
+  for (let attempt = 0; ; attempt++) {
+    const root = await mkdtemp(join(tmpdir(), 'monsoon-nats-cluster-'));
+    const specs = [];
+    for (let i = 1; i <= size; i++) specs.push({ name: `n${i}`, dir: join(root, `n${i}`), port: await freePort(), httpPort: await freePort(), clusterPort: await freePort() });
+    const routes = specs.map((s) => `nats-route://127.0.0.1:${s.clusterPort}`).join(', ');
+    const nodes: NatsNode[] = [];
+    for (const s of specs) {
+      const cluster = `cluster { name: monsoon-test, listen: 127.0.0.1:${s.clusterPort}, routes: [${routes}] }`;
+      nodes.push(makeNode({ ...s, config: await writeConfig(s, `${cluster}\n${extra}`) }));
+    }
+    const stop = async () => {
+      await Promise.all(nodes.map((n) => n.kill9()));
+      await rm(root, { recursive: true, force: true });
+    };
+    try {
+      await Promise.all(nodes.map((n) => n.start()));
+    } catch (e) {
+      await stop();
+      // Another process may have taken a port between freePort() and the bind: try other ones.
+      if (attempt < 2 && /address already in use/.test((e as Error).message)) continue;
+      throw e;
+    }
+    return { nodes, url: `nats://${specs.map((s) => `127.0.0.1:${s.port}`).join(',')}`, stop };
   }
-  const stop = async () => {
-    await Promise.all(nodes.map((n) => n.kill9()));
-    await rm(root, { recursive: true, force: true });
-  };
-  try {
-    await Promise.all(nodes.map((n) => n.start()));
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { nodes, url: `nats://${specs.map((s) => `127.0.0.1:${s.port}`).join(',')}`, stop };
 }

@@ -297,8 +297,14 @@ export class NatsBus implements Bus {
       }
     });
     // Committed offsets of the topic go with it, so a topic created again under the name starts afresh.
-    for await (const g of await this.offsets.keys()) {
-      await this.updateOffsets(layout.nameOfKey(g), (doc) => {
+    const groups: string[] = [];
+    try {
+      for await (const g of await this.offsets.keys()) groups.push(layout.nameOfKey(g));
+    } catch (e) {
+      throw this.mapError(e, `list the groups of topic ${name}`);
+    }
+    for (const g of groups) {
+      await this.updateOffsets(g, (doc) => {
         for (const k of Object.keys(doc)) if (k.slice(0, k.lastIndexOf('/')) === name) delete doc[k];
       });
     }
@@ -367,11 +373,25 @@ export class NatsBus implements Bus {
     const result: ProducedOffset[] = new Array(records.length);
     const acks: Promise<void>[] = [];
     const tokens: string[] = [];
+    // Fails what is unanswered after `timeout` without progress (the window freeing up counts as progress).
     let timer: NodeJS.Timeout | undefined;
+    let expired = false;
+    const arm = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => {
+        expired = true;
+        this.publisher.expire(tokens, this.timeout);
+      }, this.timeout);
+    };
     const all = (async () => {
-      for (let i = 0; i < records.length; i++) {
+      arm();
+      for (let i = 0; i < records.length && !expired; i++) {
         const { h, size } = encoded[i]!;
-        while (!this.window.tryAcquire(size)) await this.window.room();
+        if (!this.window.tryAcquire(size)) {
+          do await this.window.room();
+          while (!this.window.tryAcquire(size));
+          arm();
+        }
         const p = parts[i]!;
         const stream = layout.stream(this.prefix, meta, p);
         acks.push(
@@ -383,13 +403,12 @@ export class NatsBus implements Bus {
             })
             .finally(() => this.window.release(size)),
         );
-        // The time for acknowledgements runs from the last record sent (sending waits for window room).
-        if (timer) clearTimeout(timer);
-        timer = setTimeout(() => this.publisher.expire(tokens, this.timeout), this.timeout);
       }
+      arm();
       const settled = await Promise.allSettled(acks);
       const failed = settled.find((s) => s.status === 'rejected');
       if (failed) throw failed.reason;
+      if (acks.length < records.length) throw new PublishError(`no room among the bus's unacknowledged records within ${this.timeout} ms; ${acks.length} of ${records.length} records were sent`, 408);
     })();
     this.inflight.add(all);
     try {
