@@ -373,6 +373,8 @@ export class NatsBus implements Bus {
     const result: ProducedOffset[] = new Array(records.length);
     const acks: Promise<void>[] = [];
     const tokens: string[] = [];
+    const streams: string[] = [];
+    const subjects: string[] = [];
     // Fails what is unanswered after `timeout` without progress (the window freeing up counts as progress).
     let timer: NodeJS.Timeout | undefined;
     let expired = false;
@@ -393,10 +395,10 @@ export class NatsBus implements Bus {
           arm();
         }
         const p = parts[i]!;
-        const stream = layout.stream(this.prefix, meta, p);
+        const stream = (streams[p] ??= layout.stream(this.prefix, meta, p));
         acks.push(
           this.publisher
-            .publish(layout.subject(this.prefix, meta, p), records[i]!.value, h, tokens)
+            .publish((subjects[p] ??= layout.subject(this.prefix, meta, p)), records[i]!.value, h, tokens)
             .then((ack) => {
               if (ack.stream !== stream) throw new MonsoonError(ErrorCodes.BUS_UNAVAILABLE, `produce to ${topic}: stream ${ack.stream} acknowledged a record meant for ${stream}`, { retriable: true });
               result[i] = { partition: p, offset: ack.seq - 1 };
