@@ -186,6 +186,19 @@ describe('NATS JetStream bus specifics', () => {
     }
   });
 
+  it('replicas=3 on a lone server is refused as an invalid argument naming the cluster it needs', async () => {
+    await assert.rejects(openNatsBus(`${server.url}?replicas=3&prefix=r3`), isCode(ErrorCodes.BUS_INVALID_ARGUMENT, /KV bucket r3-topics: .*replicas=3 needs a JetStream cluster/));
+    // Buckets made by a replicas=1 bus are used as they are; the topic's streams are refused.
+    await (await openNatsBus(server.url)).close();
+    const bus = await openNatsBus(`${server.url}?replicas=3`);
+    try {
+      await assert.rejects(bus.admin.createTopic('r3', { partitions: 1 }), isCode(ErrorCodes.BUS_INVALID_ARGUMENT, /replicas=3 needs a JetStream cluster/));
+      assert.ok(!(await bus.admin.listTopics()).includes('r3'), 'the refused topic is not left behind');
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('an unreachable server is a retriable MON_ERR_BUS_UNAVAILABLE', async () => {
     await assert.rejects(openNatsBus('nats://127.0.0.1:1'), (e: unknown) => isCode(ErrorCodes.BUS_UNAVAILABLE, /cannot reach the NATS bus/)(e) && (e as MonsoonError).retriable);
   });

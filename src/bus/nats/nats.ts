@@ -177,9 +177,11 @@ export class NatsBus implements Bus {
       } catch (e) {
         // Created by another bus with other options (e.g. replicas): use it as it is.
         try {
-          return await kvm.open(name);
+          const kv = await kvm.open(name);
+          await kv.status(); // open() does not check that the bucket exists
+          return kv;
         } catch {
-          throw this.mapError(e, `open KV bucket ${name}`);
+          throw this.mapError(e, `create KV bucket ${name}`);
         }
       }
     };
@@ -196,6 +198,7 @@ export class NatsBus implements Bus {
     const msg = (e as Error)?.message ?? String(e);
     if (e instanceof JetStreamApiError && e.code === 10059) return new MonsoonError(ErrorCodes.BUS_UNKNOWN_TOPIC, `NATS bus ${this.url}: ${what}: the stream does not exist (the topic was deleted)`, { cause: e });
     if (e instanceof PublishError && e.code === 10054) return new MonsoonError(ErrorCodes.BUS_RECORD_TOO_LARGE, `NATS bus ${this.url}: ${what}: ${msg}`, { cause: e });
+    if (e instanceof JetStreamApiError && e.code === 10074) return new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `NATS bus ${this.url}: ${what}: ${msg}; replicas=${this.replicas} needs a JetStream cluster of at least that many servers`, { cause: e });
     if (e instanceof JetStreamApiError && e.code === 10054) return new MonsoonError(ErrorCodes.BUS_RECORD_TOO_LARGE, `NATS bus ${this.url}: ${what}: ${msg}`, { cause: e });
     if (this.closed || (e instanceof ClosedConnectionError && this.closed)) return new MonsoonError(ErrorCodes.BUS_CLOSED, `the bus at ${this.url} is closed`, { cause: e });
     const hint = e instanceof PublishError && e.code === 408 ? '' : e instanceof TimeoutError ? ' (no answer in time)' : isNoStream(e) || (e instanceof RequestError && e.isNoResponders()) ? ' (no JetStream server answered: down, electing a leader, or the stream is gone)' : '';
