@@ -82,6 +82,7 @@ class Connection {
   private nextConsumer = 1;
   private greeted = false;
   private refused = false;
+  private stopping = false;
   /** Bytes of requests being handled (their frames are held until the reply is queued). */
   private handling = 0;
   private readonly pending = new Set<Promise<void>>();
@@ -207,6 +208,7 @@ class Connection {
       case Op.POLL: {
         const c = this.consumer(h);
         const batches = await c.poll(num(h, 'maxRecords'), num(h, 'timeoutMs'));
+        if (this.stopping) throw new MonsoonError(ErrorCodes.BUS_UNAVAILABLE, 'the bus server is shutting down; the consumer left its group', { retriable: true });
         const records = batches.flatMap((b) => b.records);
         return {
           header: { batches: batches.map((b) => [b.topic, b.partition, b.records.length]), assignment: c.assignment() },
@@ -246,6 +248,7 @@ class Connection {
   }
 
   async shutdown(): Promise<void> {
+    this.stopping = true;
     // Consumers first: a long poll returns at once, so its reply is not waited for.
     await this.closeConsumers();
     await Promise.allSettled([...this.pending]);
