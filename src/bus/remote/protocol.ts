@@ -207,13 +207,17 @@ function readFields(c: Cursor): { key: Buffer | null; value: Buffer; timestamp: 
   const headers: Record<string, string> = {};
   for (let n = c.u16(); n > 0; n--) {
     const name = c.bytes(c.u16()).toString('utf8');
-    headers[name] = c.bytes(c.u32()).toString('utf8');
+    const value = c.bytes(c.u32()).toString('utf8');
+    if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+    else headers[name] = value;
   }
   return { key, value, timestamp, headers };
 }
 
 /** Decodes a PRODUCE payload. Keys and values are views on the frame (no copy). */
 export function decodeRecords(payload: Buffer, count: number): BusRecord[] {
+  // 18 bytes is the smallest record (null key, empty value, no headers).
+  if (!Number.isInteger(count) || count < 0 || count * 18 > payload.length) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `a PRODUCE frame claims ${String(count)} records in ${payload.length} bytes`);
   const c = new Cursor(payload);
   const out: BusRecord[] = new Array(count);
   for (let i = 0; i < count; i++) out[i] = readFields(c);

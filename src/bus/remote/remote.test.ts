@@ -130,6 +130,17 @@ describe('monsoon:// loopback protocol', () => {
         [9, ERROR_REPLY, ErrorCodes.BUS_UNSUPPORTED],
       ]);
       c.socket.destroy();
+      const d = await raw(server.port);
+      d.send(1, Op.HELLO, { version: PROTOCOL_VERSION });
+      await d.next();
+      d.socket.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 2, Op.LIST_TOPICS])); // a frame longer than the protocol allows
+      await closed(d.socket);
+      const e = await raw(server.port);
+      e.send(1, Op.HELLO, { version: PROTOCOL_VERSION });
+      e.send(2, Op.PRODUCE, { topic: 'x', count: 5 }); // five records claimed, no payload
+      const replies2 = [await e.next(), await e.next()].sort((x, y) => x.id - y.id);
+      assert.equal(replies2[1]!.header.code, ErrorCodes.BUS_INVALID_ARGUMENT);
+      e.socket.destroy();
     });
   });
 
