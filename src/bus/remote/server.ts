@@ -12,7 +12,8 @@ import { decodeRecords, encodeConsumed, encodeFrame, ERROR_REPLY, errorHeader, F
  * partitions go to the remaining members, which read on from the committed offsets.
  *
  * Backpressure: a connection stops reading while the bytes of its requests being handled plus its
- * replies not yet taken by the socket exceed `maxBufferedBytes`.
+ * replies not yet taken by the socket exceed `maxBufferedBytes`, or while 1,024 of its requests are
+ * being handled.
  */
 export interface BusServerOptions {
   host?: string;
@@ -64,6 +65,9 @@ export async function serveBus(bus: Bus, opts: BusServerOptions = {}): Promise<B
       })()),
   };
 }
+
+/** Requests of one connection handled at once; reading waits beyond it (each may produce a reply of up to a poll's size). */
+const MAX_IN_FLIGHT = 1024;
 
 const str = (h: Record<string, unknown>, k: string): string => {
   const v = h[k];
@@ -142,10 +146,11 @@ class Connection {
   /** Pauses reading while too many bytes are buffered; resumes once below the bound. */
   private flow(): void {
     const buffered = this.handling + this.socket.writableLength;
-    if (!this.paused && buffered > this.limit) {
+    const over = buffered > this.limit || this.pending.size >= MAX_IN_FLIGHT;
+    if (!this.paused && over) {
       this.paused = true;
       this.socket.pause();
-    } else if (this.paused && buffered <= this.limit) {
+    } else if (this.paused && !over) {
       this.paused = false;
       this.socket.resume();
     }
