@@ -5,6 +5,7 @@
  * inputs (source component, stream, grouping) and declared output streams. `validateIR` is pure and
  * reports every problem found, each naming its component.
  */
+import { suggest } from '../core/config/suggest.js';
 import { ErrorCodes, MonsoonError } from '../core/errors.js';
 import { DEFAULT_STREAM, SYSTEM_COMPONENT, TICK_STREAM } from './tuple.js';
 
@@ -136,15 +137,6 @@ export function streamOf(c: ComponentIR, stream = DEFAULT_STREAM): StreamIR | un
 }
 
 function hint(name: string, ids: string[]): string {
-  const lower = name.toLowerCase();
-  const near = ids.find((i) => i.toLowerCase() === lower || distance(i, name) <= 2);
+  const near = suggest(name, ids);
   return near ? ` (did you mean ${JSON.stringify(near)}?)` : ids.length ? ` (components: ${ids.join(', ')})` : '';
-}
-
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
 }
