@@ -127,11 +127,11 @@ export abstract class Executor {
       throw new MonsoonError(ErrorCodes.TOPOLOGY_EMIT, `component ${task.component}: emitted ${values.length} values on stream ${JSON.stringify(stream)}, which declares ${route.info.fields.names.length} fields [${route.info.fields.names.join(', ')}]`);
     }
     const tgt = this.tgt;
-    tgt.length = 0;
+    let n = 0;
     if (direct >= 0) {
       if (!route.direct) throw new MonsoonError(ErrorCodes.TOPOLOGY_EMIT, `component ${task.component}: emitDirect on stream ${JSON.stringify(stream)}, which is not declared direct`);
       if (!route.directTasks.has(direct)) throw new MonsoonError(ErrorCodes.TOPOLOGY_EMIT, `component ${task.component}: emitDirect to task ${direct}, which does not subscribe to stream ${JSON.stringify(stream)} with a direct grouping`);
-      tgt.push(direct);
+      tgt[n++] = direct;
     } else {
       if (route.direct) throw new MonsoonError(ErrorCodes.TOPOLOGY_EMIT, `component ${task.component}: stream ${JSON.stringify(stream)} is direct; use emitDirect`);
       const gs = route.groupers;
@@ -139,13 +139,12 @@ export abstract class Executor {
         const grouper = gs[g]!;
         if (grouper.many) {
           const m = grouper.chooseMany(values);
-          for (let i = 0; i < m.length; i++) tgt.push(m[i]!);
-        } else tgt.push(grouper.chooseOne(values));
+          for (let i = 0; i < m.length; i++) tgt[n++] = m[i]!;
+        } else tgt[n++] = grouper.chooseOne(values);
       }
     }
     const stats = task.stats;
     stats.emitted[route.index]!++;
-    const n = tgt.length;
     stats.transferred += n;
     const bytes = estimateBytes(values);
     const host = this.host;
@@ -310,7 +309,7 @@ export class SpoutExecutor extends Executor {
       for (let k = 0; k < this.tasks.length; k++) {
         const task = this.tasks[k]!;
         const max = task.maxPending;
-        for (let n = 0; n < batch; n++) {
+        for (let n = 1; n <= batch; n++) {
           if (max > 0 && task.pending >= max) break;
           const before = task.emits;
           try {
@@ -320,9 +319,14 @@ export class SpoutExecutor extends Executor {
           }
           if (task.emits === before) break;
           worked = true;
+          if ((n & 63) === 0) {
+            this.flush();
+            if (this.blocked()) break;
+          }
         }
+        this.flush();
+        if (this.blocked()) break;
       }
-      this.flush();
     }
     const dt = performance.now() - t0;
     const share = dt / this.tasks.length;
@@ -374,6 +378,10 @@ export class BoltExecutor extends Executor {
       task.stats.executed += n;
       task.stats.busyMs += performance.now() - t0;
       q.took(n, bytes, end === tuples.length);
+      // hand over what this batch emitted and stop once a target crossed its high watermark, so a
+      // queue overshoots its bound by at most one batch's output
+      this.flush();
+      if (this.blocked()) break;
     }
     this.flush();
     return worked;
