@@ -230,6 +230,11 @@ export abstract class Executor {
     this.host.executorOfTask[target]!.queue!.push(target, b, bytes);
   }
 
+  /** True when emits are buffered (made outside a turn, e.g. by an asynchronous callback). */
+  hasBuffered(): boolean {
+    return this.dirty.length > 0;
+  }
+
   /** Hands every emit buffer to its target's queue. */
   flush(): void {
     const d = this.dirty;

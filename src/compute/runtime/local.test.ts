@@ -439,3 +439,36 @@ test('automatic scheduling on the system clock runs a topology to completion by 
   void spout;
   await cluster.shutdown();
 });
+
+/** Acks and emits later, from a timer — as a bolt waiting on a store write would. */
+class AsyncBolt extends BaseRichBolt {
+  private c!: OutputCollector;
+  prepare(_c: TopologyConfig, _x: TopologyContext, c: OutputCollector): void {
+    this.c = c;
+  }
+  execute(t: Tuple): void {
+    setTimeout(() => {
+      this.c.emit(t, [`${String(t.getValue(0))}!`]);
+      this.c.ack(t);
+    }, 5);
+  }
+  declareOutputFields(d: OutputFieldsDeclarer): void {
+    d.declare(['v']);
+  }
+}
+
+test('a bolt that emits and acks from an asynchronous callback gets its tuples delivered and its trees completed', async () => {
+  CollectSink.got.length = 0;
+  let spout!: ListSpout;
+  const b = new TopologyBuilder();
+  b.setSpout('s', () => (spout = new ListSpout(['a', 'b', 'c'])), 1);
+  b.setBolt('async', AsyncBolt, 1).shuffleGrouping('s');
+  b.setBolt('sink', CollectSink, 1).shuffleGrouping('async');
+  const cluster = new LocalCluster();
+  await cluster.submitTopology('async', {}, b.createTopology());
+  const deadline = Date.now() + 10_000;
+  while (!spout.done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(spout.done());
+  assert.deepEqual(CollectSink.got.map((g) => g.values[0]).sort(), ['a!', 'b!', 'c!']);
+  await cluster.shutdown();
+});

@@ -279,6 +279,9 @@ export class LocalTopology implements ExecutorHost, AckerListener {
       if (ex.queue!.count > 0 && !ex.blocked()) {
         this.now = this.clock.now();
         if (ex.run()) worked = true;
+      } else if (ex.hasBuffered()) {
+        ex.flush();
+        worked = true;
       }
     }
     const spouts = this.spoutExecutors;
