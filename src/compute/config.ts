@@ -66,7 +66,7 @@ export function topologySettings(conf: TopologyConfig): TopologySettings {
     timeoutMs: num(conf, ConfigKeys.MESSAGE_TIMEOUT_SECS, 30, w, (n) => n > 0, 'a positive number of seconds') * 1000,
     ackers: num(conf, ConfigKeys.ACKER_EXECUTORS, 1, w, nonNegInt, 'an integer ≥ 0 (0 disables acking)'),
     sampleEvery: Math.max(1, Math.round(1 / rate)),
-    queueBytes: num(conf, ConfigKeys.QUEUE_BYTES, 256 * 1024, w, (n) => posInt(n) && n >= 1024, 'an integer ≥ 1024'),
+    queueBytes: num(conf, ConfigKeys.QUEUE_BYTES, 64 * 1024, w, (n) => posInt(n) && n >= 1024, 'an integer ≥ 1024'),
     high,
     low,
     producerBatch: num(conf, ConfigKeys.PRODUCER_BATCH, 256, w, posInt, 'a positive integer'),

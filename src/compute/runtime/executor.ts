@@ -96,6 +96,8 @@ export abstract class Executor {
   /** Executors this one sends to (other than itself), for backpressure. */
   downstream: Executor[] = [];
   readonly queue: InputQueue | null;
+  /** A target's buffer is handed over at this many bytes too, so large tuples move in smaller batches. */
+  private readonly flushBytes: number;
   constructor(
     readonly id: number,
     readonly component: string,
@@ -106,6 +108,7 @@ export abstract class Executor {
     this.out = new Array(taskCount + 1);
     this.outBytes = new Array<number>(taskCount + 1).fill(0);
     this.queue = this.isSpoutExecutor() ? null : new InputQueue(queueBytes, host.settings.high, host.settings.low);
+    this.flushBytes = Math.max(1024, host.settings.queueBytes / 4);
   }
   abstract isSpoutExecutor(): boolean;
   abstract readonly tasks: Task[];
@@ -217,8 +220,8 @@ export abstract class Executor {
       this.dirty.push(target);
     }
     b.push(t);
-    this.outBytes[target]! += t.bytes;
-    if (b.length >= this.host.settings.producerBatch) this.flushTask(target);
+    const bytes = (this.outBytes[target]! += t.bytes);
+    if (b.length >= this.host.settings.producerBatch || bytes >= this.flushBytes) this.flushTask(target);
   }
 
   private flushTask(target: number): void {
