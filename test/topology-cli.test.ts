@@ -21,6 +21,9 @@ test('topology submit --check prints the validated IR; an invalid Flux file fail
   assert.equal(ir.config['topology.max.spout.pending'], 10);
   assert.deepEqual(ir.components.map((c) => c.id), ['sentences', 'split', 'count', 'sink']);
   assert.equal(ir.source.module, fixture);
+  const example = run(['topology', 'submit', fileURLToPath(new URL('../../examples/compute/wordcount.yaml', import.meta.url)), '--check']);
+  assert.equal(example.status, 0, example.stderr);
+  assert.equal((JSON.parse(example.stdout) as { name: string }).name, 'wordcount');
   const yaml = join(dir, 'bad.yaml');
   writeFileSync(yaml, `name: bad\nspouts:\n  - {id: s, className: "${testkit}#ListSpout"}\nbolts:\n  - {id: b, className: "${testkit}#CollectSink"}\nstreams:\n  - {from: t, to: b, grouping: {type: SHUFFLE}}\n`);
   const bad = run(['topology', 'submit', yaml, '--check']);

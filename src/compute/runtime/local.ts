@@ -18,7 +18,8 @@ import { customGroupingKey, instantiate, type StormTopology } from '../topology.
 import { Fields, StreamInfo, Tuple } from '../tuple.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
 import { assignTasks, TaskContext } from './context.js';
-import { BasicBoltAdapter, BoltCollectorImpl, BoltExecutor, BoltTask, SpoutCollectorImpl, SpoutExecutor, SpoutTask, TaskRoute, type Executor, type ExecutorHost, type Task } from './executor.js';
+import { BasicBoltAdapter, BoltCollectorImpl, SpoutCollectorImpl } from './collectors.js';
+import { BoltExecutor, BoltTask, SpoutExecutor, SpoutTask, TaskRoute, type Executor, type ExecutorHost, type Task } from './executor.js';
 import { TaskStats } from './stats.js';
 import { componentPage, topologyPage, topologySummaryEntry, type ComponentPage, type TopologyPage, type TopologySummaryEntry } from './ui.js';
 

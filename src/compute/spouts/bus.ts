@@ -214,6 +214,8 @@ export class BusSpout implements Spout {
   ack(msgId: unknown): void {
     const id = msgId as BusMessageId;
     this.parts.get(key(id.topic, id.partition))?.done(id.offset);
+    // acks keep arriving while the spout is deactivated (no nextTuple calls): commit from here too
+    if (this.now() - this.lastCommitAt >= this.o.commitIntervalMs) this.commitSoon();
   }
 
   fail(msgId: unknown): void {
