@@ -3,13 +3,18 @@ import type { TopologyContext } from '../api.js';
 import type { TopologyIR } from '../ir.js';
 import { DEFAULT_STREAM, Fields } from '../tuple.js';
 
-/** The task ids of each component, assigned as Storm does: from 1, components in id order. */
+/**
+ * The task ids of each component, assigned as Storm does: from 1, components in id order; a
+ * component has numTasks tasks, capped by topology.max.task.parallelism (component or topology level).
+ */
 export function assignTasks(ir: TopologyIR): Map<string, number[]> {
   const out = new Map<string, number[]>();
   let next = 1;
   for (const c of [...ir.components].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const ids: number[] = [];
-    for (let i = 0; i < c.numTasks; i++) ids.push(next++);
+    const cap = Number(c.config['topology.max.task.parallelism'] ?? ir.config['topology.max.task.parallelism'] ?? Infinity);
+    const n = Number.isInteger(cap) && cap >= 1 ? Math.min(c.numTasks, cap) : c.numTasks;
+    for (let i = 0; i < n; i++) ids.push(next++);
     out.set(c.id, ids);
   }
   return out;

@@ -19,7 +19,7 @@ test('word count: every sentence tree completes, each word is counted by exactly
   let spout!: ListSpout;
   const b = new TopologyBuilder();
   b.setSpout('sentences', () => (spout = new ListSpout(sentences, 'sentence')), 1);
-  b.setBolt('split', () => new SplitSentence(), 3).shuffleGrouping('sentences');
+  b.setBolt('split', () => new SplitSentence(), 3).setMaxTaskParallelism(2).shuffleGrouping('sentences');
   b.setBolt('count', WordCount, 4).fieldsGrouping('split', ['word']);
   b.setBolt('sink', CollectSink, 1).shuffleGrouping('count');
   CollectSink.got.length = 0;
@@ -43,6 +43,7 @@ test('word count: every sentence tree completes, each word is counted by exactly
   assert.equal(split.acked, 300);
   const comp = t.component('count');
   assert.equal(comp.tasks, 4);
+  assert.equal(t.component('split').tasks, 2, 'topology.max.task.parallelism caps split at 2 tasks');
   assert.equal(comp.executorStats.length, 4);
   assert.equal(comp.taskStats.reduce((n, x) => n + x.executed, 0), 1200);
   assert.equal(page.acker!.pending, 0);
