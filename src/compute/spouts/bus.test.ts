@@ -178,3 +178,24 @@ test('a topology reading the bus processes every record, replaying failed ones, 
   assert.deepEqual(lag.map((l) => l.lag), [0, 0, 0]);
   await bus.close();
 });
+
+test('spout tasks given a bus URL share one opened embedded log and close it with the last task', async () => {
+  const dir = join(root, 'by-url');
+  const seed = await openEmbeddedBus(dir);
+  await seed.admin.createTopic('events', { partitions: 2 });
+  await seed.produce('events', Array.from({ length: 20 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) })));
+  await seed.close();
+  CollectSink.got.length = 0;
+  const b = new TopologyBuilder();
+  b.setSpout('bus', new BusSpout({ bus: dir, topics: ['events'], group: 'url', commitIntervalMs: 20 }), 2);
+  b.setBolt('sink', CollectSink, 1).shuffleGrouping('bus');
+  const cluster = new LocalCluster();
+  const t = await cluster.submitTopology('by-url', {}, b.createTopology());
+  const deadline = Date.now() + 20_000;
+  while (t.page().spouts[0]!.acked < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await cluster.shutdown();
+  assert.equal(CollectSink.got.length, 20);
+  const again = await openEmbeddedBus(dir); // the lock was released
+  assert.deepEqual((await again.lag('url')).map((l) => l.lag), [0, 0]);
+  await again.close();
+});

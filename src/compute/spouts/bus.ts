@@ -115,8 +115,7 @@ export class BusSpout implements Spout {
   async open(_conf: TopologyConfig, _ctx: TopologyContext, collector: SpoutOutputCollector): Promise<void> {
     this.collector = collector;
     if (typeof this.opts.bus === 'string') {
-      const { openBus } = await import('../../bus/url.js');
-      this.bus = await openBus(this.opts.bus);
+      this.bus = await acquireBus(this.opts.bus);
       this.ownsBus = true;
     } else this.bus = this.opts.bus;
     this.consumer = await this.bus.consumer(this.o.group, this.o.topics, { from: this.o.from });
@@ -273,10 +272,40 @@ export class BusSpout implements Spout {
     await this.commit();
     await this.consumer?.close();
     this.consumer = null;
-    if (this.ownsBus) await this.bus?.close();
+    if (this.ownsBus && typeof this.opts.bus === 'string') await releaseBus(this.opts.bus);
+    this.bus = null;
   }
 }
 
 function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
+}
+
+/**
+ * Buses opened from a URL, shared by the spout tasks of this process (the embedded log allows one
+ * opener per process) and closed when the last task closes.
+ */
+const shared = new Map<string, { bus: Promise<Bus>; users: number }>();
+
+async function acquireBus(url: string): Promise<Bus> {
+  let e = shared.get(url);
+  if (!e) {
+    const { openBus } = await import('../../bus/url.js');
+    e = shared.get(url) ?? { bus: openBus(url), users: 0 };
+    shared.set(url, e);
+  }
+  e.users++;
+  try {
+    return await e.bus;
+  } catch (err) {
+    if (--e.users === 0) shared.delete(url);
+    throw err;
+  }
+}
+
+async function releaseBus(url: string): Promise<void> {
+  const e = shared.get(url);
+  if (!e || --e.users > 0) return;
+  shared.delete(url);
+  await (await e.bus).close();
 }
