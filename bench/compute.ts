@@ -9,7 +9,8 @@
  * through its operators). The acked run reports the spouts' p99 complete latency (emit → tree acked).
  * The last line is one JSON object.
  *
- * BENCH_SENTENCES (default 400,000), BENCH_PENDING (max.spout.pending, default 2,000).
+ * BENCH_SENTENCES (default 400,000), BENCH_PENDING (max.spout.pending, default 2,000), BENCH_CONF (a JSON
+ * object of extra topology keys, e.g. {"topology.executor.receive.buffer.bytes": 262144}).
  */
 import { from, map, mergeMap } from 'rxjs';
 import { BaseBasicBolt, BaseRichSpout, type BasicOutputCollector, type OutputFieldsDeclarer, type SpoutOutputCollector } from '../src/compute/api.js';
