@@ -7,6 +7,7 @@ import { consumeCommand } from './consume.js';
 import { lagCommand } from './lag.js';
 import { produceCommand } from './produce.js';
 import { topicCommand } from './topic.js';
+import { topologyCommand } from './topology.js';
 
 /** `monsoon`: one CLI for every tier; each command lives in its own file. */
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -23,6 +24,7 @@ program.addCommand(produceCommand());
 program.addCommand(consumeCommand());
 program.addCommand(lagCommand());
 program.addCommand(busCommand());
+program.addCommand(topologyCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);
