@@ -5,6 +5,7 @@ import type { Bus, BusAdmin, BusRecord, Consumer, ConsumerOptions, PartitionLag,
 import { partitionKey } from '../group-consumer.js';
 import { normalizeTopicConfig, validateGroupName, validateTopicName } from '../names.js';
 import { Partitioner } from '../partitioner.js';
+import { rangeAssigner } from './assigner.js';
 import { KafkaConsumer } from './consumer.js';
 import { kafkaError } from './errors.js';
 import { kafkaTopics, unknownTopic, type KafkaTopics } from './topics.js';
@@ -241,14 +242,16 @@ export class KafkaBus implements Bus {
     const sessionTimeout = this.options.sessionTimeoutMs ?? 10_000;
     const kc = this.kafka.consumer({
       groupId: group,
+      partitionAssigners: [rangeAssigner],
       sessionTimeout,
-      rebalanceTimeout: sessionTimeout,
+      rebalanceTimeout: Math.max(10_000, sessionTimeout),
       heartbeatInterval: this.options.heartbeatMs ?? 500,
       maxWaitTimeInMs: 200,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: 4 * 1024 * 1024,
       maxBytes: 16 * 1024 * 1024,
-      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2000 },
+      // Joining waits out a rebalance (up to a session timeout): retry for longer than that.
+      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: Math.max(2000, sessionTimeout) },
     });
     const c = new KafkaConsumer(`${group}-${process.pid}-${++this.consumerSeq}`, group, [...new Set(topics)], from, kc, {
       bounds: (t, p) => this.bounds(t, p),
