@@ -39,5 +39,5 @@ busConformance(
       },
     };
   },
-  { durable: true },
+  { durable: true, concurrency: 4 },
 );
