@@ -148,6 +148,7 @@ export function busConformance(label: string, factory: BusFactory, opts: { durab
         await assert.rejects(bus.admin.createTopic(longest, { partitions: 1 }), isCode(ErrorCodes.BUS_TOPIC_EXISTS));
         const missing = unique('missing');
         await assert.rejects(bus.produce(missing, [rec('x')]), isCode(ErrorCodes.BUS_UNKNOWN_TOPIC));
+        await assert.rejects(bus.produce(missing, []), isCode(ErrorCodes.BUS_UNKNOWN_TOPIC), 'an empty batch checks the topic too');
         await assert.rejects(bus.admin.describeTopic(missing), isCode(ErrorCodes.BUS_UNKNOWN_TOPIC));
         await assert.rejects(bus.consumer('bad group', [longest]), isCode(ErrorCodes.BUS_INVALID_NAME));
       });

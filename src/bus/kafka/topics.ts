@@ -25,6 +25,17 @@ export interface KafkaTopics {
 
 const TOPIC_RESOURCE = 2; // DescribeConfigs resource type TOPIC
 
+/**
+ * CreateTopics, DeleteTopics and DescribeConfigs go to the controller; a cluster that names no broker
+ * as its controller (librdkafka's mock cluster says 0) or lacks the API cannot serve them.
+ */
+function controllerError(e: unknown, what: string): MonsoonError {
+  if ((e as { name?: string }).name === 'KafkaJSBrokerNotFound') {
+    return new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `${what}: the Kafka cluster's metadata names no broker as its controller, so it cannot serve this admin request (${(e as Error).message})`, { cause: e });
+  }
+  return kafkaError(e, what);
+}
+
 /** The catalog through the Kafka protocol, on a connected kafkajs admin client. */
 export function kafkaTopics(admin: Admin, where: string): KafkaTopics {
   const partitions = async (name: string): Promise<number | null> => {
@@ -47,7 +58,7 @@ export function kafkaTopics(admin: Admin, where: string): KafkaTopics {
         created = await admin.createTopics({ topics: [{ topic: name, numPartitions: cfg.partitions, configEntries }], waitForLeaders: true });
       } catch (e) {
         if (JSON.stringify((e as { errors?: unknown }).errors ?? '').includes('TOPIC_ALREADY_EXISTS')) throw new MonsoonError(ErrorCodes.BUS_TOPIC_EXISTS, `topic ${name} already exists`);
-        throw kafkaError(e, `${where}: CreateTopics ${name}`);
+        throw controllerError(e, `${where}: CreateTopics ${name}`);
       }
       if (!created) throw new MonsoonError(ErrorCodes.BUS_TOPIC_EXISTS, `topic ${name} already exists`);
     },
@@ -56,7 +67,7 @@ export function kafkaTopics(admin: Admin, where: string): KafkaTopics {
       try {
         await admin.deleteTopics({ topics: [name] });
       } catch (e) {
-        throw kafkaError(e, `${where}: DeleteTopics ${name}`);
+        throw controllerError(e, `${where}: DeleteTopics ${name}`);
       }
     },
     async list() {
@@ -73,7 +84,7 @@ export function kafkaTopics(admin: Admin, where: string): KafkaTopics {
         const r = await admin.describeConfigs({ resources: [{ type: TOPIC_RESOURCE, name, configNames: ['retention.ms', 'retention.bytes'] }], includeSynonyms: false });
         entries = r.resources[0]?.configEntries ?? [];
       } catch (e) {
-        throw kafkaError(e, `${where}: DescribeConfigs ${name}`);
+        throw controllerError(e, `${where}: DescribeConfigs ${name}`);
       }
       const value = (k: string) => {
         const v = Number(entries.find((c) => c.configName === k)?.configValue ?? -1);
@@ -95,7 +106,6 @@ export function kafkaTopics(admin: Admin, where: string): KafkaTopics {
   };
 }
 
-/** Validates partition count ≥ what the cluster reported, for callers that cache it. */
 export function unknownTopic(name: string): MonsoonError {
   return new MonsoonError(ErrorCodes.BUS_UNKNOWN_TOPIC, `topic ${name} does not exist`);
 }
