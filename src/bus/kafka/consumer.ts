@@ -50,6 +50,8 @@ export class KafkaConsumer extends GroupConsumer<Owned> {
   private joins: Promise<void> = Promise.resolve();
   private joined: (() => void) | undefined;
   private joinFailed: Error | undefined;
+  /** Counts assignments, so a retried one is dropped once a newer one arrived. */
+  private generation = 0;
 
   constructor(
     id: string,
@@ -69,16 +71,12 @@ export class KafkaConsumer extends GroupConsumer<Owned> {
   /** Subscribes, starts the fetch loop and waits for the first assignment. */
   async start(): Promise<void> {
     const first = new Promise<void>((resolve) => (this.joined = resolve));
-    this.kc.on(this.kc.events.GROUP_JOIN, (e) => {
-      const assignment = e.payload.memberAssignment as Record<string, number[]>;
-      this.joins = this.joins.then(() => this.onJoin(assignment)).catch((err: unknown) => {
-        this.joinFailed = err as Error;
-        this.host.log.warn({ err }, `Kafka consumer ${this.id} of group ${this.group}: cannot resolve the positions of its new partitions.`);
-      });
-    });
+    this.kc.on(this.kc.events.GROUP_JOIN, (e) => this.queueJoin(++this.generation, e.payload.memberAssignment as Record<string, number[]>));
     this.kc.on(this.kc.events.CRASH, (e) => {
-      this.joinFailed = e.payload.error;
-      this.host.log.warn({ err: e.payload.error }, `Kafka consumer ${this.id} of group ${this.group} stopped.`);
+      const { error, restart } = e.payload as { error: Error; restart?: boolean };
+      this.host.log.warn({ err: error }, `Kafka consumer ${this.id} of group ${this.group} ${restart ? 'failed and restarts' : 'stopped'}.`);
+      if (restart) return; // kafkajs rejoins the group; the next GROUP_JOIN assigns again
+      this.joinFailed = error;
       this.joined?.();
       this.wakeUp?.();
     });
@@ -97,6 +95,22 @@ export class KafkaConsumer extends GroupConsumer<Owned> {
     if (this.owned.size === 0 && this.joined) {
       throw new MonsoonError(ErrorCodes.BUS_UNAVAILABLE, `consumer of group ${this.group}: no assignment from the group coordinator within ${this.host.joinTimeoutMs} ms`, { retriable: true });
     }
+  }
+
+  /**
+   * Applies assignments in order. A failed one (the positions could not be read) is retried after a
+   * second unless a newer assignment came meanwhile; until then the partitions stay unassigned.
+   */
+  private queueJoin(generation: number, assignment: Record<string, number[]>): void {
+    this.joins = this.joins.then(async () => {
+      if (generation !== this.generation || this.closed) return;
+      try {
+        await this.onJoin(assignment);
+      } catch (err) {
+        this.host.log.warn({ err }, `Kafka consumer ${this.id} of group ${this.group}: cannot resolve the positions of its new partitions; retrying in 1 s.`);
+        setTimeout(() => this.queueJoin(generation, assignment), 1000).unref();
+      }
+    });
   }
 
   private async onJoin(assignment: Record<string, number[]>): Promise<void> {

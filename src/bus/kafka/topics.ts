@@ -1,7 +1,7 @@
 import type { Admin } from 'kafkajs';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { NormalizedTopicConfig } from '../names.js';
-import { kafkaError } from './errors.js';
+import { kafkaError, kafkaErrorTypes } from './errors.js';
 
 /**
  * The cluster's topic catalog as the Kafka bus needs it: the admin-plane calls (CreateTopics,
@@ -30,7 +30,7 @@ const TOPIC_RESOURCE = 2; // DescribeConfigs resource type TOPIC
  * as its controller (librdkafka's mock cluster says 0) or lacks the API cannot serve them.
  */
 function controllerError(e: unknown, what: string): MonsoonError {
-  if ((e as { name?: string }).name === 'KafkaJSBrokerNotFound') {
+  if (kafkaErrorTypes(e).has('KafkaJSBrokerNotFound')) {
     return new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `${what}: the Kafka cluster's metadata names no broker as its controller, so it cannot serve this admin request (${(e as Error).message})`, { cause: e });
   }
   return kafkaError(e, what);
@@ -43,7 +43,7 @@ export function kafkaTopics(admin: Admin, where: string): KafkaTopics {
       const md = await admin.fetchTopicMetadata({ topics: [name] });
       return md.topics[0]?.partitions.length ?? null;
     } catch (e) {
-      if ((e as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return null;
+      if (kafkaErrorTypes(e).has('UNKNOWN_TOPIC_OR_PARTITION')) return null;
       throw kafkaError(e, `${where}: metadata of topic ${name}`);
     }
   };
@@ -57,7 +57,7 @@ export function kafkaTopics(admin: Admin, where: string): KafkaTopics {
       try {
         created = await admin.createTopics({ topics: [{ topic: name, numPartitions: cfg.partitions, configEntries }], waitForLeaders: true });
       } catch (e) {
-        if (JSON.stringify((e as { errors?: unknown }).errors ?? '').includes('TOPIC_ALREADY_EXISTS')) throw new MonsoonError(ErrorCodes.BUS_TOPIC_EXISTS, `topic ${name} already exists`);
+        if (kafkaErrorTypes(e).has('TOPIC_ALREADY_EXISTS')) throw new MonsoonError(ErrorCodes.BUS_TOPIC_EXISTS, `topic ${name} already exists`);
         throw controllerError(e, `${where}: CreateTopics ${name}`);
       }
       if (!created) throw new MonsoonError(ErrorCodes.BUS_TOPIC_EXISTS, `topic ${name} already exists`);
