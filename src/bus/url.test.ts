@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, MonsoonError } from '../core/errors.js';
+import { parseKafkaUrl } from './kafka/kafka.js';
 import { parseBusUrl } from './url.js';
 
 describe('bus URLs', () => {
@@ -26,10 +27,20 @@ describe('bus URLs', () => {
     }
   });
 
+  it('kafka:// names the Kafka bus, with its brokers and acks', () => {
+    assert.deepEqual(parseBusUrl('kafka://h1:9092,h2:9092?acks=1'), { kind: 'kafka', url: 'kafka://h1:9092,h2:9092?acks=1' });
+    assert.deepEqual(parseKafkaUrl('kafka://h1:9092,h2:9092?acks=1'), { brokers: ['h1:9092', 'h2:9092'], acks: 1 });
+    assert.deepEqual(parseKafkaUrl('kafka://h1:9092'), { brokers: ['h1:9092'], acks: undefined });
+    assert.deepEqual(parseKafkaUrl('kafka://h1:9092/?acks=all'), { brokers: ['h1:9092'], acks: 'all' });
+    for (const bad of ['kafka://', 'kafka://h1', 'kafka://h1:9092?acks=0', 'kafka://h1:9092?linger=5']) {
+      assert.throws(() => (parseBusUrl(bad), parseKafkaUrl(bad)), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED, bad);
+    }
+  });
+
   it('engines not built yet give a clear error naming the scheme', () => {
-    for (const [url, scheme] of [['kafka://h1:9092,h2:9092', 'kafka'], ['nats://127.0.0.1:4222', 'nats'], ['ftp://x', 'ftp']]) {
+    for (const [url, scheme] of [['nats://127.0.0.1:4222', 'nats'], ['ftp://x', 'ftp']]) {
       assert.throws(() => parseBusUrl(url!), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED && e.message.includes(`${scheme}:`), url);
     }
-    assert.throws(() => parseBusUrl('kafka://h:1'), /not available yet/);
+    assert.throws(() => parseBusUrl('nats://h:1'), /not available yet/);
   });
 });

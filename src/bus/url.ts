@@ -3,22 +3,22 @@ import { fileURLToPath } from 'node:url';
 import { ErrorCodes, MonsoonError } from '../core/errors.js';
 import type { Bus } from './bus.js';
 import { openEmbeddedBus, type EmbeddedOptions } from './embedded/embedded.js';
+import type { KafkaBusOptions } from './kafka/kafka.js';
 import type { RedisBusOptions } from './redis/redis.js';
 
 /**
  * Chooses a bus by URL: a local directory path or `file:<path>` opens the embedded log in this
  * process — or, when a live `monsoon bus serve` holds that directory, connects to it over monsoon://
  * (found through `<dir>/monsoon-bus.addr`); `monsoon://host:port` connects to a served bus directly;
- * `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS) opens Redis Streams. The other
- * engines are named here so a user gets a clear answer until each lands: `kafka://h1:p1,h2:p2`,
- * `nats://host:port`.
+ * `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS) opens Redis Streams;
+ * `kafka://h1:p1,h2:p2[?acks=all|1]` opens Kafka. The other engines are named here so a user gets a
+ * clear answer until each lands: `nats://host:port`.
  */
 const PLANNED: Record<string, string> = {
-  kafka: 'Kafka',
   nats: 'NATS JetStream',
 };
 
-export type BusLocation = { kind: 'embedded'; dir: string } | { kind: 'redis'; url: string } | { kind: 'monsoon'; host: string; port: number };
+export type BusLocation = { kind: 'embedded'; dir: string } | { kind: 'redis'; url: string } | { kind: 'monsoon'; host: string; port: number } | { kind: 'kafka'; url: string };
 
 export function parseBusUrl(url: string): BusLocation {
   if (!url) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, 'no bus given: pass a directory path (the embedded log) or a bus URL');
@@ -40,6 +40,10 @@ export function parseBusUrl(url: string): BusLocation {
     if (!m || port < 1 || port > 65535) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url} names no host and port; use monsoon://host:port`);
     return { kind: 'monsoon', host: (m[1] ?? m[2])!, port };
   }
+  if (scheme === 'kafka') {
+    if (!/^kafka:\/\/[^/?#]/i.test(url)) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url} names no Kafka brokers; use kafka://host:port[,host:port...]`);
+    return { kind: 'kafka', url };
+  }
   const planned = PLANNED[scheme];
   if (planned) {
     throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: the ${scheme}:// bus (${planned}) is not available yet; use a local directory path or file:<path> for the embedded log`);
@@ -47,8 +51,13 @@ export function parseBusUrl(url: string): BusLocation {
   throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: unknown scheme ${scheme}:; use a directory path, file:<path>, monsoon://, kafka://, nats:// or redis://`);
 }
 
-export async function openBus(url: string, embedded: EmbeddedOptions = {}, redis: RedisBusOptions = {}): Promise<Bus> {
+export async function openBus(url: string, embedded: EmbeddedOptions = {}, redis: RedisBusOptions = {}, kafka: KafkaBusOptions = {}): Promise<Bus> {
   const loc = parseBusUrl(url);
+  if (loc.kind === 'kafka') {
+    // Loaded on first use, like the Redis client.
+    const { openKafkaBus } = await import('./kafka/kafka.js');
+    return openKafkaBus(loc.url, kafka);
+  }
   if (loc.kind === 'redis') {
     // Loaded on first use, so commands on the embedded log never load the Redis client.
     const { openRedisBus } = await import('./redis/redis.js');
