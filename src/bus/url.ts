@@ -3,24 +3,21 @@ import { fileURLToPath } from 'node:url';
 import { ErrorCodes, MonsoonError } from '../core/errors.js';
 import type { Bus } from './bus.js';
 import { openEmbeddedBus, type EmbeddedOptions } from './embedded/embedded.js';
+import type { KafkaBusOptions } from './kafka/kafka.js';
 import { parseNatsUrl } from './nats/layout.js';
 import type { NatsBusOptions } from './nats/nats.js';
 import type { RedisBusOptions } from './redis/redis.js';
 
 /**
  * Chooses a bus by URL: a local directory path or `file:<path>` opens the embedded log in this
- * process; `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS) opens Redis Streams. The
- * `nats://host:port[,host2:port2][?replicas=N&prefix=P]` opens NATS JetStream (several servers of one
- * cluster for fail-over; `replicas` for the streams and KV buckets the bus creates, default 1). The
- * other engines are named here so a user gets a clear answer until each lands: `monsoon://host:port`
- * (an embedded log served by another Monsoon process), `kafka://h1:p1,h2:p2`.
+ * process — or, when a live `monsoon bus serve` holds that directory, connects to it over monsoon://
+ * (found through `<dir>/monsoon-bus.addr`); `monsoon://host:port` connects to a served bus directly;
+ * `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS) opens Redis Streams;
+ * `kafka://h1:p1,h2:p2[?acks=all|1]` opens Kafka; `nats://host:port[,host2:port2][?replicas=N&prefix=P]`
+ * opens NATS JetStream (several servers of one cluster for fail-over; `replicas` for the streams and KV
+ * buckets the bus creates, default 1).
  */
-const PLANNED: Record<string, string> = {
-  monsoon: 'the loopback protocol to an embedded log served by another Monsoon process',
-  kafka: 'Kafka',
-};
-
-export type BusLocation = { kind: 'embedded'; dir: string } | { kind: 'redis'; url: string } | { kind: 'nats'; url: string };
+export type BusLocation = { kind: 'embedded'; dir: string } | { kind: 'redis'; url: string } | { kind: 'monsoon'; host: string; port: number } | { kind: 'kafka'; url: string } | { kind: 'nats'; url: string };
 
 export function parseBusUrl(url: string): BusLocation {
   if (!url) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, 'no bus given: pass a directory path (the embedded log) or a bus URL');
@@ -36,28 +33,73 @@ export function parseBusUrl(url: string): BusLocation {
     if (!/^rediss?:\/\/[^/]/.test(url)) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url} names no Redis host; use redis://host:port`);
     return { kind: 'redis', url };
   }
+  if (scheme === 'monsoon') {
+    const m = /^monsoon:\/\/(?:\[([^\]]+)\]|([^:/[\]]+)):(\d{1,5})\/?$/i.exec(url);
+    const port = Number(m?.[3]);
+    if (!m || port < 1 || port > 65535) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url} names no host and port; use monsoon://host:port`);
+    return { kind: 'monsoon', host: (m[1] ?? m[2])!, port };
+  }
+  if (scheme === 'kafka') {
+    if (!/^kafka:\/\/[^/?#]/i.test(url)) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url} names no Kafka brokers; use kafka://host:port[,host:port...]`);
+    return { kind: 'kafka', url };
+  }
   if (scheme === 'nats') {
     parseNatsUrl(url);
     return { kind: 'nats', url };
   }
-  const planned = PLANNED[scheme];
-  if (planned) {
-    throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: the ${scheme}:// bus (${planned}) is not available yet; use a local directory path or file:<path> for the embedded log`);
-  }
   throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: unknown scheme ${scheme}:; use a directory path, file:<path>, monsoon://, kafka://, nats:// or redis://`);
 }
 
-export async function openBus(url: string, embedded: EmbeddedOptions = {}, redis: RedisBusOptions = {}, nats: NatsBusOptions = {}): Promise<Bus> {
+export async function openBus(url: string, embedded: EmbeddedOptions = {}, redis: RedisBusOptions = {}, kafka: KafkaBusOptions = {}, nats: NatsBusOptions = {}): Promise<Bus> {
   const loc = parseBusUrl(url);
   if (loc.kind === 'nats') {
     // Loaded on first use, like the Redis client.
     const { openNatsBus } = await import('./nats/nats.js');
     return openNatsBus(loc.url, nats);
   }
+  if (loc.kind === 'kafka') {
+    // Loaded on first use, like the Redis client.
+    const { openKafkaBus } = await import('./kafka/kafka.js');
+    return openKafkaBus(loc.url, kafka);
+  }
   if (loc.kind === 'redis') {
     // Loaded on first use, so commands on the embedded log never load the Redis client.
     const { openRedisBus } = await import('./redis/redis.js');
     return openRedisBus(loc.url, redis);
   }
-  return openEmbeddedBus(loc.dir, embedded);
+  if (loc.kind === 'monsoon') {
+    const { openRemoteBus } = await import('./remote/client.js');
+    return openRemoteBus(loc.host, loc.port);
+  }
+  return openDir(loc.dir, embedded);
+}
+
+/** How long a directory locked by a live process is watched for its monsoon-bus.addr to appear (a server starting). */
+const ADDR_WAIT_MS = 2000;
+
+async function openDir(dir: string, embedded: EmbeddedOptions): Promise<Bus> {
+  const { readAddrFile, removeAddrFile } = await import('./remote/addr.js');
+  let bus: Bus;
+  try {
+    bus = await openEmbeddedBus(dir, embedded);
+  } catch (e) {
+    if (!(e instanceof MonsoonError) || e.code !== ErrorCodes.BUS_LOCKED) throw e;
+    // Held by a live process: if it serves the log, reach it over monsoon://.
+    const { openRemoteBus } = await import('./remote/client.js');
+    const end = Date.now() + ADDR_WAIT_MS;
+    let addr = await readAddrFile(dir);
+    while (!addr && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      addr = await readAddrFile(dir);
+    }
+    if (!addr) throw e;
+    try {
+      return await openRemoteBus(addr.host, addr.port);
+    } catch (ce) {
+      throw new MonsoonError(ErrorCodes.BUS_LOCKED, `${e.message}; its monsoon-bus.addr names ${addr.host}:${addr.port}, which cannot be reached (${ce instanceof Error ? ce.message : String(ce)})`);
+    }
+  }
+  // This process holds the lock, so an address left by a server that died is stale.
+  await removeAddrFile(dir);
+  return bus;
 }
