@@ -1,6 +1,6 @@
 import { DiscardPolicy, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { ClosedConnectionError, connect, headers, nanos, RequestError, TimeoutError, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, nanos, RequestError, TimeoutError, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import type { Bus, BusAdmin, BusRecord, Consumer, ConsumerOptions, OffsetCommit, PartitionLag, ProducedOffset, TopicConfig, TopicDescription } from '../bus.js';
@@ -17,12 +17,14 @@ import { NatsMembership, type MembersDoc, type MembersStore } from './membership
  * waiting between them — at most `maxInFlight` records and `maxInFlightBytes` bytes unacknowledged
  * over the whole bus — and resolves once JetStream acknowledged each (the stream leader stored it and,
  * with replicas, a majority of them did). Topic metadata, committed offsets and group membership live
- * in KV buckets, so several processes share topics and groups.
+ * in KV buckets, so several processes share topics and groups. src/bus/README.md ("NATS JetStream")
+ * describes the layout, durability and failure handling.
  *
  * Durability is the server's: JetStream writes a message before acknowledging it but fsyncs its files
  * every `sync_interval` (2 minutes by default), so kill -9 of a lone server keeps acknowledged records
  * (the OS has them), while a power cut or kernel crash can lose up to that interval unless the server
- * runs with `jetstream { sync_interval: always }`. With `replicas` 3 an acknowledged record is on a
+ * runs with `jetstream { sync_interval: always }` (nats-server 2.10 and later; 2.9 fixes the interval at
+ * 2 minutes). With `replicas` 3 an acknowledged record is on a
  * majority of servers, and one server lost does not lose it.
  */
 export interface NatsBusOptions {
@@ -200,7 +202,7 @@ export class NatsBus implements Bus {
     if (e instanceof PublishError && e.code === 10054) return new MonsoonError(ErrorCodes.BUS_RECORD_TOO_LARGE, `NATS bus ${this.url}: ${what}: ${msg}`, { cause: e });
     if (e instanceof JetStreamApiError && e.code === 10074) return new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `NATS bus ${this.url}: ${what}: ${msg}; replicas=${this.replicas} needs a JetStream cluster of at least that many servers`, { cause: e });
     if (e instanceof JetStreamApiError && e.code === 10054) return new MonsoonError(ErrorCodes.BUS_RECORD_TOO_LARGE, `NATS bus ${this.url}: ${what}: ${msg}`, { cause: e });
-    if (this.closed || (e instanceof ClosedConnectionError && this.closed)) return new MonsoonError(ErrorCodes.BUS_CLOSED, `the bus at ${this.url} is closed`, { cause: e });
+    if (this.closed) return new MonsoonError(ErrorCodes.BUS_CLOSED, `the bus at ${this.url} is closed`, { cause: e });
     const hint = e instanceof PublishError && e.code === 408 ? '' : e instanceof TimeoutError ? ' (no answer in time)' : isNoStream(e) || (e instanceof RequestError && e.isNoResponders()) ? ' (no JetStream server answered: down, electing a leader, or the stream is gone)' : '';
     return new MonsoonError(ErrorCodes.BUS_UNAVAILABLE, `NATS bus ${this.url}: ${what} failed: ${msg}${hint}`, { retriable: true, cause: e });
   }
