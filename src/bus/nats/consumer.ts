@@ -39,6 +39,8 @@ const PULL_EXPIRES_MS = 5000;
 const PULL_GRACE_MS = 5000;
 /** A partition's consumer on the server goes away this long after its last pull (a crashed process). */
 const INACTIVE_MS = 60_000;
+/** Times a reader starts over at the same offset because records seemed skipped, before it accepts the gap. */
+const GAP_CHECKS = 3;
 
 /**
  * Reads one partition ahead of the application: an ephemeral JetStream pull consumer (no acks, in
@@ -78,6 +80,7 @@ class PartitionReader {
   /** Makes sure a server-side consumer exists and a pull is outstanding when there is room. */
   async ensure(): Promise<void> {
     if (this.closed) return;
+    if (this.checking) await this.checking;
     if (!this.consumer) {
       this.starting ??= this.start().finally(() => (this.starting = undefined));
       await this.starting;
@@ -157,6 +160,7 @@ class PartitionReader {
     if (!(seq >= 1)) return;
     this.pullLeft--;
     const offset = seq - 1;
+    if (offset > this.next && !(this.gapAt === this.next && this.gapChecks >= GAP_CHECKS)) return this.onGap(offset);
     if (offset >= this.next) {
       const r = decodeMessage(this.owner.topic, this.owner.partition, offset, m);
       this.records.push(r);
@@ -166,6 +170,34 @@ class PartitionReader {
     }
     if (this.pullLeft <= 0) this.endPull();
   }
+
+  /**
+   * A record past the next offset. Retention explains it when the stream's first record is past the
+   * next offset; otherwise the server-side consumer skipped records (seen on a replica while the
+   * stream's leader changed), so the reader starts over at the next offset. A gap the stream keeps
+   * showing (records deleted from its middle by hand) is accepted after GAP_CHECKS tries.
+   */
+  private onGap(offset: number): void {
+    const at = this.next;
+    if (this.gapAt !== at) {
+      this.gapAt = at;
+      this.gapChecks = 0;
+    }
+    this.gapChecks++;
+    this.host.log.warn(`NATS bus: ${this.owner.topic}-${this.owner.partition} delivered offset ${offset} where ${at} was next; checking the stream and reading again from ${at}.`);
+    this.reset();
+    this.checking = this.host
+      .bounds(this.owner.topic, this.owner.partition)
+      .then((b) => {
+        if (b.earliest > this.next) this.next = b.earliest;
+      })
+      .catch(() => {})
+      .finally(() => (this.checking = undefined));
+  }
+
+  private gapAt = -1;
+  private gapChecks = 0;
+  private checking: Promise<void> | undefined;
 
   /** Takes up to `n` buffered records. */
   take(n: number): ConsumedRecord[] {
