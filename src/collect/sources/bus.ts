@@ -331,7 +331,7 @@ function checkTopics(topics: string[], re: RegExp | undefined, topicsKey: string
 const kafkaSchema = z.object({
   'kafka.bootstrap.servers': prop.requiredString(),
   'kafka.topics': prop.list(),
-  'kafka.topics.regex': prop.regex(),
+  'kafka.topics.regex': prop.regex().optional(),
   'kafka.consumer.group.id': prop.string('flume'),
   'kafka.consumer.auto.offset.reset': prop.oneOf(['earliest', 'latest', 'none'], 'latest'),
   ...common,
@@ -375,7 +375,7 @@ for (const t of MONSOON_TYPES) {
   const schema = z.object({
     ...t.keys,
     topics: prop.list(),
-    'topics.regex': prop.regex(),
+    'topics.regex': prop.regex().optional(),
     group: prop.string('flume'),
     from: prop.oneOf(['earliest', 'latest'], 'latest'),
     ...common,
