@@ -187,6 +187,26 @@ a1.sinks.k1.type = file_roll\na1.sinks.k1.sink.directory = ${dir}/out\na1.sinks.
     assertEachOnce(outputLines(join(dir, 'out')), want);
   });
 
+  it('a bus the agent cannot open at start is reported as a start-up problem (exit status 1), not a crash', async () => {
+    const dir = join(root, 'locked');
+    const busDir = join(dir, 'bus');
+    const held = await openBus(busDir); // the embedded log admits one process at a time
+    try {
+      writeFileSync(
+        join(dir, 'a.properties'),
+        `a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\na1.sources.r1.channels = c1\na1.channels.c1.type = memory
+a1.sinks.k1.type = bus\na1.sinks.k1.bus.url = ${busDir}\na1.sinks.k1.topic = t\na1.sinks.k1.channel = c1\n`,
+      );
+      const agent = spawnMonsoon(['agent', '-n', 'a1', '-f', join(dir, 'a.properties'), '--data-dir', join(dir, 'state')]);
+      procs.add(agent);
+      assert.equal(await agent.exited, 1, agent.tail());
+      procs.delete(agent);
+      assert.match(agent.output(), /the agent does not start: sink k1 cannot open bus .*: the bus at .* is open in process \d+.*\(MON_ERR_BUS_LOCKED\)/);
+    } finally {
+      await held.close();
+    }
+  });
+
   it('agent --check on a Flume Kafka configuration: deprecated names warned, the kafka:// bus URL checked', () => {
     const f = join(root, 'kafka.properties');
     writeFileSync(
