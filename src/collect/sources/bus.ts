@@ -67,13 +67,19 @@ export class BusSource implements Source {
   /** The next offset per partition committed into the channel (`topic/partition` → offset). */
   private readonly done = new Map<string, number>();
   private staleChecked = false;
+  /** Offsets put into the channel and not yet committed on the bus, and the commit in flight. */
+  private readonly pending = new Map<string, OffsetCommit>();
+  private committing: Promise<void> | undefined;
   private readonly markerKey: string;
+  /** The origin of records that carry no identity: `<bus>#` then `<topic>/<partition>`. */
+  private readonly origin: string;
 
   constructor(
     private readonly o: BusSourceOptions,
     private readonly ctx: SourceContext,
   ) {
     this.markerKey = `bus:${ctx.name}`;
+    this.origin = `${displayUrl(o.url)}#`;
   }
 
   async start(): Promise<void> {
@@ -128,7 +134,7 @@ export class BusSource implements Source {
           await this.closeConsumer(); // stopped with records not put: the next run reads them again
           return;
         }
-        await this.commit(consumer, batches);
+        this.commit(consumer, batches);
         backoff = 100;
       } catch (err) {
         this.ctx.counters.inc('GenericProcessingFail', 1);
@@ -249,7 +255,10 @@ export class BusSource implements Source {
   }
 
   private toEvent(r: PartitionBatch['records'][number]): Event {
-    let headers: Record<string, string> = { ...r.headers };
+    // A for-in copy: object spread of decoded header objects measured ~7× slower per record.
+    let headers: Record<string, string> = {};
+    const src = r.headers;
+    for (const k in src) headers[k] = src[k]!;
     let body = r.value;
     if (this.o.useFlumeEventFormat) {
       try {
@@ -267,28 +276,43 @@ export class BusSource implements Source {
     if (r.key) headers.key = r.key.toString();
     headers.timestamp ??= String(r.timestamp);
     const e = { headers, body };
-    if (headers[ORIGIN_HEADER] === undefined) stampIdentity(e, `${displayUrl(this.o.url)}#${r.topic}/${r.partition}`, r.offset);
+    if (headers[ORIGIN_HEADER] === undefined) stampIdentity(e, `${this.origin}${r.topic}/${r.partition}`, r.offset);
     return e;
   }
 
-  /** Commits the group's offsets past what was put, for the partitions this member still owns. */
-  private async commit(consumer: Consumer, batches: PartitionBatch[]): Promise<void> {
-    const owned = new Set(consumer.assignment().map((tp) => tpKey(tp.topic, tp.partition)));
-    const offsets: OffsetCommit[] = [];
+  /**
+   * Commits the group's offsets past what was put, for the partitions this member still owns. One
+   * commit is in flight at a time and the loop does not wait for it: offsets of batches put meanwhile
+   * are merged into the next one (the channel marker already covers them).
+   */
+  private commit(consumer: Consumer, batches: PartitionBatch[]): void {
     for (const b of batches) {
       const last = b.records[b.records.length - 1];
-      if (last && owned.has(tpKey(b.topic, b.partition))) offsets.push({ topic: b.topic, partition: b.partition, offset: last.offset + 1 });
+      if (last) this.pending.set(tpKey(b.topic, b.partition), { topic: b.topic, partition: b.partition, offset: last.offset + 1 });
     }
-    if (offsets.length === 0) return;
-    try {
-      await consumer.commit(offsets);
-    } catch (err) {
-      // The channel holds the records and the marker covers them; the next commit advances past them.
-      this.ctx.log.debug({ err: errorMessage(err) }, 'Committing the group offsets failed; they are committed with the next batch.');
+    if (!this.committing) this.committing = this.flushCommits(consumer);
+  }
+
+  private async flushCommits(consumer: Consumer): Promise<void> {
+    await null; // always resolves later, so `committing` is assigned before this clears it
+    while (this.pending.size > 0) {
+      const owned = new Set(consumer.assignment().map((tp) => tpKey(tp.topic, tp.partition)));
+      const offsets = [...this.pending.values()].filter((o) => owned.has(tpKey(o.topic, o.partition)));
+      this.pending.clear();
+      if (offsets.length === 0) continue;
+      try {
+        await consumer.commit(offsets);
+      } catch (err) {
+        // The channel holds the records and the marker covers them; a later commit advances past them.
+        this.ctx.log.debug({ err: errorMessage(err) }, 'Committing the group offsets failed; they are committed with a later batch.');
+      }
     }
+    this.committing = undefined;
   }
 
   private async closeConsumer(): Promise<void> {
+    await this.committing;
+    this.pending.clear();
     const c = this.consumer;
     this.consumer = undefined;
     this.subscribed = [];
