@@ -225,7 +225,7 @@ for (const t of MONSOON_TYPES) {
   defineSink<Config>({
     type: t.type,
     aliases: t.aliases,
-    description: `Writes each channel batch to a topic of ${t.what}; the take commits once the bus acknowledged the records (at-least-once; replays carry the same event identity).`,
+    description: `Writes each channel batch to a topic of ${t.what}; the take commits once the bus acknowledged the records (at-least-once; replays carry the same event identity). allowTopicOverride is off by default, since a bus source sets the topic header to the topic it read.`,
     schema: schema as unknown as z.ZodType<Config>,
     batchSize: (c) => c.batchSize,
     check: (c) => checkUrl(t.url(c), t.urlKey),
