@@ -18,8 +18,16 @@ describe('bus URLs', () => {
     assert.throws(() => parseBusUrl('redis://'), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED);
   });
 
+  it('monsoon://host:port names a bus served by another Monsoon process', () => {
+    assert.deepEqual(parseBusUrl('monsoon://127.0.0.1:9392'), { kind: 'monsoon', host: '127.0.0.1', port: 9392 });
+    assert.deepEqual(parseBusUrl('monsoon://[::1]:7000/'), { kind: 'monsoon', host: '::1', port: 7000 });
+    for (const bad of ['monsoon://', 'monsoon://host', 'monsoon://h:0', 'monsoon://h:70000', 'monsoon://h:1/x']) {
+      assert.throws(() => parseBusUrl(bad), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED, bad);
+    }
+  });
+
   it('engines not built yet give a clear error naming the scheme', () => {
-    for (const [url, scheme] of [['kafka://h1:9092,h2:9092', 'kafka'], ['nats://127.0.0.1:4222', 'nats'], ['monsoon://127.0.0.1:7000', 'monsoon'], ['ftp://x', 'ftp']]) {
+    for (const [url, scheme] of [['kafka://h1:9092,h2:9092', 'kafka'], ['nats://127.0.0.1:4222', 'nats'], ['ftp://x', 'ftp']]) {
       assert.throws(() => parseBusUrl(url!), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED && e.message.includes(`${scheme}:`), url);
     }
     assert.throws(() => parseBusUrl('kafka://h:1'), /not available yet/);

@@ -7,17 +7,18 @@ import type { RedisBusOptions } from './redis/redis.js';
 
 /**
  * Chooses a bus by URL: a local directory path or `file:<path>` opens the embedded log in this
- * process; `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS) opens Redis Streams. The
- * other engines are named here so a user gets a clear answer until each lands: `monsoon://host:port`
- * (an embedded log served by another Monsoon process), `kafka://h1:p1,h2:p2`, `nats://host:port`.
+ * process — or, when a live `monsoon bus serve` holds that directory, connects to it over monsoon://
+ * (found through `<dir>/monsoon-bus.addr`); `monsoon://host:port` connects to a served bus directly;
+ * `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS) opens Redis Streams. The other
+ * engines are named here so a user gets a clear answer until each lands: `kafka://h1:p1,h2:p2`,
+ * `nats://host:port`.
  */
 const PLANNED: Record<string, string> = {
-  monsoon: 'the loopback protocol to an embedded log served by another Monsoon process',
   kafka: 'Kafka',
   nats: 'NATS JetStream',
 };
 
-export type BusLocation = { kind: 'embedded'; dir: string } | { kind: 'redis'; url: string };
+export type BusLocation = { kind: 'embedded'; dir: string } | { kind: 'redis'; url: string } | { kind: 'monsoon'; host: string; port: number };
 
 export function parseBusUrl(url: string): BusLocation {
   if (!url) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, 'no bus given: pass a directory path (the embedded log) or a bus URL');
@@ -33,6 +34,12 @@ export function parseBusUrl(url: string): BusLocation {
     if (!/^rediss?:\/\/[^/]/.test(url)) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url} names no Redis host; use redis://host:port`);
     return { kind: 'redis', url };
   }
+  if (scheme === 'monsoon') {
+    const m = /^monsoon:\/\/(?:\[([^\]]+)\]|([^:/[\]]+)):(\d{1,5})\/?$/i.exec(url);
+    const port = Number(m?.[3]);
+    if (!m || port < 1 || port > 65535) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url} names no host and port; use monsoon://host:port`);
+    return { kind: 'monsoon', host: (m[1] ?? m[2])!, port };
+  }
   const planned = PLANNED[scheme];
   if (planned) {
     throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: the ${scheme}:// bus (${planned}) is not available yet; use a local directory path or file:<path> for the embedded log`);
@@ -47,5 +54,39 @@ export async function openBus(url: string, embedded: EmbeddedOptions = {}, redis
     const { openRedisBus } = await import('./redis/redis.js');
     return openRedisBus(loc.url, redis);
   }
-  return openEmbeddedBus(loc.dir, embedded);
+  if (loc.kind === 'monsoon') {
+    const { openRemoteBus } = await import('./remote/client.js');
+    return openRemoteBus(loc.host, loc.port);
+  }
+  return openDir(loc.dir, embedded);
+}
+
+/** How long a directory locked by a live process is watched for its monsoon-bus.addr to appear (a server starting). */
+const ADDR_WAIT_MS = 2000;
+
+async function openDir(dir: string, embedded: EmbeddedOptions): Promise<Bus> {
+  const { readAddrFile, removeAddrFile } = await import('./remote/addr.js');
+  let bus: Bus;
+  try {
+    bus = await openEmbeddedBus(dir, embedded);
+  } catch (e) {
+    if (!(e instanceof MonsoonError) || e.code !== ErrorCodes.BUS_LOCKED) throw e;
+    // Held by a live process: if it serves the log, reach it over monsoon://.
+    const { openRemoteBus } = await import('./remote/client.js');
+    const end = Date.now() + ADDR_WAIT_MS;
+    let addr = await readAddrFile(dir);
+    while (!addr && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      addr = await readAddrFile(dir);
+    }
+    if (!addr) throw e;
+    try {
+      return await openRemoteBus(addr.host, addr.port);
+    } catch (ce) {
+      throw new MonsoonError(ErrorCodes.BUS_LOCKED, `${e.message}; its monsoon-bus.addr names ${addr.host}:${addr.port}, which cannot be reached (${ce instanceof Error ? ce.message : String(ce)})`);
+    }
+  }
+  // This process holds the lock, so an address left by a server that died is stale.
+  await removeAddrFile(dir);
+  return bus;
 }

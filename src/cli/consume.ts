@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { ErrorCodes, MonsoonError } from '../core/errors.js';
 import type { Bus } from '../bus/bus.js';
 import { busOption } from './topic.js';
 import { positiveInt, withBus } from './bus-session.js';
@@ -52,7 +53,12 @@ async function consumeToStdout(bus: Bus, o: ConsumeOpts): Promise<void> {
         printed += b.records.length;
       }
       await write(Buffer.concat(parts));
-      await c.commit(commits);
+      // A partition moved to another member since the poll is not committed here: its new owner
+      // reads it from the committed offset (those records are printed again, never lost).
+      const owned = new Set(c.assignment().map((tp) => `${tp.topic}\u0000${tp.partition}`));
+      await c.commit(commits.filter((x) => owned.has(`${x.topic}\u0000${x.partition}`))).catch((e: unknown) => {
+        if (!(e instanceof MonsoonError && e.code === ErrorCodes.BUS_NOT_ASSIGNED)) throw e;
+      });
     }
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { agentCommand } from './agent.js';
+import { busCommand } from './bus.js';
 import { componentsCommand } from './components.js';
 import { consumeCommand } from './consume.js';
 import { lagCommand } from './lag.js';
 import { produceCommand } from './produce.js';
 import { topicCommand } from './topic.js';
+import { topologyCommand } from './topology.js';
 
 /** `monsoon`: one CLI for every tier; each command lives in its own file. */
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -21,6 +23,8 @@ program.addCommand(topicCommand());
 program.addCommand(produceCommand());
 program.addCommand(consumeCommand());
 program.addCommand(lagCommand());
+program.addCommand(busCommand());
+program.addCommand(topologyCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -32,6 +32,10 @@ export const ErrorCodes = {
   BUS_UNSUPPORTED: 'MON_ERR_BUS_UNSUPPORTED',
   /** The bus server could not be reached or did not confirm a write (retriable). */
   BUS_UNAVAILABLE: 'MON_ERR_BUS_UNAVAILABLE',
+  /** A topology (builder, IR, Flux YAML or module) is invalid; the message names the component. */
+  TOPOLOGY_INVALID: 'MON_ERR_TOPOLOGY_INVALID',
+  /** A spout or bolt emitted to an undeclared stream, with the wrong number of values, or directly to a task that does not subscribe. */
+  TOPOLOGY_EMIT: 'MON_ERR_TOPOLOGY_EMIT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

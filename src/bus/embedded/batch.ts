@@ -113,7 +113,9 @@ export class MalformedBatch extends Error {}
 
 /**
  * Decodes the records of a checked batch with offsets ≥ `from`, at most `max` of them. Keys and
- * values are copied out so a consumer holding a record does not pin the read buffer.
+ * values are views of `buf`, not copies: a read allocates a fresh buffer for every chunk (at most
+ * 256 KiB, or one large batch) and never reuses it, so a view stays valid; a consumer that keeps a
+ * record keeps that chunk alive, which costs less than copying every record.
  */
 export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: string, partition: number, from: number, max: number, out: ConsumedRecord[]): void {
   const end = pos + h.size;
@@ -129,7 +131,7 @@ export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: s
     let key: Buffer | null = null;
     if (klen >= 0) {
       need(klen);
-      key = Buffer.from(buf.subarray(p, p + klen));
+      key = buf.subarray(p, p + klen);
       p += klen;
     }
     need(4);
@@ -138,7 +140,7 @@ export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: s
     need(vlen + 2);
     const offset = h.baseOffset + i;
     const take = offset >= from;
-    const value = take ? Buffer.from(buf.subarray(p, p + vlen)) : undefined;
+    const value = take ? buf.subarray(p, p + vlen) : undefined;
     p += vlen;
     const hc = buf.readUInt16LE(p);
     p += 2;

@@ -55,3 +55,24 @@ describe('the conformance loss count', () => {
     }
   });
 });
+
+describe('fsync: false', () => {
+  it('acknowledges without fdatasync, and what it acknowledged is read back after a reopen', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'monsoon-bus-nosync-'));
+    let bus = await openEmbeddedBus(dir, { fsync: false });
+    try {
+      await bus.admin.createTopic('t', { partitions: 2 });
+      for (let b = 0; b < 5; b++) await bus.produce('t', Array.from({ length: 200 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`v${b}-${i}`) })));
+      assert.equal(bus.syncCount(), 0);
+      await bus.close();
+      bus = await openEmbeddedBus(dir);
+      const d = await bus.admin.describeTopic('t');
+      assert.equal(d.partitions.reduce((n, p) => n + p.latest, 0), 1000);
+      await bus.produce('t', [{ value: Buffer.from('synced') }]);
+      assert.ok(bus.syncCount() > 0, 'the default fsyncs');
+    } finally {
+      await bus.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

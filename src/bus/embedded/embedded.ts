@@ -38,6 +38,13 @@ export interface EmbeddedOptions {
   retentionCheckMs?: number;
   /** Bytes a poll returns at most (beyond its first record; default 16 MiB). */
   maxPollBytes?: number;
+  /**
+   * true (default): a produce resolves after fdatasync — acknowledged records survive `kill -9` and
+   * an OS crash or power loss. false: it resolves once the records are written to the OS (page
+   * cache) — they survive `kill -9` of the process but not an OS crash; the durability of Kafka's
+   * default flush settings and of NATS JetStream's default sync_interval.
+   */
+  fsync?: boolean;
   log?: Logger;
 }
 
@@ -95,6 +102,7 @@ export class EmbeddedBus implements Bus {
       // A fixed bound, not derived from maxRecordBytes: reopening with a smaller limit must not make
       // recovery mistake an acknowledged large batch for damage.
       maxBatchBytes: MAX_BATCH_BYTES,
+      fsync: options.fsync ?? true,
       log: this.log,
     });
     this.offsets = new OffsetStore(dir);

@@ -12,6 +12,8 @@ export interface LogOptions {
   indexIntervalBytes: number;
   /** Largest batch a scan or read accepts (bounds a damaged length field). */
   maxBatchBytes: number;
+  /** false: appends are acknowledged once written to the OS, without fdatasync (see EmbeddedOptions.fsync). */
+  fsync: boolean;
   log: Logger;
 }
 
@@ -150,8 +152,10 @@ export class PartitionLog {
         }
       }
       await writeAll(this.writer!, bufs, seg.size);
-      await this.writer!.datasync();
-      this.syncs++;
+      if (this.opts.fsync) {
+        await this.writer!.datasync();
+        this.syncs++;
+      }
       for (const x of placed) seg.noteBatch(x.pos, x.base, x.count, x.size, x.maxTs, this.opts.indexIntervalBytes);
     } catch (e) {
       // Nothing of this group is acknowledged; cut whatever part of it reached the file so the next

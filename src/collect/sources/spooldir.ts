@@ -145,7 +145,8 @@ export class SpoolDirSource implements Source {
         let bad: number | undefined;
         let p = pos;
         while (events.length < this.cfg.batchSize) {
-          const r = await reader.next(p);
+          // Lines already in the read window are taken without a promise; only reads await.
+          const r = reader.nextCached(p) ?? (await reader.next(p));
           if (r === null) break;
           if ('badAt' in r) {
             bad = r.badAt;

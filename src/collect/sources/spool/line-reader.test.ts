@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { inputCharset } from './charset.js';
-import { LineReader, type ReadPos } from './line-reader.js';
+import { LineReader, type ReadPos, type ReadResult } from './line-reader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'monsoon-lines-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,7 +30,17 @@ async function readAll(bytes: Buffer, charset: string, maxChars: number): Promis
     let pieces = 0;
     let pos: ReadPos = { offset: 0 };
     let joined = '';
-    for (let res = await r.next(pos); res !== null; res = await r.next(pos)) {
+    let cachedHits = 0;
+    const step = async (): Promise<ReadResult> => {
+      const fast = r.nextCached(pos);
+      const res = await r.next(pos);
+      if (fast !== undefined) {
+        cachedHits++;
+        assert.deepEqual(fast, res, 'the cached path answers as next() does');
+      }
+      return res;
+    };
+    for (let res = await step(); res !== null; res = await step()) {
       assert.ok(!('badAt' in res));
       assert.ok([...res.line.text].length <= maxChars, 'a piece never exceeds maxLineLength characters');
       pieces++;
@@ -41,6 +51,7 @@ async function readAll(bytes: Buffer, charset: string, maxChars: number): Promis
       }
       pos = res.next;
     }
+    if (lines.length > 2) assert.ok(cachedHits > 0, 'lines in the read window come from the cached path');
     return { lines, pieces };
   } finally {
     await fh.close();

@@ -42,16 +42,26 @@ export class LineReader {
     this.window = Math.max(CHUNK, MAX_CHAR_BYTES * maxChars + 2);
   }
 
+  /**
+   * What `next(pos)` would return when the read window already holds the whole line (the common
+   * case), without a promise; undefined when reading or a split is needed — then call `next`.
+   */
+  nextCached(pos: ReadPos): ReadResult | undefined {
+    if (pos.split) return undefined;
+    if (pos.offset >= this.size) return null;
+    const rel = pos.offset - this.cacheStart;
+    if (rel < 0 || rel > this.cache.length) return undefined;
+    const found = this.lineInCache(rel);
+    return found ? this.whole(pos.offset, found) : undefined;
+  }
+
   /** The line at `pos`, `null` at end of file, or the absolute offset of a malformed byte under FAIL. */
   async next(pos: ReadPos): Promise<ReadResult> {
     if (pos.split) return this.piece(pos.offset, pos.split);
     if (pos.offset >= this.size) return null;
     const found = await this.shortLine(pos.offset);
-    if (found && (found.bytes.length <= this.maxChars || this.countChars(found.bytes) <= this.maxChars)) {
-      const d = this.cs.decode(found.bytes, this.policy);
-      if ('badAt' in d) return { badAt: pos.offset + d.badAt };
-      return { line: { start: pos.offset, text: d.text }, next: { offset: found.after } };
-    }
+    const line = found && this.whole(pos.offset, found);
+    if (line) return line;
     const span = await this.scanLongLine(pos.offset);
     const total = Math.max(1, Math.ceil(span.chars / this.maxChars));
     return this.piece(pos.offset, { index: 0, total, end: span.end, after: span.after });
@@ -78,19 +88,31 @@ export class LineReader {
       rel = 0;
     }
     for (let refilled = false; ; refilled = true) {
-      const nl = this.cache.indexOf(0x0a, rel);
-      const atEof = this.cacheStart + this.cache.length >= this.size;
-      if (nl >= 0 || atEof) {
-        const stop = nl >= 0 ? nl : this.cache.length;
-        let end = stop;
-        if (end > rel && this.cache[end - 1] === 0x0d) end--;
-        return { bytes: this.cache.subarray(rel, end), after: this.cacheStart + (nl >= 0 ? nl + 1 : stop) };
-      }
+      const found = this.lineInCache(rel);
+      if (found) return found;
       if (refilled || this.cache.length - rel >= this.window) return undefined;
       this.cache = await this.readAt(offset, this.window);
       this.cacheStart = offset;
       rel = 0;
     }
+  }
+
+  /** The line starting at `rel` in the read window when its end ('\n' or end of file) is there too. */
+  private lineInCache(rel: number): { bytes: Buffer; after: number } | undefined {
+    const nl = this.cache.indexOf(0x0a, rel);
+    if (nl < 0 && this.cacheStart + this.cache.length < this.size) return undefined;
+    const stop = nl >= 0 ? nl : this.cache.length;
+    let end = stop;
+    if (end > rel && this.cache[end - 1] === 0x0d) end--;
+    return { bytes: this.cache.subarray(rel, end), after: this.cacheStart + (nl >= 0 ? nl + 1 : stop) };
+  }
+
+  /** The decoded line when it is not longer than maxChars; undefined when it must be split. */
+  private whole(start: number, found: { bytes: Buffer; after: number }): ReadResult | undefined {
+    if (found.bytes.length > this.maxChars && this.countChars(found.bytes) > this.maxChars) return undefined;
+    const d = this.cs.decode(found.bytes, this.policy);
+    if ('badAt' in d) return { badAt: start + d.badAt };
+    return { line: { start, text: d.text }, next: { offset: found.after } };
   }
 
   /** `len` bytes at `pos` through the read window, so small pieces do not cost a read each. */

@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { openEmbeddedBus } from '../../bus/embedded/embedded.js';
+import type { Bus } from '../../bus/bus.js';
+import { BaseBasicBolt, type BasicOutputCollector, type OutputFieldsDeclarer, type SpoutOutputCollector, type TopologyContext } from '../api.js';
+import { LocalCluster } from '../runtime/local.js';
+import { CollectSink } from '../testkit.js';
+import { TopologyBuilder } from '../topology.js';
+import type { Tuple } from '../tuple.js';
+import { BusMessageId, BusSpout } from './bus.js';
+
+const root = mkdtempSync(join(tmpdir(), 'monsoon-busspout-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+async function busWith(records: number, partitions = 1): Promise<Bus> {
+  const bus = await openEmbeddedBus(join(root, `bus${++n}`));
+  await bus.admin.createTopic('events', { partitions });
+  await bus.produce('events', Array.from({ length: records }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) })));
+  return bus;
+}
+
+class FakeCollector implements SpoutOutputCollector {
+  emitted: { values: unknown[]; msgId: BusMessageId }[] = [];
+  errors: unknown[] = [];
+  emit(a: unknown, b?: unknown, c?: unknown): void {
+    this.emitted.push({ values: b as unknown[], msgId: c as BusMessageId });
+    void a;
+  }
+  emitDirect(): void {}
+  reportError(e: unknown): void {
+    this.errors.push(e);
+  }
+  getPendingCount(): number {
+    return 0;
+  }
+}
+
+/** Calls nextTuple until `count` tuples were emitted in total (polls are asynchronous). */
+async function pump(spout: BusSpout, c: FakeCollector, count: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (c.emitted.length < count) {
+    if (Date.now() > deadline) assert.fail(`only ${c.emitted.length} of ${count} emitted`);
+    spout.nextTuple();
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+async function committed(bus: Bus, group: string): Promise<number | null> {
+  return (await bus.lag(group)).find((l) => l.partition === 0)?.committed ?? null;
+}
+
+test('bus spout commits only the contiguous prefix of acked offsets (out-of-order acks)', async () => {
+  const bus = await busWith(10);
+  const spout = new BusSpout({ bus, topics: ['events'], group: 'g1', commitIntervalMs: 1e9 });
+  const c = new FakeCollector();
+  await spout.open({}, {} as TopologyContext, c);
+  await pump(spout, c, 10);
+  assert.deepEqual(c.emitted[3]!.values, ['events', 0, 3, 'k3', 'v3']);
+  const id = (o: number): BusMessageId => c.emitted.find((e) => e.msgId.offset === o)!.msgId;
+  for (const o of [1, 2]) spout.ack(id(o));
+  await spout.commit();
+  assert.equal(await committed(bus, 'g1'), null, 'offset 0 is pending: nothing to commit');
+  spout.ack(id(0));
+  await spout.commit();
+  assert.equal(await committed(bus, 'g1'), 3);
+  for (const o of [5, 6, 9]) spout.ack(id(o));
+  await spout.commit();
+  assert.equal(await committed(bus, 'g1'), 3, '3 and 4 still pending');
+  spout.ack(id(4));
+  spout.ack(id(3));
+  await spout.commit();
+  assert.equal(await committed(bus, 'g1'), 7);
+  assert.deepEqual(spout.committedOffsets(), { 'events/0': 7 });
+  for (const o of [7, 8]) spout.ack(id(o));
+  await spout.close();
+  assert.equal(await committed(bus, 'g1'), 10, 'close commits what is done');
+  await bus.close();
+});
+
+test('bus spout retries failed tuples with exponential back-off and gives up after maxRetries', async () => {
+  const bus = await busWith(3);
+  let now = 1_000;
+  const spout = new BusSpout({ bus, topics: ['events'], group: 'g2', commitIntervalMs: 1e9, now: () => now, retry: { initialDelayMs: 100, multiplier: 2, maxDelayMs: 1000, maxRetries: 2 } });
+  const c = new FakeCollector();
+  await spout.open({}, {} as TopologyContext, c);
+  await pump(spout, c, 3);
+  const one = c.emitted[1]!.msgId;
+  spout.ack(c.emitted[0]!.msgId);
+  spout.ack(c.emitted[2]!.msgId);
+  spout.fail(one);
+  now += 99;
+  spout.nextTuple();
+  assert.equal(c.emitted.length, 3, 'not before the first delay');
+  now += 1;
+  spout.nextTuple();
+  assert.equal(c.emitted.length, 4);
+  assert.deepEqual(c.emitted[3]!.values, ['events', 0, 1, 'k1', 'v1']);
+  spout.fail(one);
+  now += 199;
+  spout.nextTuple();
+  assert.equal(c.emitted.length, 4, 'the second delay doubles');
+  now += 1;
+  spout.nextTuple();
+  assert.equal(c.emitted.length, 5);
+  await spout.commit();
+  assert.equal(await committed(bus, 'g2'), 1);
+  spout.fail(one); // third failure > maxRetries 2: given up, the commit moves on
+  assert.equal(spout.counters.givenUp, 1);
+  assert.equal(c.errors.length, 1);
+  await spout.commit();
+  assert.equal(await committed(bus, 'g2'), 3);
+  assert.equal(spout.counters.retried, 2);
+  await spout.close();
+  await bus.close();
+});
+
+test('bus spout stops polling at maxUncommittedOffsets and resumes as acks let the commit point move', async () => {
+  const bus = await busWith(40);
+  const spout = new BusSpout({ bus, topics: ['events'], group: 'g3', pollRecords: 5, maxUncommittedOffsets: 10, commitIntervalMs: 1e9 });
+  const c = new FakeCollector();
+  await spout.open({}, {} as TopologyContext, c);
+  await pump(spout, c, 10);
+  for (let i = 0; i < 50; i++) {
+    spout.nextTuple();
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.equal(c.emitted.length, 10, 'no more than maxUncommittedOffsets outstanding');
+  assert.equal(spout.uncommitted(), 10);
+  spout.ack(c.emitted[1]!.msgId);
+  for (let i = 0; i < 20; i++) {
+    spout.nextTuple();
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.equal(c.emitted.length, 10, 'an ack above a pending offset frees nothing');
+  for (const e of c.emitted) spout.ack(e.msgId);
+  await pump(spout, c, 20);
+  await spout.close();
+  await bus.close();
+});
+
+class FailFirst extends BaseBasicBolt {
+  static seen = new Set<string>();
+  execute(t: Tuple, c: BasicOutputCollector): void {
+    const v = t.getStringByField('value');
+    if (Number(v.slice(1)) % 7 === 0 && !FailFirst.seen.has(v)) {
+      FailFirst.seen.add(v);
+      throw new Error(`first attempt at ${v} fails`);
+    }
+    c.emit([v]);
+  }
+  override declareOutputFields(d: OutputFieldsDeclarer): void {
+    d.declare(['value']);
+  }
+}
+
+test('a topology reading the bus processes every record, replaying failed ones, and commits to the end', async () => {
+  const bus = await busWith(0, 3);
+  await bus.produce('events', Array.from({ length: 90 }, (_, i) => ({ key: Buffer.from(`k${i % 10}`), value: Buffer.from(`v${i}`) })));
+  CollectSink.got.length = 0;
+  FailFirst.seen.clear();
+  const b = new TopologyBuilder();
+  b.setSpout('bus', () => new BusSpout({ bus, topics: ['events'], group: 'etl', commitIntervalMs: 50, retry: { initialDelayMs: 10 } }), 2);
+  b.setBolt('etl', FailFirst, 2).shuffleGrouping('bus');
+  b.setBolt('sink', CollectSink, 1).shuffleGrouping('etl');
+  const cluster = new LocalCluster();
+  const t = await cluster.submitTopology('bus-etl', {}, b.createTopology());
+  const deadline = Date.now() + 20_000;
+  while (t.page().spouts[0]!.acked < 90 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await cluster.shutdown();
+  assert.equal(t.page().spouts[0]!.acked, 90);
+  assert.equal(t.page().spouts[0]!.failed, 13, 'v0, v7, … v84 failed once each');
+  assert.deepEqual(new Set(CollectSink.got.map((g) => g.values[0])).size, 90);
+  const lag = await bus.lag('etl');
+  assert.deepEqual(lag.map((l) => l.lag), [0, 0, 0]);
+  await bus.close();
+});
+
+test('spout tasks given a bus URL share one opened embedded log and close it with the last task', async () => {
+  const dir = join(root, 'by-url');
+  const seed = await openEmbeddedBus(dir);
+  await seed.admin.createTopic('events', { partitions: 2 });
+  await seed.produce('events', Array.from({ length: 20 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) })));
+  await seed.close();
+  CollectSink.got.length = 0;
+  const b = new TopologyBuilder();
+  b.setSpout('bus', new BusSpout({ bus: dir, topics: ['events'], group: 'url', commitIntervalMs: 20 }), 2);
+  b.setBolt('sink', CollectSink, 1).shuffleGrouping('bus');
+  const cluster = new LocalCluster();
+  const t = await cluster.submitTopology('by-url', {}, b.createTopology());
+  const deadline = Date.now() + 20_000;
+  while (t.page().spouts[0]!.acked < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await cluster.shutdown();
+  assert.equal(CollectSink.got.length, 20);
+  const again = await openEmbeddedBus(dir); // the lock was released
+  assert.deepEqual((await again.lag('url')).map((l) => l.lag), [0, 0]);
+  await again.close();
+});
