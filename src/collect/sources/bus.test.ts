@@ -10,6 +10,11 @@ import { acquireBus, type BusHandle } from '../bus/shared.js';
 import '../builtins.js';
 import { RecordingProcessor, scratchDir, sourceContext, waitUntil } from '../testkit.js';
 import { BusSource, type BusSourceOptions } from './bus.js';
+import { openEmbeddedBus } from '../../bus/embedded/embedded.js';
+import { serveBus } from '../../bus/remote/server.js';
+import { makeEvent, SequenceStamper } from '../../core/event.js';
+import { BusSink } from '../sinks/bus.js';
+import { memoryChannel, sinkContext } from '../testkit.js';
 
 const opts = (url: string, o: Partial<BusSourceOptions> = {}): BusSourceOptions => ({
   url,
@@ -105,6 +110,40 @@ describe('bus source', () => {
         await src.stop();
       }
     });
+  });
+});
+
+describe('bus sink and source over monsoon://', () => {
+  it('an embedded log served by another process is written and read by URL, identities kept', async () => {
+    const log = await openEmbeddedBus(join(scratchDir('served-'), 'log'));
+    const server = await serveBus(log);
+    try {
+      const channel = memoryChannel();
+      await channel.start();
+      const events = Array.from({ length: 50 }, (_, i) => makeEvent(`served ${i}`));
+      new SequenceStamper('h/a1/r9').stamp(events);
+      const tx = channel.transaction();
+      tx.put(events);
+      await tx.commit();
+      const sink = new BusSink('k1', { url: server.url, topic: 'served', batchSize: 100, allowTopicOverride: false, topicHeader: 'topic', useFlumeEventFormat: false, partitions: 2 }, sinkContext('k1', channel));
+      await sink.start();
+      assert.equal(await sink.process(), 'READY');
+      await sink.stop();
+      const p = new RecordingProcessor();
+      const src = new BusSource(opts(server.url, { topics: ['served'] }), sourceContext('r1', p));
+      await src.start();
+      try {
+        await waitUntil(() => p.events.length === 50, 10_000, '50 events');
+      } finally {
+        await src.stop();
+      }
+      assert.deepEqual(p.events.map((e) => e.headers[SEQ_HEADER]).sort((a, b) => Number(a) - Number(b)), events.map((_, i) => String(i)));
+      assert.ok(p.events.every((e) => e.headers[ORIGIN_HEADER] === 'h/a1/r9'));
+      assert.deepEqual((await log.lag('g1')).map((l) => l.lag), [0, 0]);
+    } finally {
+      await server.close();
+      await log.close();
+    }
   });
 });
 
