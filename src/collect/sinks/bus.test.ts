@@ -7,7 +7,7 @@ import { resolveComponent, validateComponent, type AnySpec } from '../../core/co
 import { makeEvent, ORIGIN_HEADER, SEQ_HEADER, SequenceStamper, type Event } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { decodeAvroEvent } from '../bus/avro-event.js';
-import { acquireBus } from '../bus/shared.js';
+import { acquireBus } from '../../bus/shared.js';
 import '../builtins.js';
 import { memoryChannel, scratchDir, sinkContext } from '../testkit.js';
 import { BusSink, type BusSinkOptions } from './bus.js';

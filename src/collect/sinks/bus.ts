@@ -5,7 +5,7 @@ import { ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
 import type { Event } from '../../core/event.js';
 import { encodeAvroEvent } from '../bus/avro-event.js';
 import { checkUrl, kafkaUrl, MONSOON_TYPES } from '../bus/location.js';
-import { acquireBus, displayUrl, type BusHandle } from '../bus/shared.js';
+import { acquireBus, displayUrl, type BusHandle } from '../../bus/shared.js';
 import { defineSink, type Sink, type SinkContext, type SinkStatus } from '../contracts.js';
 import { drainBatch } from './transaction.js';
 

@@ -6,7 +6,7 @@ import { resolveComponent, validateComponent, type AnySpec } from '../../core/co
 import { ORIGIN_HEADER, SEQ_HEADER } from '../../core/event.js';
 import { silentLogger } from '../../core/log.js';
 import { encodeAvroEvent } from '../bus/avro-event.js';
-import { acquireBus, type BusHandle } from '../bus/shared.js';
+import { acquireBus, type BusHandle } from '../../bus/shared.js';
 import '../builtins.js';
 import { RecordingProcessor, scratchDir, sourceContext, waitUntil } from '../testkit.js';
 import { BusSource, type BusSourceOptions } from './bus.js';

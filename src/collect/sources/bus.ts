@@ -5,7 +5,7 @@ import { ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
 import { ORIGIN_HEADER, stampIdentity, type Event } from '../../core/event.js';
 import { decodeAvroEvent } from '../bus/avro-event.js';
 import { checkUrl, kafkaUrl, MONSOON_TYPES } from '../bus/location.js';
-import { acquireBus, displayUrl, type BusHandle } from '../bus/shared.js';
+import { acquireBus, displayUrl, type BusHandle } from '../../bus/shared.js';
 import { defineSource, type Source, type SourceContext } from '../contracts.js';
 import { deliver } from './delivery.js';
 

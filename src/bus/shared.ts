@@ -1,11 +1,11 @@
-import type { Bus } from '../../bus/bus.js';
-import type { Logger } from '../../core/log.js';
+import type { Logger } from '../core/log.js';
+import type { Bus } from './bus.js';
 
 /**
- * One open bus per URL in an agent process, shared by every bus sink and source that names it: the
- * embedded log admits one opener per directory, and a Redis or Kafka bus needs no second set of
- * connections. The last release closes it. Bus modules are loaded on first use, so an agent without
- * bus components never loads them.
+ * One open bus per URL in a process, shared by everything that names it (the agent's bus sinks and
+ * sources, the compute tier's bus spouts): the embedded log admits one opener per directory, and a
+ * Redis or Kafka bus needs no second set of connections. The last release closes it; a reopen waits
+ * for that close. Bus modules are loaded on first use, so a process that names no bus never loads them.
  */
 interface Entry {
   bus: Promise<Bus>;
@@ -21,11 +21,11 @@ export interface BusHandle {
   release(): Promise<void>;
 }
 
-export async function acquireBus(url: string, log: Logger): Promise<BusHandle> {
+export async function acquireBus(url: string, log?: Logger): Promise<BusHandle> {
   let e = open.get(url);
   if (!e) {
     const before = closing.get(url) ?? Promise.resolve();
-    const bus = before.then(() => import('../../bus/url.js')).then(({ openBus }) => openBus(url, { log }));
+    const bus = before.then(() => import('./url.js')).then(({ openBus }) => openBus(url, log ? { log } : {}));
     e = { bus, refs: 0 };
     open.set(url, e);
     bus.catch(() => {
