@@ -18,6 +18,8 @@ import './sinks/logger.js';
 import './sinks/null.js';
 import './sinks/file_roll.js';
 import './sinks/hdfs.js';
+import './sinks/bus.js';
+import './sources/bus.js';
 import './interceptors/timestamp.js';
 import './interceptors/host.js';
 import './interceptors/static.js';

@@ -17,6 +17,7 @@
  */
 import { errorMessage } from '../../core/errors.js';
 import type { Bus, ConsumedRecord, Consumer, PartitionBatch } from '../../bus/bus.js';
+import { acquireBus } from '../../bus/shared.js';
 import type { OutputFieldsDeclarer, Spout, SpoutOutputCollector, TopologyConfig, TopologyContext } from '../api.js';
 import { DEFAULT_STREAM } from '../tuple.js';
 
@@ -77,7 +78,8 @@ export class BusSpout implements Spout {
   private collector!: SpoutOutputCollector;
   private consumer: Consumer | null = null;
   private bus: Bus | null = null;
-  private ownsBus = false;
+  /** Set when this spout opened the bus from a URL (shared per process, see bus/shared.ts). */
+  private releaseBus: (() => Promise<void>) | undefined;
   private readonly parts = new Map<string, PartitionState>();
   private buffer: ConsumedRecord[] = [];
   private bufPos = 0;
@@ -115,8 +117,9 @@ export class BusSpout implements Spout {
   async open(_conf: TopologyConfig, _ctx: TopologyContext, collector: SpoutOutputCollector): Promise<void> {
     this.collector = collector;
     if (typeof this.opts.bus === 'string') {
-      this.bus = await acquireBus(this.opts.bus);
-      this.ownsBus = true;
+      const handle = await acquireBus(this.opts.bus);
+      this.bus = handle.bus;
+      this.releaseBus = handle.release;
     } else this.bus = this.opts.bus;
     this.consumer = await this.bus.consumer(this.o.group, this.o.topics, { from: this.o.from });
     this.lastCommitAt = this.now();
@@ -272,7 +275,9 @@ export class BusSpout implements Spout {
     await this.commit();
     await this.consumer?.close();
     this.consumer = null;
-    if (this.ownsBus && typeof this.opts.bus === 'string') await releaseBus(this.opts.bus);
+    const release = this.releaseBus;
+    this.releaseBus = undefined;
+    await release?.();
     this.bus = null;
   }
 }
@@ -281,31 +286,3 @@ function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
-/**
- * Buses opened from a URL, shared by the spout tasks of this process (the embedded log allows one
- * opener per process) and closed when the last task closes.
- */
-const shared = new Map<string, { bus: Promise<Bus>; users: number }>();
-
-async function acquireBus(url: string): Promise<Bus> {
-  let e = shared.get(url);
-  if (!e) {
-    const { openBus } = await import('../../bus/url.js');
-    e = shared.get(url) ?? { bus: openBus(url), users: 0 };
-    shared.set(url, e);
-  }
-  e.users++;
-  try {
-    return await e.bus;
-  } catch (err) {
-    if (--e.users === 0) shared.delete(url);
-    throw err;
-  }
-}
-
-async function releaseBus(url: string): Promise<void> {
-  const e = shared.get(url);
-  if (!e || --e.users > 0) return;
-  shared.delete(url);
-  await (await e.bus).close();
-}
