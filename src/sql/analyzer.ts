@@ -587,7 +587,12 @@ function selectQuery(a: Analysis, target: string, sel: Select, from: From, node:
     if (seen.has(p.name.toLowerCase())) err(a, ErrorCodes.SQL_DUPLICATE, items[i]!.node, `${what}: output column '${p.name}' appears twice; give one an alias with AS`);
     seen.add(p.name.toLowerCase());
   }
-  bindTarget(a, target, q.output, node, what);
+  const declared = bindTarget(a, target, q.output, node, what);
+  if (declared) {
+    // Rows take the target's column names and types (numeric values widen on the way in).
+    q.output = declared;
+    q.project = q.project.map((p, i) => ({ expr: p.expr, name: declared[i]!.name }));
+  }
   if (a.errors.length === errorsBefore) a.queries.push(q);
 }
 
@@ -652,8 +657,11 @@ function outputName(e: Expr, alias: string | undefined, i: number): string {
   return `_c${i}`;
 }
 
-/** INSERT INTO: a declared stream must match the output; an undeclared one is created with it. */
-function bindTarget(a: Analysis, target: string, output: Column[], node: object, what: string): void {
+/**
+ * INSERT INTO: a declared stream must match the output; an undeclared one is created with it. Returns
+ * the existing stream's columns when there was one.
+ */
+function bindTarget(a: Analysis, target: string, output: Column[], node: object, what: string): Column[] | undefined {
   const key = target.toLowerCase();
   const st = a.streams.get(key);
   if (!st) {
@@ -661,20 +669,21 @@ function bindTarget(a: Analysis, target: string, output: Column[], node: object,
     const pos = posOf(node);
     if (pos) info.pos = pos;
     a.streams.set(key, info);
-    return;
+    return undefined;
   }
   if (st.role === 'input') {
     err(a, ErrorCodes.SQL_STREAM_ROLE, node, `${what}: '${st.name}' is an INPUT stream, fed by its SOURCE; insert into an OUTPUT or intermediate stream`);
-    return;
+    return undefined;
   }
   if (st.columns.length !== output.length) {
     err(a, ErrorCodes.SQL_SCHEMA_MISMATCH, node, `${what}: the SELECT gives ${output.length} column${output.length === 1 ? '' : 's'} but ${st.name} has ${st.columns.length} (${st.columns.map((c) => `${c.name} ${c.type}`).join(', ')})`);
-    return;
+    return undefined;
   }
   st.columns.forEach((c, i) => {
     const o = output[i]!;
     if (!assignable(o.type, c.type)) err(a, ErrorCodes.SQL_SCHEMA_MISMATCH, node, `${what}: column ${i + 1} ('${o.name}') is ${o.type} but ${st.name}.${c.name} is ${c.type}; CAST it`);
   });
+  return st.columns;
 }
 
 function operatorQuery(a: Analysis, s: Statement & { kind: 'insertOperator' }): void {
