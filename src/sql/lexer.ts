@@ -70,7 +70,10 @@ export const allTokens: TokenType[] = [
 
 export const sqlLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });
 
-/** The value of a quoted string token: '' (or "") is one quote; backslash escapes \n \t \r \0 and any quoted char. */
+/**
+ * The value of a quoted string token: '' (or "") is one quote; backslash escapes \n \t \r \0 and any
+ * other character, except that \% and \_ keep their backslash so LIKE patterns can match a literal % or _.
+ */
 export function unquote(image: string): string {
   const q = image[0]!;
   const body = image.slice(1, -1);
@@ -79,7 +82,7 @@ export function unquote(image: string): string {
     const c = body[i]!;
     if (c === '\\' && i + 1 < body.length) {
       const n = body[++i]!;
-      out += n === 'n' ? '\n' : n === 't' ? '\t' : n === 'r' ? '\r' : n === '0' ? '\0' : n;
+      out += n === '%' || n === '_' ? '\\' + n : n === 'n' ? '\n' : n === 't' ? '\t' : n === 'r' ? '\r' : n === '0' ? '\0' : n;
     } else if (c === q && body[i + 1] === q) {
       out += q;
       i++;
