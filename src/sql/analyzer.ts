@@ -363,14 +363,14 @@ function resolveFrom(a: Analysis, f: From, what: string): { from: RFrom; scope: 
     const driver = l.rs.unidirection && r.rs.unidirection ? 'both' : l.rs.unidirection ? 'left' : r.rs.unidirection ? 'right' : 'both';
     if (l.rs.unidirection && r.rs.unidirection) err(a, ErrorCodes.SQL_JOIN_INVALID, f, `${what}: UNIDIRECTION may mark only one join input`);
     if (f.type === 'FULL' && (l.rs.unidirection || r.rs.unidirection)) err(a, ErrorCodes.SQL_JOIN_INVALID, f, `${what}: a FULL OUTER JOIN is driven by both inputs and takes no UNIDIRECTION`);
-    for (const [side, rs] of [['left', l.rs], ['right', r.rs]] as const) {
+    for (const [side, rs, ref] of [['left', l.rs, f.left], ['right', r.rs, f.right]] as const) {
       const driven = driver === side;
-      if (!rs.window && !driven) err(a, ErrorCodes.SQL_WINDOW_INVALID, f, `${what}: join input ${rs.label} needs a window (e.g. ${rs.stream}[RANGE 10 SECONDS SLIDE]) unless it is the UNIDIRECTION side`);
+      if (!rs.window && !driven) err(a, ErrorCodes.SQL_WINDOW_INVALID, ref, `${what}: join input ${rs.label} needs a window (e.g. ${rs.stream}[RANGE 10 SECONDS SLIDE]) unless it is the UNIDIRECTION side`);
       const w = rs.window;
       if (w && (w.kind === 'unbounded' || w.kind === 'today' || w.mode === 'BATCH')) {
-        err(a, ErrorCodes.SQL_WINDOW_INVALID, f, `${what}: join input ${rs.label} has a ${w.kind === 'unbounded' ? 'RANGE UNBOUNDED' : w.kind === 'today' ? 'RANGE TODAY' : 'BATCH'} window; joins support ROWS n SLIDE and RANGE … SLIDE windows`);
+        err(a, ErrorCodes.SQL_WINDOW_INVALID, ref, `${what}: join input ${rs.label} has a ${w.kind === 'unbounded' ? 'RANGE UNBOUNDED' : w.kind === 'today' ? 'RANGE TODAY' : 'BATCH'} window; joins support ROWS n SLIDE and RANGE … SLIDE windows`);
       }
-      if (w?.partitionBy) err(a, ErrorCodes.SQL_WINDOW_INVALID, f, `${what}: join input ${rs.label} has a PARTITION BY window; a join partitions by its ON keys`);
+      if (w?.partitionBy) err(a, ErrorCodes.SQL_WINDOW_INVALID, ref, `${what}: join input ${rs.label} has a PARTITION BY window; a join partitions by its ON keys`);
     }
     const from: RFrom & { kind: 'join' } = { kind: 'join', type: f.type, left: l.rs, right: r.rs, leftKeys: [], rightKeys: [], driver };
     const nLeft = l.rs.columns.length;

@@ -379,6 +379,7 @@ class CqlParser extends EmbeddedActionsParser {
   });
 
   from = this.RULE('from', (): From => {
+    const startTok = this.LA(1);
     const first = this.SUBRULE(this.streamRef);
     const out = this.OR([
       {
@@ -417,7 +418,7 @@ class CqlParser extends EmbeddedActionsParser {
       },
       { ALT: () => first },
     ]);
-    return out;
+    return out === first ? out : setPos(out, tokPos(startTok));
   });
 
   joinType = this.RULE('joinType', (): JoinType => {
@@ -462,6 +463,7 @@ class CqlParser extends EmbeddedActionsParser {
   });
 
   window = this.RULE('window', (): Window => {
+    const startTok = this.LA(1);
     const w: Window = this.OR([
       {
         ALT: () => {
@@ -506,7 +508,7 @@ class CqlParser extends EmbeddedActionsParser {
     this.OPTION2(() => { this.CONSUME(K.SORT); this.CONSUME2(K.BY); props.sortBy = this.SUBRULE3(this.expr); });
     this.OPTION3(() => { this.CONSUME(K.TRIGGER); this.CONSUME3(K.BY); props.triggerBy = this.SUBRULE4(this.expr); });
     this.OPTION4(() => { this.CONSUME(K.EXCLUDE); this.CONSUME(K.NOW); props.excludeNow = true; });
-    return w === undefined ? w : { ...w, props };
+    return w === undefined ? w : setPos({ ...w, props }, tokPos(startTok));
   });
 
   windowMode = this.RULE('windowMode', (): 'SLIDE' | 'BATCH' => this.OR([
