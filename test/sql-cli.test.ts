@@ -34,7 +34,7 @@ describe('monsoon sql', () => {
     const r = run(['sql', '--explain', f]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:22: error MON_ERR_SQL_UNKNOWN_COLUMN: .*unknown column 'nope'`));
-    assert.match(r.stderr, /bad\.cql:3:3: error MON_ERR_SQL_UNKNOWN_STREAM: .*unknown stream 'missing'/);
+    assert.match(r.stderr, /bad\.cql:3:32: error MON_ERR_SQL_UNKNOWN_STREAM: .*unknown stream 'missing'/);
     assert.match(r.stderr, /2 errors; nothing of .* was submitted/);
     assert.equal(r.stdout, '');
   });
