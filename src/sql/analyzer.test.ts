@@ -39,6 +39,8 @@ const cases: [ErrorCode, string, RegExp][] = [
   [ErrorCodes.SQL_AGGREGATE_MISUSE, `INSERT INTO x SELECT id, count(*) FROM s GROUP BY id HAVING name = 'a';`, /HAVING of INSERT INTO x: column 'name' is neither in GROUP BY/],
   [ErrorCodes.SQL_AGGREGATE_MISUSE, `INSERT INTO x SELECT id FROM s HAVING id > 1;`, /HAVING needs GROUP BY or an aggregate/],
   [ErrorCodes.SQL_AGGREGATE_MISUSE, `INSERT INTO x SELECT id FROM s GROUP BY count(*);`, /GROUP BY of INSERT INTO x: aggregate/],
+  [ErrorCodes.SQL_AGGREGATE_MISUSE, `INSERT INTO x SELECT sum(PREVIOUS(1, v)) FROM s;`, /PREVIOUS cannot be used inside an aggregate/],
+  [ErrorCodes.SQL_WINDOW_INVALID, `INSERT INTO x SELECT id FROM s ORDER BY id LIMIT 3;`, /ORDER BY and LIMIT .* needs a window \(e.g. FROM s\[ROWS 100 BATCH\]\)/],
   [ErrorCodes.SQL_WINDOW_INVALID, `INSERT INTO x SELECT id FROM s[ROWS 10 SLIDE TRIGGER BY ts];`, /TRIGGER BY \(event time\) needs a RANGE window/],
   [ErrorCodes.SQL_WINDOW_INVALID, `INSERT INTO x SELECT id FROM s[ROWS 0 SLIDE];`, /ROWS needs at least 1 row/],
   [ErrorCodes.SQL_WINDOW_INVALID, `INSERT INTO x SELECT id FROM s[ROWS 5 BATCH EXCLUDE NOW];`, /EXCLUDE NOW only applies to SLIDE/],
@@ -96,6 +98,26 @@ describe('StreamCQL analyzer', () => {
     assert.deepEqual(mid.columns, [{ name: 'id', type: 'INT' }, { name: 'name', type: 'STRING' }, { name: 'dv', type: 'DOUBLE' }]);
     assert.equal(mid.implicit, true);
     assert.deepEqual(r.analysis!.streams.get('a')!.columns.map((c) => c.name), ['id', 'name', 'v', 'ts']);
+  });
+
+  it('GROUP BY expressions match their SELECT uses after resolution', () => {
+    const r = compileScript(`${DDL}INSERT INTO x SELECT id, S.ID + 1 AS nxt, upper(name), count(*) AS c FROM s[ROWS 5 BATCH] AS a GROUP BY a.id, upper(s.name);`);
+    assert.deepEqual(r.errors.map((e) => e.message), []);
+    const q = r.analysis!.queries[0]!;
+    assert.ok(q.kind === 'select');
+    assert.deepEqual(q.project.map((p) => p.expr.k === 'col' ? p.expr.i : p.expr.k), [0, 'op', 1, 2]);
+  });
+
+  it('an unknown column under GROUP BY is reported as unknown, not as ungrouped', () => {
+    const errs = errorsOf(`${DDL}INSERT INTO x SELECT nope, count(*) FROM s GROUP BY id;`);
+    assert.deepEqual(errs.map((e) => e.code), [ErrorCodes.SQL_UNKNOWN_COLUMN]);
+  });
+
+  it("StreamCQL's operator.kafka.* property names are accepted", () => {
+    const r = compileScript(`CREATE INPUT STREAM k (a INT) SOURCE KafkaInput PROPERTIES ("operator.kafka.topic" = 't', "operator.kafka.groupid" = 'g', "operator.kafka.zookeepers" = 'zk:2181');`);
+    assert.deepEqual(r.errors.map((e) => e.message), []);
+    assert.deepEqual(r.analysis!.streams.get('k')!.source!.props, { topic: 't', groupid: 'g' });
+    assert.equal(r.warnings.length, 1);
   });
 
   it('zookeepers is accepted with a warning', () => {

@@ -1,7 +1,7 @@
 import { ErrorCodes } from '../core/errors.js';
 import { posOf, type ClassRef, type ColumnDef, type Expr, type From, type Pos, type Select, type SqlType, type Statement, type StreamRef, type Window } from './ast.js';
-import { fail, findAggregates, keyOf, typeExpr, type ExprCtx, type ScopePart, type Udf } from './analyze-expr.js';
-import { checkValue, connectorNames, findConnector, type ConnectorRole, type ConnectorSpec } from './connectors.js';
+import { fail, findAggregates, keyOf, typeExpr, walk, type ExprCtx, type ScopePart, type Udf } from './analyze-expr.js';
+import { checkValue, connectorNames, findConnector, propertyKey, type ConnectorRole, type ConnectorSpec } from './connectors.js';
 import { SqlError } from './errors.js';
 import { FUNCTIONS } from './functions.js';
 import { printExpr, printStatement } from './printer.js';
@@ -161,7 +161,7 @@ function connector(a: Analysis, role: ConnectorRole, ref: ClassRef, node: object
   }
   const props: Record<string, string> = {};
   for (const [k, v] of ref.props) {
-    const key = k.toLowerCase();
+    const key = propertyKey(spec, k) ?? k.toLowerCase();
     const p = spec.props[key];
     if (!p) {
       err(a, ErrorCodes.SQL_BAD_PROPERTY, node, `${what}: ${spec.name} has no property '${k}' (properties: ${Object.keys(spec.props).join(', ') || 'none'})`);
@@ -502,6 +502,9 @@ function selectQuery(a: Analysis, target: string, sel: Select, from: From, node:
     if (sel.limit < 1) err(a, ErrorCodes.SQL_BAD_PROPERTY, node, `${what}: LIMIT must be at least 1`);
     q.limit = sel.limit;
   }
+  if ((sel.orderBy || sel.limit !== undefined) && !hasWindow(resolved.from)) {
+    err(a, ErrorCodes.SQL_WINDOW_INVALID, node, `${what}: ORDER BY and LIMIT sort and cut each window's output, so the query needs a window (e.g. FROM ${fromLabel(resolved.from)}[ROWS 100 BATCH])`);
+  }
   const base = ctxFor(a, scope, `${what} SELECT`);
   if (sel.where) q.where = boolExpr(a, sel.where, { ...base, where: `WHERE of ${what}` });
   for (const g of sel.groupBy ?? []) noAggregates(a, g, `GROUP BY of ${what}`);
@@ -524,7 +527,14 @@ function selectQuery(a: Analysis, target: string, sel: Select, from: From, node:
   let post: ExprCtx = base;
   if (isAggregate) {
     const groupBy = (sel.groupBy ?? []).map((g) => typeExpr(g, { ...base, where: `GROUP BY of ${what}` }));
-    const groupKeys = (sel.groupBy ?? []).map(keyOf);
+    // Group expressions are matched on their resolved form, so `GROUP BY s.id` matches `SELECT id`.
+    const groupKeys = groupBy.map((g) => JSON.stringify(g));
+    const groupMatch = (e: Expr): number => {
+      if (groupBy.length === 0 || e.kind === 'literal' || findAggregates(e).length > 0) return -1;
+      const scratch: SqlError[] = [];
+      const r = typeExpr(e, { ...base, errors: scratch });
+      return scratch.length > 0 ? -1 : groupKeys.indexOf(JSON.stringify(r));
+    };
     const aggregates: AggSpec[] = [];
     const aggKeys: string[] = [];
     const lasts: RExpr[] = [];
@@ -537,7 +547,7 @@ function selectQuery(a: Analysis, target: string, sel: Select, from: From, node:
     post = {
       ...base,
       intercept: (e, ctx) => {
-        const gi = groupKeys.indexOf(keyOf(e));
+        const gi = groupMatch(e);
         if (gi >= 0) return { k: 'col', t: groupBy[gi]!.t, i: gi, name: printExpr(e) };
         if (e.kind === 'call' && FUNCTIONS[e.name]?.kind === 'aggregate') {
           const k = keyOf(e);
@@ -553,6 +563,8 @@ function selectQuery(a: Analysis, target: string, sel: Select, from: From, node:
         }
         if (e.kind === 'column') {
           if (hasGroupBy) {
+            const known = typeExpr(e, base);
+            if (known.k !== 'col') return known;
             return fail(ctx, ErrorCodes.SQL_AGGREGATE_MISUSE, e, `${ctx.where}: column '${printExpr(e)}' is neither in GROUP BY nor inside an aggregate`);
           }
           const r = typeExpr(e, base);
@@ -596,6 +608,14 @@ function selectQuery(a: Analysis, target: string, sel: Select, from: From, node:
   if (a.errors.length === errorsBefore) a.queries.push(q);
 }
 
+function hasWindow(f: RFrom): boolean {
+  return f.kind === 'join' || (f.kind === 'stream' || f.kind === 'lookup' ? f.input.window !== undefined : false);
+}
+
+function fromLabel(f: RFrom): string {
+  return f.kind === 'join' ? f.left.stream : f.kind === 'combine' ? f.inputs[0]!.stream : f.input.stream;
+}
+
 function fixLast(r: RExpr, base: number, slots: number): RExpr {
   switch (r.k) {
     case 'col': return r.i >= base ? { ...r, i: r.i - base + slots } : r;
@@ -625,6 +645,14 @@ function aggregateSpec(a: Analysis, e: Expr & { kind: 'call' }, ctx: ExprCtx): A
     const nested = findAggregates(x);
     if (nested.length > 0) {
       err(a, ErrorCodes.SQL_AGGREGATE_MISUSE, nested[0], `${ctx.where}: aggregates cannot be nested ('${printExpr(e)}')`);
+      return undefined;
+    }
+  }
+  for (const x of e.args) {
+    let prev: Expr | undefined;
+    walk(x, (n) => { if (n.kind === 'previous') prev ??= n; return prev === undefined; });
+    if (prev) {
+      err(a, ErrorCodes.SQL_AGGREGATE_MISUSE, prev, `${ctx.where}: PREVIOUS cannot be used inside an aggregate ('${printExpr(e)}'); compute it into an intermediate stream first`);
       return undefined;
     }
   }

@@ -30,6 +30,19 @@ describe('StreamCQL expression compiler', () => {
       [null, null, null, null, null, null, null, null, null, null, null, null]);
   });
 
+  it('every built-in function returns NULL for a NULL argument', () => {
+    const ns = 'CAST(n AS STRING)', nt = 'CAST(n AS TIMESTAMP)';
+    const calls = ['tostring(n)', 'toint(n)', 'tolong(n)', 'tofloat(n)', 'todouble(n)', 'toboolean(n)', `todate(${ns})`, `totime(${ns})`, `totimestamp(${ns})`, 'todecimal(n)',
+      `substr(${ns}, 1)`, 'substr(s, 1, n)', `strlength(${ns})`, `trim(${ns})`, `concat(s, ${ns})`, `upper(${ns})`, `lower(${ns})`, 'abs(n)',
+      `day(${nt})`, `dayofmonth(${nt})`, `month(${nt})`, `year(${nt})`, `hour(${nt})`, `minute(${nt})`, `second(${nt})`, `weekofyear(${nt})`,
+      'from_unixtime(n)', `dateadd(${nt}, 1)`, 'dateadd(ts, n)', `datesub(${nt}, 1)`, `datediff(${nt}, ts)`, `datediff(ts, ${ns})`];
+    assert.deepEqual(values(calls.join(', ')), calls.map(() => null));
+  });
+
+  it('abs keeps the argument type', () => {
+    assert.deepEqual(values(`abs(-3), abs(d * -1), abs(CAST(-2147483648 AS INT)), abs(-5L), +i`), [3, 2.5, -2147483648, 5, 7]);
+  });
+
   it('three-valued AND / OR / NOT', () => {
     assert.deepEqual(values(`n = 1 AND FALSE, n = 1 AND TRUE, n = 1 OR TRUE, n = 1 OR FALSE, NOT (n = 1), TRUE AND TRUE, FALSE OR FALSE`),
       [false, null, true, null, null, true, false]);

@@ -92,7 +92,7 @@ export const CONNECTORS: ConnectorSpec[] = [
   },
   { name: 'SimpleSerDe', role: 'serde', aliases: [], doc: 'fields split by a separator', props: { separator: { kind: 'string', doc: 'field separator (default ,)' } } },
   { name: 'CsvSerDe', role: 'serde', aliases: [], doc: 'RFC 4180 CSV', props: {} },
-  { name: 'KeyValueSerDe', role: 'serde', aliases: [], doc: 'key=value pairs', props: { separator: { kind: 'string', doc: 'pair separator (default ,)' } } },
+  { name: 'KeyValueSerDe', role: 'serde', aliases: [], doc: 'key=value pairs', props: { separator: { kind: 'string', doc: 'pair separator (default ,)' }, kvseparator: { kind: 'string', doc: 'separator between key and value (default =)' } } },
   { name: 'JSON', role: 'serde', aliases: ['JsonSerDe'], doc: 'one JSON object per row, by column name', props: {} },
   {
     name: 'RDBDataSource', role: 'datasource', aliases: [], doc: 'one PostgreSQL query per event, cached',
@@ -114,6 +114,17 @@ export function findConnector(role: ConnectorRole, cls: string): ConnectorSpec |
 
 export function connectorNames(role: ConnectorRole): string[] {
   return CONNECTORS.filter((c) => c.role === role).map((c) => c.name);
+}
+
+/**
+ * The spec key a script's property key names: exact (case-insensitive) first, then without a
+ * StreamCQL-style `operator.<kind>.` prefix (`operator.kafka.groupid` is `groupid`).
+ */
+export function propertyKey(spec: ConnectorSpec, key: string): string | undefined {
+  const k = key.toLowerCase();
+  if (spec.props[k]) return k;
+  const m = /^operator\.[a-z0-9_]+\.(.+)$/.exec(k) ?? /^operator\.(.+)$/.exec(k);
+  return m && spec.props[m[1]!] ? m[1] : undefined;
 }
 
 /** Checks one property value; returns the reason it is wrong, or undefined. */
