@@ -9,13 +9,16 @@ import { createToken, Lexer, type TokenType } from 'chevrotain';
 
 export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_$]*/ });
 
+/** Any keyword: property keys and values may be words such as `group` or `file`. */
+export const Keyword = createToken({ name: 'Keyword', pattern: Lexer.NA });
+
 const keywordList: TokenType[] = [];
 function kw(word: string, soft = false): TokenType {
   const t = createToken({
     name: word,
     pattern: new RegExp(`${word}(?![A-Za-z0-9_$])`, 'i'),
     longer_alt: Identifier,
-    ...(soft ? { categories: [Identifier] } : {}),
+    categories: soft ? [Identifier, Keyword] : [Keyword],
   });
   keywordList.push(t);
   return t;
@@ -65,7 +68,7 @@ export const allTokens: TokenType[] = [
   WhiteSpace, LineComment, BlockComment, StringLit, NumberLit,
   P.NullSafeEq, P.Le, P.Ne, P.Ge, P.BangEq, P.EqEq, P.Concat, P.Lt, P.Gt, P.Eq, P.Bang, P.Plus, P.Minus, P.Star,
   P.Slash, P.Percent, P.Pipe, P.Amp, P.Caret, P.Tilde, P.LParen, P.RParen, P.LSquare, P.RSquare, P.Comma, P.Dot, P.Semi,
-  ...keywordList, Identifier,
+  ...keywordList, Identifier, Keyword,
 ];
 
 export const sqlLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });

@@ -58,6 +58,7 @@ const constructs: [string, string][] = [
   ['application statements', `SUBMIT APPLICATION app; submit application force app2; EXPLAIN APPLICATION app; DROP APPLICATION app; DROP APPLICATION IF EXISTS app;
     SHOW APPLICATIONS; ACTIVE APPLICATION app; DEACTIVE APPLICATION app; REBALANCE APPLICATION app SET WORKER 4;`],
   ['session statements', `SET 'monsoon.sql.timezone' = '+08:00'; SET "k" = 12; GET 'k'; ADD JAR '/x.jar'; ADD FILE 'f.txt';`],
+  ['keywords as property keys and values', `CREATE INPUT STREAM s (x INT) SOURCE BusInput PROPERTIES (url = './b', topic = t, group = 'g', file = batch);`],
   ['comments everywhere', `-- leading\n/* block\n comment */ INSERT /* inline */ INTO o SELECT a -- trailing\n FROM s;`],
   ['soft keywords usable as names', `CREATE INPUT STREAM source (comment STRING, file INT, schema STRING, query STRING, input INT) SOURCE RandomGen; INSERT INTO output SELECT comment, file FROM source;`],
 ];

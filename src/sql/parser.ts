@@ -5,7 +5,7 @@ import {
   type JoinType, type Pos, type Properties, type Select, type SelectItem, type SqlType, type Statement,
   type StreamRef, type Window, type WindowProps,
 } from './ast.js';
-import { allTokens, Identifier, K, NumberLit, P, sqlLexer, StringLit, unquote } from './lexer.js';
+import { allTokens, Identifier, K, Keyword, NumberLit, P, sqlLexer, StringLit, unquote } from './lexer.js';
 import { SqlError } from './errors.js';
 
 /**
@@ -223,6 +223,7 @@ class CqlParser extends EmbeddedActionsParser {
     { ALT: () => this.CONSUME(K.TRUE).image.toLowerCase() },
     { ALT: () => this.CONSUME(K.FALSE).image.toLowerCase() },
     { ALT: () => this.SUBRULE(this.qualifiedName) },
+    { ALT: () => this.CONSUME(Keyword).image, IGNORE_AMBIGUITIES: true },
   ]));
 
   ident = this.RULE('ident', (): string => this.CONSUME(Identifier).image);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { compileScript } from './index.js';
 import { explainText, type LogicalPlan, type PlanNode } from './plan.js';
@@ -140,5 +141,16 @@ describe('StreamCQL logical plan', () => {
     assert.match(text, /q1\.window\s+window\s+×2\s+RANGE 10 SECONDS BATCH\s+← stream:s fields\(id\)/);
     assert.match(text, /q1\.aggregate\s+aggregate\s+×2\s+GROUP BY id: count\(\*\)/);
     assert.match(text, /→ stream:o/);
+  });
+
+  it('every example application in examples/sql is valid', () => {
+    const dir = new URL('../../../examples/sql/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.cql'));
+    assert.ok(files.length >= 2);
+    for (const f of files) {
+      const r = compileScript(readFileSync(new URL(f, dir), 'utf8'));
+      assert.deepEqual(r.errors.map((e) => e.message), [], f);
+      assert.ok(r.plan && r.plan.nodes.length > 0 && r.plan.application !== null, f);
+    }
   });
 });
