@@ -50,6 +50,7 @@ export const ErrorCodes = {
   SQL_STREAM_ROLE: 'MON_ERR_SQL_STREAM_ROLE',
   SQL_UNKNOWN_OPERATOR: 'MON_ERR_SQL_UNKNOWN_OPERATOR',
   SQL_UNSUPPORTED: 'MON_ERR_SQL_UNSUPPORTED',
+  SQL_CYCLE: 'MON_ERR_SQL_CYCLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ErrorCodes, type ErrorCode } from '../core/errors.js';
 import { compileScript } from './index.js';
@@ -72,6 +73,7 @@ const cases: [ErrorCode, string, RegExp][] = [
   [ErrorCodes.SQL_STREAM_ROLE, `INSERT INTO s SELECT id, name, v, ts FROM s;`, /'s' is an INPUT stream/],
   [ErrorCodes.SQL_STREAM_ROLE, `INSERT INTO x SELECT id FROM o;`, /'o' is an OUTPUT stream and cannot be read/],
   [ErrorCodes.SQL_UNKNOWN_OPERATOR, `INSERT INTO x USING OPERATOR nope FROM s;`, /unknown operator 'nope'/],
+  [ErrorCodes.SQL_CYCLE, `CREATE STREAM a (id INT); INSERT INTO b SELECT id FROM a; INSERT INTO a SELECT id FROM b WHERE id > 0;`, /INSERT INTO a: rows would loop through (a → b → a|b → a → b)/],
   [ErrorCodes.SQL_UNSUPPORTED, `ADD JAR '/opt/udf.jar';`, /ADD JAR '\/opt\/udf.jar' is not supported.*CREATE FUNCTION f AS 'module#export'/],
   [ErrorCodes.SQL_UNSUPPORTED, `ADD FILE 'dict.txt';`, /ADD FILE 'dict.txt' is not supported/],
 ];
@@ -86,6 +88,14 @@ describe('StreamCQL analyzer', () => {
       assert.equal(hit.pos?.line, 6, `error should point at the statement's line: ${hit.message}`);
     });
   }
+
+  it('every MON_ERR_SQL_* code is documented in docs/ERRORS.md and has a case above', () => {
+    const doc = readFileSync(new URL('../../../docs/ERRORS.md', import.meta.url), 'utf8');
+    const codes = Object.values(ErrorCodes).filter((c) => c.startsWith('MON_ERR_SQL_'));
+    for (const c of codes) assert.match(doc, new RegExp(`^\\| ${c} \\|`, 'm'), c);
+    const covered = new Set<string>([...cases.map((x) => x[0]), ErrorCodes.SQL_SYNTAX]);
+    assert.deepEqual(codes.filter((c) => !covered.has(c)), []);
+  });
 
   it('a valid application analyzes without errors, with implicit streams and widening', () => {
     const r = compileScript(`${DDL}

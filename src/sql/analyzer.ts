@@ -1,7 +1,7 @@
 import { ErrorCodes } from '../core/errors.js';
 import { posOf, type ClassRef, type Statement } from './ast.js';
 import { selectQuery, operatorQuery } from './analyze-select.js';
-import { columnsOf, err, type Analysis, type Connector, type StreamInfo } from './analysis.js';
+import { columnsOf, err, type Analysis, type Connector, type Query, type StreamInfo } from './analysis.js';
 import { checkValue, connectorNames, findConnector, propertyKey, type ConnectorRole, type ConnectorSpec } from './connectors.js';
 import { SqlError } from './errors.js';
 import { FUNCTIONS } from './functions.js';
@@ -32,7 +32,40 @@ export function analyze(statements: Statement[]): Analysis {
       else throw e;
     }
   }
+  findCycles(a);
   return a;
+}
+
+function inputsOf(q: Query): string[] {
+  if (q.kind === 'operator') return [q.source];
+  const f = q.from;
+  return f.kind === 'join' ? [f.left.stream, f.right.stream] : f.kind === 'combine' ? f.inputs.map((i) => i.stream) : [f.input.stream];
+}
+
+/** Rows must flow from sources to sinks: a query chain that reads the stream it (indirectly) writes is an error. */
+function findCycles(a: Analysis): void {
+  const next = new Map<string, { to: string; q: Query }[]>();
+  for (const q of a.queries) {
+    for (const from of inputsOf(q)) {
+      const k = from.toLowerCase();
+      next.set(k, [...(next.get(k) ?? []), { to: q.target.toLowerCase(), q }]);
+    }
+  }
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (s: string): void => {
+    state.set(s, 'open');
+    path.push(s);
+    for (const { to, q } of next.get(s) ?? []) {
+      if (state.get(to) === 'open') {
+        const loop = [...path.slice(path.indexOf(to)), to].map((n) => a.streams.get(n)?.name ?? n);
+        a.errors.push(new SqlError(ErrorCodes.SQL_CYCLE, `INSERT INTO ${q.target}: rows would loop through ${loop.join(' → ')}`, q.pos));
+      } else if (!state.has(to)) visit(to);
+    }
+    path.pop();
+    state.set(s, 'done');
+  };
+  for (const s of next.keys()) if (!state.has(s)) visit(s);
 }
 
 function connector(a: Analysis, role: ConnectorRole, ref: ClassRef, node: object, what: string): Connector | undefined {
