@@ -110,7 +110,21 @@ export function selectQuery(a: Analysis, target: string, sel: Select, from: From
     const fix = (r: RExpr): RExpr => fixLast(r, LAST_BASE, slots());
     q.aggregate = { groupBy, aggregates, lasts };
     const projectRaw = items.map((it) => ({ it, r: typeExpr(it.expr, { ...post, where: `SELECT of ${what}` }) }));
-    const havingRaw = sel.having ? typeExpr(sel.having, { ...post, where: `HAVING of ${what}` }) : undefined;
+    // HAVING may name a SELECT alias that is not also an input column (`… AS a HAVING a > 1`).
+    const inputNames = new Set(inputColumns.map((c) => c.name.toLowerCase()));
+    const postIntercept = post.intercept!;
+    const havingCtx: ExprCtx = {
+      ...post,
+      where: `HAVING of ${what}`,
+      intercept: (e, ctx) => {
+        if (e.kind === 'column' && e.stream === undefined && !inputNames.has(e.name.toLowerCase())) {
+          const i = items.findIndex((it) => it.alias?.toLowerCase() === e.name.toLowerCase());
+          if (i >= 0) return projectRaw[i]!.r;
+        }
+        return postIntercept(e, ctx);
+      },
+    };
+    const havingRaw = sel.having ? typeExpr(sel.having, havingCtx) : undefined;
     if (sel.having && havingRaw && havingRaw.t !== 'BOOLEAN' && havingRaw.t !== 'NULL') err(a, ErrorCodes.SQL_TYPE_MISMATCH, sel.having, `HAVING of ${what}: condition must be BOOLEAN, got ${havingRaw.t}`);
     const orderRaw = (sel.orderBy ?? []).map((o) => ({ desc: o.desc, r: orderExpr(o.expr, items, projectRaw.map((p) => p.r), { ...post, where: `ORDER BY of ${what}` }) }));
     q.project = projectRaw.map(({ it, r }, i) => ({ expr: fix(r), name: outputName(it.expr, it.alias, i) }));

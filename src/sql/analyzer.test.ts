@@ -118,6 +118,14 @@ describe('StreamCQL analyzer', () => {
     assert.deepEqual(q.project.map((p) => p.expr.k === 'col' ? p.expr.i : p.expr.k), [0, 'op', 1, 2]);
   });
 
+  it('HAVING may use a SELECT alias', () => {
+    const r = compileScript(`${DDL}INSERT INTO x SELECT id, avg(v) AS a FROM s[ROWS 10 SLIDE] GROUP BY id HAVING a > 1;`);
+    assert.deepEqual(r.errors.map((e) => e.message), []);
+    const q = r.analysis!.queries[0]!;
+    assert.ok(q.kind === 'select');
+    assert.deepEqual(q.having, { k: 'op', t: 'BOOLEAN', op: '>', args: [{ k: 'col', t: 'DOUBLE', i: 1, name: 'avg(v)' }, { k: 'lit', t: 'INT', v: 1 }] });
+  });
+
   it('an unknown column under GROUP BY is reported as unknown, not as ungrouped', () => {
     const errs = errorsOf(`${DDL}INSERT INTO x SELECT nope, count(*) FROM s GROUP BY id;`);
     assert.deepEqual(errs.map((e) => e.code), [ErrorCodes.SQL_UNKNOWN_COLUMN]);

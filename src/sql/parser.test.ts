@@ -55,7 +55,7 @@ const constructs: [string, string][] = [
   ['operator statements', `CREATE OPERATOR upper AS './ops.js#Upper' INPUT (a STRING) OUTPUT (b STRING) PROPERTIES (k = 'v');
     INSERT INTO out USING OPERATOR upper FROM s DISTRIBUTE BY a, b PARALLEL 2; insert into stream out using operator upper from s;`],
   ['functions statements', `CREATE FUNCTION f AS './udf.js#f'; CREATE FUNCTION g AS 'pkg#g' RETURNS INT PROPERTIES (x = 1); DROP FUNCTION f; DROP FUNCTION IF EXISTS g; SHOW FUNCTIONS;`],
-  ['application statements', `SUBMIT APPLICATION app; submit application force app2; EXPLAIN APPLICATION app; DROP APPLICATION app; DROP APPLICATION IF EXISTS app;
+  ['application statements', `SUBMIT APPLICATION app; submit application force app2; SUBMIT APPLICATION force; EXPLAIN APPLICATION app; DROP APPLICATION app; DROP APPLICATION IF EXISTS app;
     SHOW APPLICATIONS; ACTIVE APPLICATION app; DEACTIVE APPLICATION app; REBALANCE APPLICATION app SET WORKER 4;`],
   ['session statements', `SET 'monsoon.sql.timezone' = '+08:00'; SET "k" = 12; GET 'k'; ADD JAR '/x.jar'; ADD FILE 'f.txt';`],
   ['keywords as property keys and values', `CREATE INPUT STREAM s (x INT) SOURCE BusInput PROPERTIES (url = './b', topic = t, group = 'g', file = batch);`],

@@ -294,7 +294,8 @@ class CqlParser extends EmbeddedActionsParser {
       ALT: () => {
         this.CONSUME(K.SUBMIT);
         this.CONSUME(K.APPLICATION);
-        const force = this.OPTION(() => this.CONSUME(K.FORCE)) !== undefined;
+        // `SUBMIT APPLICATION force` names an application called force.
+        const force = this.OPTION({ GATE: () => this.LA(2).tokenType !== P.Semi, DEF: () => this.CONSUME(K.FORCE) }) !== undefined;
         return { kind: 'submitApplication' as const, name: this.SUBRULE(this.ident), force };
       },
     },
