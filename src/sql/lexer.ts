@@ -7,7 +7,7 @@ import { createToken, Lexer, type TokenType } from 'chevrotain';
  * the parser or the analyzer, so `day` or `date` can name a column.
  */
 
-export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_$]*/ });
+export const Identifier = createToken({ name: 'Identifier', label: 'a name', pattern: /[A-Za-z_][A-Za-z0-9_$]*/ });
 
 /** Any keyword: property keys and values may be words such as `group` or `file`. */
 export const Keyword = createToken({ name: 'Keyword', pattern: Lexer.NA });
@@ -50,11 +50,11 @@ export const K = {
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /\s+/, group: Lexer.SKIPPED, line_breaks: true });
 export const LineComment = createToken({ name: 'LineComment', pattern: /--[^\n\r]*/, group: Lexer.SKIPPED });
 export const BlockComment = createToken({ name: 'BlockComment', pattern: /\/\*[\s\S]*?\*\//, group: Lexer.SKIPPED, line_breaks: true });
-export const StringLit = createToken({ name: 'StringLit', pattern: /'(?:[^'\\]|\\[\s\S]|'')*'|"(?:[^"\\]|\\[\s\S]|"")*"/, line_breaks: true });
+export const StringLit = createToken({ name: 'StringLit', label: 'a string', pattern: /'(?:[^'\\]|\\[\s\S]|'')*'|"(?:[^"\\]|\\[\s\S]|"")*"/, line_breaks: true });
 /** 12, 12L, 1.5, 1.5F, 2D, 3.25BD, 1e9 — the suffix picks the type (INT/LONG/FLOAT/DOUBLE/DECIMAL). */
-export const NumberLit = createToken({ name: 'NumberLit', pattern: /(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?:BD|bd|Bd|bD|[LlFfDd])?(?![A-Za-z0-9_])/ });
+export const NumberLit = createToken({ name: 'NumberLit', label: 'a number', pattern: /(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?(?:BD|bd|Bd|bD|[LlFfDd])?(?![A-Za-z0-9_])/ });
 
-const p = (name: string, pattern: string) => createToken({ name, pattern: new RegExp(pattern.replace(/[|\\{}()[\]^$+*?.]/g, '\\$&')) });
+const p = (name: string, pattern: string) => createToken({ name, label: `'${pattern}'`, pattern: new RegExp(pattern.replace(/[|\\{}()[\]^$+*?.]/g, '\\$&')) });
 export const P = {
   NullSafeEq: p('NullSafeEq', '<=>'), Le: p('Le', '<='), Ne: p('Ne', '<>'), Ge: p('Ge', '>='), BangEq: p('BangEq', '!='),
   EqEq: p('EqEq', '=='), Concat: p('Concat', '||'), Lt: p('Lt', '<'), Gt: p('Gt', '>'), Eq: p('Eq', '='),

@@ -99,7 +99,9 @@ describe('StreamCQL parser', () => {
     ['unknown type', `CREATE STREAM x (a INTT);`, 1, 20, /unknown type 'INTT'/],
     ['unknown time unit', `INSERT INTO o SELECT * FROM s[RANGE 10 SECS SLIDE];`, 1, 40, /unknown time unit 'SECS'/],
     ['input stream without SOURCE', `CREATE INPUT STREAM x (a INT);`, 1, 8, /needs SOURCE/],
-    ['statement keyword missing', `\n\n   FOO BAR;`, 3, 4, /'FOO'.*start of a statement/],
+    ['statement keyword missing', `\n\n   FOO BAR;`, 3, 4, /expected the start of a statement but found 'FOO'/],
+    ['bare SELECT', `SELECT a FROM s;`, 1, 1, /a SELECT goes inside INSERT INTO <stream> SELECT/],
+    ['expected token named by its text', `CREATE STREAM x (a INT;`, 1, 23, /expected '\)' but found ';'/],
     ['unterminated string', `INSERT INTO o SELECT 'abc FROM s;`, 1, 22, /unexpected character/],
     ['end of input', `INSERT INTO o SELECT a FROM`, 1, 28, /end of input/],
   ];

@@ -1,4 +1,4 @@
-import { EmbeddedActionsParser, EOF, type IToken, type TokenType } from 'chevrotain';
+import { EmbeddedActionsParser, EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
 import { ErrorCodes } from '../core/errors.js';
 import {
   SQL_TYPES, setPos, type BinaryOp, type ClassRef, type ColumnDef, type DataSourceRef, type Expr, type From,
@@ -27,12 +27,30 @@ function img(t: IToken | undefined): string {
   return t?.image ?? '';
 }
 
+const label = (t: TokenType) => t.LABEL ?? t.name;
+const found = (t: IToken) => (t.tokenType === EOF ? 'end of input' : `'${t.image}'`);
+const oneOf = (firsts: TokenType[]) => {
+  const names = [...new Set(firsts.map(label))];
+  return names.length === 1 ? names[0]! : `one of ${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+};
+
+/** Syntax error texts: what was expected, by the token's text ('(' rather than LParen). */
+const messages: IParserErrorMessageProvider = {
+  buildMismatchTokenMessage: ({ expected, actual }) => `expected ${label(expected)} but found ${found(actual)}`,
+  buildNotAllInputParsedMessage: ({ firstRedundant }) =>
+    `expected the start of a statement but found ${found(firstRedundant)}${firstRedundant.tokenType === K.SELECT ? ' (a SELECT goes inside INSERT INTO <stream> SELECT …)' : ''}`,
+  buildNoViableAltMessage: ({ expectedPathsPerAlt, actual }) =>
+    `expected ${oneOf(expectedPathsPerAlt.flatMap((alt) => alt.map((path) => path[0]).filter((t): t is TokenType => t !== undefined)))} but found ${found(actual[0]!)}`,
+  buildEarlyExitMessage: ({ expectedIterationPaths, actual }) =>
+    `expected ${oneOf(expectedIterationPaths.map((path) => path[0]).filter((t): t is TokenType => t !== undefined))} but found ${found(actual[0]!)}`,
+};
+
 class CqlParser extends EmbeddedActionsParser {
   /** Errors found by actions while parsing (bad type name, unknown time unit, …). */
   actionErrors: SqlError[] = [];
 
   constructor() {
-    super(allTokens, { maxLookahead: 3 });
+    super(allTokens, { maxLookahead: 3, errorMessageProvider: messages });
     this.performSelfAnalysis();
   }
 
@@ -767,9 +785,6 @@ function numberLiteral(image: string): Expr {
 
 const parser = new CqlParser();
 
-function describeToken(t: IToken): string {
-  return t.tokenType === EOF ? 'end of input' : `'${img(t)}'`;
-}
 
 function endPos(text: string): Pos {
   const lines = text.split('\n');
@@ -791,16 +806,12 @@ export function parse(text: string): Statement[] {
     const e = parser.errors[0]!;
     const t = e.token;
     const pos = t.tokenType === EOF || Number.isNaN(t.startOffset) ? endPos(text) : tokPos(t);
-    const why = e.name === 'NotAllInputParsedException' ? 'expected the start of a statement' : simplify(e.message);
-    throw new SqlError(ErrorCodes.SQL_SYNTAX, `unexpected ${describeToken(t)}: ${why}`, pos);
+    throw new SqlError(ErrorCodes.SQL_SYNTAX, e.message, pos);
   }
   if (parser.actionErrors.length > 0) throw parser.actionErrors[0]!;
   return out;
 }
 
-function simplify(msg: string): string {
-  return msg.replace(/\s+/g, ' ').replace(/-->\s*/g, '').replace(/\s*<--/g, '').replace(/but found: .*$/, '').trim();
-}
 
 /** Token types, exposed for the interactive shell's completion and for tests. */
 export const tokenTypes: TokenType[] = allTokens;
