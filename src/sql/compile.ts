@@ -181,7 +181,8 @@ class Codegen {
     const a = r.args.map((x) => this.gen(x, out));
     const [x, y, z] = a as [string, string, string];
     const v = this.tmp();
-    const nullIf = (...vs: string[]) => vs.map((s) => `${s} === null`).join(' || ');
+    // Literal operands are never NULL (NULL itself is emitted as `null`), so they need no test.
+    const nullIf = (...vs: string[]) => vs.filter((s) => !LITERAL.test(s)).map((s) => `${s} === null`).join(' || ') || 'false';
     const emit = (code: string) => { out.push(`const ${v} = ${code};`); return v; };
     const isInt = r.t === 'INT';
     const isFloat = r.t === 'FLOAT';
@@ -239,6 +240,8 @@ class Codegen {
     }
   }
 }
+
+const LITERAL = /^(?:-?\d|"|true$|false$)/;
 
 function int(n: number): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a row index: ${n}`);
