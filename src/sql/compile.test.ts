@@ -85,6 +85,11 @@ describe('StreamCQL expression compiler', () => {
       [2024, 2, 29, 29, 13, 45, 30, 13, 9, 53, 53, 2023, '1970-01-01 00:00:00', '1970/01/02', '2024-03-01', '2024-02-29', 1, -1]);
   });
 
+  it('instants outside the date range give NULL, not garbage', () => {
+    assert.deepEqual(values(`from_unixtime(1e300), dateadd(ts, 2000000000), tostring(CAST(1e300 AS TIMESTAMP))`), [null, null, null]);
+    assert.deepEqual(values(`tostring(totimestamp(tostring(1e300)))`), [null]);
+  });
+
   it('date functions follow SET monsoon.sql.timezone', () => {
     const prefix = `SET 'monsoon.sql.timezone' = '+11:00';`;
     assert.deepEqual(values(`day(ts), hour(ts), tostring(ts), from_unixtime(0), todate('2024-03-01'), dateadd(ts, 0)`, ROW, prefix),

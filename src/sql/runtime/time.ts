@@ -29,9 +29,13 @@ const p2 = (n: number) => String(n).padStart(2, '0');
 const p3 = (n: number) => String(n).padStart(3, '0');
 const p4 = (n: number) => (n < 0 ? '-' + String(-n).padStart(4, '0') : String(n).padStart(4, '0'));
 
-/** A subset of Java's SimpleDateFormat letters: yyyy yy MM dd HH mm ss SSS; quoted text in '…'. */
-export function format(ms: number, tz: number, pattern: string): string {
+/**
+ * A subset of Java's SimpleDateFormat letters: yyyy yy MM dd HH mm ss SSS; quoted text in '…'.
+ * NULL for an instant outside JavaScript's date range (±8.64e15 ms).
+ */
+export function format(ms: number, tz: number, pattern: string): string | null {
   const d = fields(ms, tz);
+  if (Number.isNaN(d.getTime())) return null;
   return pattern.replace(/'([^']*)'|yyyy|yy|MM|dd|HH|mm|ss|SSS/g, (tok, lit: string | undefined) => {
     if (lit !== undefined) return lit;
     switch (tok) {
