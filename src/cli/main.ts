@@ -6,6 +6,7 @@ import { componentsCommand } from './components.js';
 import { consumeCommand } from './consume.js';
 import { lagCommand } from './lag.js';
 import { produceCommand } from './produce.js';
+import { sqlCommand } from './sql.js';
 import { topicCommand } from './topic.js';
 import { topologyCommand } from './topology.js';
 
@@ -25,6 +26,7 @@ program.addCommand(consumeCommand());
 program.addCommand(lagCommand());
 program.addCommand(busCommand());
 program.addCommand(topologyCommand());
+program.addCommand(sqlCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);
