@@ -5,6 +5,7 @@ import { componentsCommand } from './components.js';
 import { consumeCommand } from './consume.js';
 import { lagCommand } from './lag.js';
 import { produceCommand } from './produce.js';
+import { storeCommand } from './store.js';
 import { topicCommand } from './topic.js';
 
 /** `monsoon`: one CLI for every tier; each command lives in its own file. */
@@ -21,6 +22,7 @@ program.addCommand(topicCommand());
 program.addCommand(produceCommand());
 program.addCommand(consumeCommand());
 program.addCommand(lagCommand());
+program.addCommand(storeCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);

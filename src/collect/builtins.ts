@@ -32,3 +32,4 @@ import './selectors/multiplexing.js';
 import './processors/default.js';
 import './processors/failover.js';
 import './processors/load-balance.js';
+import '../store/kv/sink.js';

@@ -32,6 +32,14 @@ export const ErrorCodes = {
   BUS_UNSUPPORTED: 'MON_ERR_BUS_UNSUPPORTED',
   /** The bus server could not be reached or did not confirm a write (retriable). */
   BUS_UNAVAILABLE: 'MON_ERR_BUS_UNAVAILABLE',
+  /** A store request names a bad table, key, range or column, or a store that does not exist. */
+  STORE_INVALID_ARGUMENT: 'MON_ERR_STORE_INVALID_ARGUMENT',
+  /** The store server could not be reached or did not confirm a write (retriable; nothing counted). */
+  STORE_UNAVAILABLE: 'MON_ERR_STORE_UNAVAILABLE',
+  /** The store server refused the batch for a reason retrying cannot fix (schema, types, permissions). */
+  STORE_REJECTED: 'MON_ERR_STORE_REJECTED',
+  /** A store address names a system Monsoon cannot reach from here (webhdfs://, hdfs://). */
+  STORE_UNSUPPORTED: 'MON_ERR_STORE_UNSUPPORTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
