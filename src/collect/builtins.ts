@@ -33,3 +33,4 @@ import './processors/default.js';
 import './processors/failover.js';
 import './processors/load-balance.js';
 import '../store/kv/sink.js';
+import '../store/postgres/sink.js';
