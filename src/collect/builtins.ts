@@ -34,3 +34,4 @@ import './processors/failover.js';
 import './processors/load-balance.js';
 import '../store/kv/sink.js';
 import '../store/postgres/sink.js';
+import '../store/clickhouse/sink.js';

@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './procs.js';
+import { commandAs, giveDir } from './run-as.js';
 
 /**
  * A throwaway PostgreSQL for tests: initdb into a temp dir, `postgres` on a free loopback port with its
@@ -32,13 +33,7 @@ function binDir(): string {
   return join(root, versions[0]!, 'bin');
 }
 
-const asRoot = process.getuid?.() === 0;
-
-/** The command line that runs `argv` as the postgres user when this process is root. */
-function asPostgres(argv: string[]): [string, string[]] {
-  if (!asRoot) return [argv[0]!, argv.slice(1)];
-  return ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--', ...argv]];
-}
+const asPostgres = (argv: string[]) => commandAs('postgres', argv);
 
 async function ready(url: string, child: ChildProcess, out: () => string): Promise<void> {
   const end = Date.now() + 30_000;
@@ -72,7 +67,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   const bin = binDir();
   const dir = await mkdtemp(join(tmpdir(), 'monsoon-pg-'));
   const data = join(dir, 'data');
-  if (asRoot) chownSync(dir, Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()), Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()));
+  giveDir('postgres', dir);
   const [cmd, args] = asPostgres([join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
   const init = spawnSync(cmd, args, { encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.error?.message ?? ''}${init.stderr}${init.stdout}`);
