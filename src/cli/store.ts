@@ -1,5 +1,4 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { kvGet, kvScan } from '../store/kv/lookup.js';
 
 /** `monsoon store get|scan` — read the embedded key-value store, one JSON line per row. */
 const storeOption = ['--store <dir>', 'key-value store directory (a kv sink\'s `store`)'] as const;
@@ -22,6 +21,7 @@ export function storeCommand(): Command {
     .option('--column <family:qualifier...>', 'only these columns')
     .argument('<rowkey>', 'row key')
     .action(async (rowkey: string, o: { store: string; table: string; family?: string; column?: string[] }) => {
+      const { kvGet } = await import('../store/kv/lookup.js'); // LMDB loads only for this command
       const row = await kvGet(o.store, o.table, rowkey, { family: o.family, columns: o.column });
       if (row) process.stdout.write(JSON.stringify(row) + '\n');
       else process.exitCode = 2;
@@ -37,6 +37,7 @@ export function storeCommand(): Command {
     .option('--family <f>', 'only cells of this column family')
     .option('--limit <n>', 'at most n rows', count)
     .action(async (o: { store: string; table: string; prefix?: string; start?: string; stop?: string; family?: string; limit?: number }) => {
+      const { kvScan } = await import('../store/kv/lookup.js');
       const rows = await kvScan(o.store, o.table, { prefix: o.prefix, start: o.start, stop: o.stop, family: o.family, limit: o.limit });
       let out = '';
       for (const r of rows) out += JSON.stringify(r) + '\n';

@@ -35,3 +35,4 @@ import './processors/load-balance.js';
 import '../store/kv/sink.js';
 import '../store/postgres/sink.js';
 import '../store/clickhouse/sink.js';
+import '../store/files/sink.js';

@@ -3,7 +3,7 @@ import { prop } from '../../core/config/props.js';
 import { defineSink } from '../../collect/contracts.js';
 import { parseColumns, parseTableName } from '../columns.js';
 import { StoreSink } from '../sink.js';
-import { ClickHouseWriter } from './writer.js';
+import type { ClickHouseWriter } from './writer.js';
 
 /**
  * ClickHouse sink: each channel take becomes one JSONEachRow insert into a ReplacingMergeTree keyed
@@ -49,8 +49,9 @@ defineSink({
     return out;
   },
   create: (cfg, ctx) =>
-    new StoreSink(ctx, cfg.batchSize, async () =>
-      new ClickHouseWriter({
+    // The client loads when the sink starts, not with every agent.
+    new StoreSink(ctx, cfg.batchSize, async (): Promise<ClickHouseWriter> =>
+      new (await import('./writer.js')).ClickHouseWriter({
         url: cfg.url,
         username: cfg.username,
         password: cfg.password,

@@ -6,7 +6,8 @@ import { defineSink } from '../../collect/contracts.js';
 import { KeyTemplate } from '../identity.js';
 import { StoreSink } from '../sink.js';
 import type { StoreWriter } from '../writer.js';
-import { checkFamilyName, checkTableName, KvStore, type Cell, type KvTable } from './store.js';
+import { checkFamilyName, checkTableName } from './names.js';
+import type { Cell, KvStore, KvTable } from './store.js';
 
 /**
  * Key-value sink: events become cells of a table in the embedded key-value store. Property names
@@ -72,8 +73,10 @@ export class KvEventWriter implements StoreWriter<Event> {
 /** Stores opened by this process, shared by sinks writing to the same directory (LMDB wants one environment per process). */
 const open = new Map<string, { store: KvStore; refs: number }>();
 
-export function acquireStore(dir: string): { store: KvStore; release: () => Promise<void> } {
+/** The store in `dir`, opened once per process (LMDB is loaded on first use, not with the agent). */
+export async function acquireStore(dir: string): Promise<{ store: KvStore; release: () => Promise<void> }> {
   const key = resolve(dir);
+  const { KvStore } = await import('./store.js');
   let e = open.get(key);
   if (!e) {
     e = { store: KvStore.open(key), refs: 0 };
@@ -126,7 +129,7 @@ defineSink({
   },
   create: (cfg, ctx) =>
     new StoreSink(ctx, cfg.batchSize, async () => {
-      const { store, release } = acquireStore(cfg.store ?? join(ctx.dataDir, 'kv'));
+      const { store, release } = await acquireStore(cfg.store ?? join(ctx.dataDir, 'kv'));
       try {
         const table = store.table(cfg.table);
         return new KvEventWriter(table, { family: cfg.columnFamily, rowKey: new KeyTemplate(cfg['serializer.rowPrefix'] + cfg.rowKey), payloadColumn: cfg['serializer.payloadColumn'], headerColumns: cfg.headerColumns }, release);

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
-import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { decodeKey, encodeKey, escapePart, prefixEnd, prefixRange } from './keys.js';
+import { checkFamilyName, checkTableName, invalid } from './names.js';
 
 /**
  * The embedded key-value store (HBase's data model on LMDB): tables of rows; a row holds cells
@@ -51,27 +51,12 @@ export interface ScanOptions {
   family?: string;
 }
 
+const bytes = (v: Buffer | string) => (typeof v === 'string' ? Buffer.from(v) : v);
+
 /** LMDB's largest key with its default page size. */
 export const MAX_KEY_BYTES = 1978;
 /** Named databases the environment can hold (tables). */
 const MAX_TABLES = 256;
-const TABLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
-const FAMILY_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
-
-const bytes = (v: Buffer | string) => (typeof v === 'string' ? Buffer.from(v) : v);
-
-function invalid(message: string): MonsoonError {
-  return new MonsoonError(ErrorCodes.STORE_INVALID_ARGUMENT, message);
-}
-
-export function checkTableName(name: string): void {
-  if (!TABLE_NAME.test(name)) throw invalid(`table name ${JSON.stringify(name)} must be 1–128 characters of [A-Za-z0-9_.-]`);
-}
-
-export function checkFamilyName(name: string): void {
-  if (!FAMILY_NAME.test(name)) throw invalid(`column family ${JSON.stringify(name)} must be 1–128 characters of [A-Za-z0-9_.-]`);
-}
-
 export class KvStore {
   private readonly tables = new Map<string, KvTable>();
 

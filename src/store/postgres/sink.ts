@@ -3,7 +3,7 @@ import { prop } from '../../core/config/props.js';
 import { defineSink } from '../../collect/contracts.js';
 import { parseColumns, parseTableName } from '../columns.js';
 import { StoreSink } from '../sink.js';
-import { PgWriter } from './writer.js';
+import type { PgWriter } from './writer.js';
 
 /**
  * PostgreSQL sink: each channel take becomes one idempotent upsert keyed by the event identity
@@ -60,8 +60,9 @@ defineSink({
     return out;
   },
   create: (cfg, ctx) =>
-    new StoreSink(ctx, cfg.batchSize, async () =>
-      new PgWriter({
+    // The driver loads when the sink starts, not with every agent.
+    new StoreSink(ctx, cfg.batchSize, async (): Promise<PgWriter> =>
+      new (await import('./writer.js')).PgWriter({
         connectionString: pgConnectionString(cfg),
         user: cfg.user,
         password: cfg.password,
