@@ -3,6 +3,7 @@ import { prop } from '../../core/config/props.js';
 import type { Event } from '../../core/event.js';
 import { defineSink, type Sink, type SinkContext, type SinkStatus } from '../../collect/contracts.js';
 import { drainBatch, sinkWriteError } from '../../collect/sinks/transaction.js';
+import { IdentitySet, type IdentitySetLimits } from '../../collect/dedup.js';
 import { columnValue, parseColumns, type ColumnMapping } from '../columns.js';
 import { checkLocalUrl, DelimitedRecordFormat, type FieldValue, rotationBytes, rotationMs, sizeUnits, timeUnits, unescapeDelimiter } from './format.js';
 import { RollingFileWriter, type RollingPosition, type Row } from './rolling-writer.js';
@@ -11,8 +12,13 @@ import { RollingFileWriter, type RollingPosition, type Row } from './rolling-wri
  * Rolled-files sink with Storm HdfsBolt's layout: delimited records (chosen fields of each event),
  * DefaultFileNameFormat names, size and time rotation, `.tmp` while open, MoveFileAction on rotation.
  * Property names follow HdfsBolt's builder (fsUrl, path, prefix, extension, fieldDelimiter,
- * recordDelimiter, fields, rotation size/time with units, moveTo). Exactly once with a durable
- * channel: the writer's position is committed with each take (see rolling-writer.ts).
+ * recordDelimiter, fields, rotation size/time with units, moveTo).
+ *
+ * Exactly once with a durable channel: the writer's position is committed with each take (see
+ * rolling-writer.ts), and so is the set of event identities already written (per origin, intervals
+ * of sequence numbers, bounded by the dedup.* limits), so a batch a source delivered twice — a crash
+ * between the channels of a replicating selector re-reads it — is written once. Events without an
+ * identity are always written.
  */
 const schema = z.object({
   fsUrl: prop.string('file:///'),
@@ -31,10 +37,19 @@ const schema = z.object({
   moveTo: prop.optionalString(),
   inUseSuffix: prop.string('.tmp'),
   batchSize: prop.int(100, 1),
+  'dedup.retention': prop.int(24 * 3600, 1),
+  'dedup.maxOrigins': prop.int(1000, 1),
+  'dedup.maxIntervals': prop.int(64, 1),
 });
 export type RolledFilesSinkConfig = z.infer<typeof schema>;
 
 export const rolledFilesMarkerKey = (sink: string) => `rolled_files:${sink}`;
+
+/** What a committed take records: the writer's position and the identities written so far. */
+interface RolledMarker {
+  pos: RollingPosition;
+  ids: string;
+}
 
 /** fsUrl + path as one local path (fsUrl file:/// or a directory; hdfs:// and webhdfs:// refused). */
 export function localDir(c: Pick<RolledFilesSinkConfig, 'fsUrl' | 'path'>): string {
@@ -57,14 +72,22 @@ export class RolledFilesSink implements Sink {
   readonly name: string;
   private readonly writer: RollingFileWriter;
   private readonly fields: ColumnMapping[];
+  private readonly limits: IdentitySetLimits;
+  /** Identities written by committed takes. */
+  private ids: IdentitySet;
+  /** The set after the take being written, adopted once it commits. */
+  private pendingIds: IdentitySet | undefined;
 
   constructor(
     private readonly cfg: RolledFilesSinkConfig,
     private readonly ctx: SinkContext,
-    now: () => number = Date.now,
+    /** The clock for rotation and identity retention (injectable for tests). */
+    private readonly now: () => number = Date.now,
   ) {
     this.name = ctx.name;
     this.fields = fieldMappings(cfg.fields);
+    this.limits = { retentionMs: cfg['dedup.retention'] * 1000, maxOrigins: cfg['dedup.maxOrigins'], maxIntervals: cfg['dedup.maxIntervals'] };
+    this.ids = IdentitySet.empty(this.limits);
     this.writer = new RollingFileWriter({
       path: localDir(cfg),
       moveTo: cfg.moveTo === undefined ? undefined : checkLocalUrl(cfg.moveTo),
@@ -78,10 +101,15 @@ export class RolledFilesSink implements Sink {
     });
   }
 
+  private marker(pos: RollingPosition, ids: IdentitySet): string {
+    const m: RolledMarker = { pos, ids: ids.serialize() };
+    return JSON.stringify(m);
+  }
+
   private async commitMarker(p: RollingPosition): Promise<void> {
     const tx = this.ctx.channel.transaction();
     try {
-      await tx.commit({ [rolledFilesMarkerKey(this.name)]: JSON.stringify(p) });
+      await tx.commit({ [rolledFilesMarkerKey(this.name)]: this.marker(p, this.ids) });
     } catch (err) {
       await tx.rollback();
       throw err;
@@ -90,7 +118,9 @@ export class RolledFilesSink implements Sink {
 
   async start(): Promise<void> {
     const raw = this.ctx.channel.marker(rolledFilesMarkerKey(this.name));
-    await this.writer.open(raw === undefined ? undefined : (JSON.parse(raw) as RollingPosition));
+    const m = raw === undefined ? undefined : (JSON.parse(raw) as RolledMarker);
+    if (m) this.ids = IdentitySet.parse(m.ids, this.limits);
+    await this.writer.open(m?.pos);
   }
 
   stop(): Promise<void> {
@@ -105,15 +135,22 @@ export class RolledFilesSink implements Sink {
     }
     return drainBatch(this.ctx, this.cfg.batchSize, {
       write: async (events: Event[]) => {
-        const rows: Row[] = events.map((e) => {
+        const admission = this.ids.admit(events, this.now());
+        if (admission.duplicates > 0) this.ctx.log.info({ sink: this.name, duplicates: admission.duplicates }, 'Dropped events whose identities were already written.');
+        this.pendingIds = admission.next;
+        const rows: Row[] = admission.fresh.map((e) => {
           const r: Record<string, FieldValue> = {};
           for (const f of this.fields) r[f.column] = f.source.kind === 'body' ? e.body : columnValue(e, f.source);
           return r;
         });
         await this.writer.write(rows);
-        return { [rolledFilesMarkerKey(this.name)]: JSON.stringify(this.writer.position()) };
+        return { [rolledFilesMarkerKey(this.name)]: this.marker(this.writer.position(), admission.next) };
       },
       undo: () => this.writer.undo(),
+      committed: async () => {
+        if (this.pendingIds) this.ids = this.pendingIds;
+        this.pendingIds = undefined;
+      },
     });
   }
 }
