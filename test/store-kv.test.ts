@@ -48,6 +48,8 @@ describe('embedded key-value store across processes', () => {
     const get = run('get', '--store', dir, '--table', 'subs', '13800000001', '--family', 'cdr');
     assert.equal(get.status, 0, get.stderr);
     assert.deepEqual(JSON.parse(get.stdout), { row: '13800000001', columns: { 'cdr:payload': 'call a' } });
+    const cols = run('get', '--store', dir, '--table', 'subs', '--column', 'meta:src', '--column', 'cdr:nope', '13800000001');
+    assert.deepEqual(JSON.parse(cols.stdout), { row: '13800000001', columns: { 'meta:src': 'h1' } });
     const scan = run('scan', '--store', dir, '--table', 'subs', '--prefix', '138');
     assert.equal(scan.status, 0, scan.stderr);
     assert.deepEqual(scan.stdout.trim().split('\n').map((l) => JSON.parse(l).row), ['13800000001', '13800000002']);

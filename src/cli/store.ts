@@ -18,11 +18,11 @@ export function storeCommand(): Command {
     .requiredOption(...storeOption)
     .requiredOption(...tableOption)
     .option('--family <f>', 'only cells of this column family')
-    .option('--column <family:qualifier...>', 'only these columns')
+    .option('--column <family:qualifier>', 'only this column (repeat for more)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .argument('<rowkey>', 'row key')
     .action(async (rowkey: string, o: { store: string; table: string; family?: string; column?: string[] }) => {
       const { kvGet } = await import('../store/kv/lookup.js'); // LMDB loads only for this command
-      const row = await kvGet(o.store, o.table, rowkey, { family: o.family, columns: o.column });
+      const row = await kvGet(o.store, o.table, rowkey, { family: o.family, columns: o.column?.length ? o.column : undefined });
       if (row) process.stdout.write(JSON.stringify(row) + '\n');
       else process.exitCode = 2;
     });
