@@ -7,6 +7,7 @@ import type { Sink } from '../src/collect/contracts.js';
 import { resolveComponent, validateComponent } from '../src/core/config/component.js';
 import { MonsoonError } from '../src/core/errors.js';
 import { makeEvent, type Event } from '../src/core/event.js';
+import { ClickHouseWriter } from '../src/store/clickhouse/writer.js';
 import { startClickHouse, type ClickHouseServer } from './support/clickhouse.js';
 
 const events = (n: number, from = 0): Event[] =>
@@ -48,6 +49,19 @@ describe('clickhouse sink against a throwaway clickhouse-server', () => {
     assert.equal(await sql("SELECT concat(toString(msisdn), ' ', body, ' ', toString(seq)) FROM calls FINAL WHERE id = 'h1/a1:0000000000000007'"), '13800000000 record 7 7');
     await sql('OPTIMIZE TABLE calls FINAL');
     assert.equal(await sql('SELECT count() FROM calls'), '120');
+  });
+
+  it('takes rows directly (what a bolt hands it): numbers, big integers, booleans, NULLs', async () => {
+    await sql('CREATE TABLE agg (id String, n UInt64, total Float64, ok UInt8, note Nullable(String)) ENGINE = ReplacingMergeTree() ORDER BY id');
+    const w = new ClickHouseWriter({ url: server.url, database: 'default', table: 'agg', idColumn: 'id', columns: ['n', 'total', 'ok', 'note'], createTable: false, timeoutMs: 5000 });
+    const rows = [
+      { id: 'w1', values: { n: 18446744073709551615n, total: 1.5, ok: true, note: null } },
+      { id: 'w2', values: { n: 2, total: 0, ok: false, note: Buffer.from('b') } },
+    ];
+    await w.write(rows);
+    await w.write(rows);
+    await w.close();
+    assert.equal(await sql('SELECT id, n, total, ok, note FROM agg FINAL ORDER BY id FORMAT TSV'), 'w1\t18446744073709551615\t1.5\t1\t\\N\nw2\t2\t0\t0\tb');
   });
 
   it('refuses a batch for a column the table lacks without retrying, naming the column', async () => {

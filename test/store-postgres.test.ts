@@ -8,6 +8,7 @@ import type { Sink } from '../src/collect/contracts.js';
 import { resolveComponent, validateComponent } from '../src/core/config/component.js';
 import { MonsoonError } from '../src/core/errors.js';
 import { makeEvent, type Event } from '../src/core/event.js';
+import { PgWriter } from '../src/store/postgres/writer.js';
 import { startPostgres, type PostgresServer } from './support/postgres.js';
 
 const events = (n: number, from = 0): Event[] =>
@@ -48,6 +49,23 @@ describe('postgres sink against a throwaway PostgreSQL', () => {
     assert.deepEqual(await count('calls'), { n: '120', d: '120' });
     const row = (await db.query('SELECT msisdn, body, headers->>$1 AS origin, seq FROM calls WHERE id = $2', ['monsoon.origin', 'h1/a1:0000000000000007'])).rows[0];
     assert.deepEqual(row, { msisdn: '13800000000', body: 'record 7', origin: 'h1/a1', seq: 7 });
+  });
+
+  it('takes rows directly (what a bolt hands it): numbers, big integers, bytes into bytea, NULLs; a replay adds nothing', async () => {
+    await db.query('CREATE TABLE agg (id text PRIMARY KEY, n bigint, total numeric, raw bytea, note text, ok boolean)');
+    const w = new PgWriter({ connectionString: server.url, table: ['agg'], idColumn: 'id', columns: ['n', 'total', 'raw', 'note', 'ok'], onConflict: 'nothing', createTable: false, timeoutMs: 5000 });
+    const rows = [
+      { id: 'w1', values: { n: 9007199254740993n, total: 1.5, raw: Buffer.from([0, 255, 10]), note: null, ok: true } },
+      { id: 'w2', values: { n: 2, total: 0, raw: Buffer.from('x'), note: 'b', ok: false } },
+    ];
+    await w.write(rows);
+    await w.write(rows);
+    await w.close();
+    const got = (await db.query("SELECT id, n::text, total::text, encode(raw, 'hex') AS raw, note, ok FROM agg ORDER BY id")).rows;
+    assert.deepEqual(got, [
+      { id: 'w1', n: '9007199254740993', total: '1.5', raw: '00ff0a', note: null, ok: true },
+      { id: 'w2', n: '2', total: '0', raw: '78', note: 'b', ok: false },
+    ]);
   });
 
   it('creates a missing table; onConflict = update rewrites a replayed row', async () => {

@@ -1,5 +1,6 @@
 import { identityOf, type Event } from '../core/event.js';
 import { identityKey } from './identity.js';
+import type { StoreRow, StoreWriter } from './writer.js';
 
 /**
  * Event → row column mappings for the SQL stores, written `name=source` in a `columns` list:
@@ -56,4 +57,28 @@ export function parseTableName(name: string): string[] {
   const parts = name.split('.');
   if (parts.length > 2 || !parts.every((p) => IDENT.test(p))) throw new Error(`table "${name}" must be table or schema.table, each a plain identifier ([A-Za-z_][A-Za-z0-9_]*)`);
   return parts;
+}
+
+/** Events → rows for a table writer: id = identityKey, values by the column mappings. */
+export class EventRowWriter implements StoreWriter<Event> {
+  constructor(
+    private readonly inner: StoreWriter<StoreRow>,
+    private readonly columns: readonly ColumnMapping[],
+  ) {}
+
+  write(events: readonly Event[]): Promise<void> {
+    const rows: StoreRow[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const values: Record<string, string | Buffer | null> = {};
+      // The body stays bytes: a bytea column takes them as they are, a text column as UTF-8.
+      for (const m of this.columns) values[m.column] = m.source.kind === 'body' ? e.body : columnValue(e, m.source);
+      rows[i] = { id: identityKey(e), values };
+    }
+    return this.inner.write(rows);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }

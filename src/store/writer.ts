@@ -14,3 +14,15 @@ export interface StoreWriter<T = Event> {
   /** Releases connections and handles; pending writes have settled when it resolves. */
   close(): Promise<void>;
 }
+
+/** A field of a row handed to a store (what a bolt's tuple fields or an event's mapped columns hold). */
+export type FieldValue = string | Buffer | number | bigint | boolean | null | undefined;
+
+/**
+ * A row for the table stores (PostgreSQL, ClickHouse): `id` is the idempotence key (the event
+ * identity, or what a bolt derives from its input's identity), `values` the other columns by name.
+ */
+export interface StoreRow {
+  id: string;
+  values: Readonly<Record<string, FieldValue>>;
+}

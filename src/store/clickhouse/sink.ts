@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
 import { defineSink } from '../../collect/contracts.js';
-import { parseColumns, parseTableName } from '../columns.js';
+import { EventRowWriter, parseColumns, parseTableName } from '../columns.js';
 import { StoreSink } from '../sink.js';
 import type { ClickHouseWriter } from './writer.js';
 
@@ -50,17 +50,20 @@ defineSink({
   },
   create: (cfg, ctx) =>
     // The client loads when the sink starts, not with every agent.
-    new StoreSink(ctx, cfg.batchSize, async (): Promise<ClickHouseWriter> =>
-      new (await import('./writer.js')).ClickHouseWriter({
+    new StoreSink(ctx, cfg.batchSize, async () => {
+      const columns = parseColumns(cfg.columns);
+      const { ClickHouseWriter: Writer } = await import('./writer.js');
+      const writer: ClickHouseWriter = new Writer({
         url: cfg.url,
         username: cfg.username,
         password: cfg.password,
         database: cfg.database,
         table: cfg.table,
         idColumn: cfg.idColumn,
-        columns: parseColumns(cfg.columns),
+        columns: columns.map((m) => m.column),
         createTable: cfg.createTable,
         timeoutMs: cfg.timeout,
-      }),
-    ),
+      });
+      return new EventRowWriter(writer, columns);
+    }),
 });

@@ -1,12 +1,10 @@
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
-import type { Event } from '../../core/event.js';
-import { columnValue, type ColumnMapping } from '../columns.js';
-import { identityKey } from '../identity.js';
-import type { StoreWriter } from '../writer.js';
+import type { FieldValue, StoreRow, StoreWriter } from '../writer.js';
 
 /**
- * ClickHouse writer: one INSERT … FORMAT JSONEachRow over HTTP per batch (the official client).
+ * ClickHouse writer of rows (agent sinks feed it events through EventRowWriter; a bolt, its tuples):
+ * one INSERT … FORMAT JSONEachRow over HTTP per batch (the official client).
  * A batch is one block, so it lands whole or not at all.
  *
  * Idempotence comes from the table: a ReplacingMergeTree ordered by the identity column keeps one row
@@ -16,8 +14,9 @@ import type { StoreWriter } from '../writer.js';
  * batch-level token would miss those replays, while the row-level key cannot; the token also needs
  * ClickHouse 22.2+ and, on non-replicated tables, non_replicated_deduplication_window.
  *
- * Values are sent as JSON strings (NULL for an absent header): ClickHouse parses quoted numbers and
- * dates into typed columns, so one mapping serves String, numeric and DateTime columns alike.
+ * Text and bytes (as UTF-8) are sent as JSON strings, numbers and booleans as JSON values, big
+ * integers as strings, absent values as NULL: ClickHouse parses quoted numbers and dates into typed
+ * columns, so one mapping serves String, numeric and DateTime columns alike.
  */
 export interface ClickHouseWriterOptions {
   url: string;
@@ -26,7 +25,8 @@ export interface ClickHouseWriterOptions {
   database: string;
   table: string;
   idColumn: string;
-  columns: readonly ColumnMapping[];
+  /** Columns besides the id, as named in each row's `values`. */
+  columns: readonly string[];
   createTable: boolean;
   timeoutMs: number;
 }
@@ -45,7 +45,14 @@ export function clickhouseError(table: string, err: unknown): MonsoonError {
   return new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `ClickHouse did not confirm the batch for table ${table}: ${errorMessage(err)}`, { retriable: true, cause: err });
 }
 
-export class ClickHouseWriter implements StoreWriter<Event> {
+function jsonValue(v: FieldValue): string | number | boolean | null {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (typeof v === 'bigint') return v.toString();
+  return v;
+}
+
+export class ClickHouseWriter implements StoreWriter<StoreRow> {
   private readonly client: ClickHouseClient;
   private readonly name: string;
   private ready = false;
@@ -59,13 +66,13 @@ export class ClickHouseWriter implements StoreWriter<Event> {
     this.name = `${o.database}.${o.table}`;
   }
 
-  async write(events: readonly Event[]): Promise<void> {
-    if (events.length === 0) return;
-    const rows: Array<Record<string, string | null>> = new Array(events.length);
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      const row: Record<string, string | null> = { [this.o.idColumn]: identityKey(e) };
-      for (const m of this.o.columns) row[m.column] = columnValue(e, m.source);
+  async write(batch: readonly StoreRow[]): Promise<void> {
+    if (batch.length === 0) return;
+    const rows: Array<Record<string, string | number | boolean | null>> = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      const row: Record<string, string | number | boolean | null> = { [this.o.idColumn]: r.id };
+      for (const c of this.o.columns) row[c] = jsonValue(r.values[c]);
       rows[i] = row;
     }
     try {
@@ -79,10 +86,10 @@ export class ClickHouseWriter implements StoreWriter<Event> {
 
   /** Creates the table when allowed and missing, then checks that every mapped column exists. */
   private async prepare(): Promise<void> {
-    const cols = [this.o.idColumn, ...this.o.columns.map((m) => m.column)];
+    const cols = [this.o.idColumn, ...this.o.columns];
     if (this.o.createTable) {
       await this.client.command({
-        query: `CREATE TABLE IF NOT EXISTS ${q(this.o.database)}.${q(this.o.table)} (${q(this.o.idColumn)} String${this.o.columns.map((m) => `, ${q(m.column)} Nullable(String)`).join('')}) ENGINE = ReplacingMergeTree() ORDER BY ${q(this.o.idColumn)}`,
+        query: `CREATE TABLE IF NOT EXISTS ${q(this.o.database)}.${q(this.o.table)} (${q(this.o.idColumn)} String${this.o.columns.map((c) => `, ${q(c)} Nullable(String)`).join('')}) ENGINE = ReplacingMergeTree() ORDER BY ${q(this.o.idColumn)}`,
       });
     }
     const r = await this.client.query({

@@ -1,4 +1,5 @@
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import type { FieldValue } from '../writer.js';
 
 /**
  * File names and record layout of rolled files, as Storm's storm-hdfs users know them:
@@ -25,7 +26,6 @@ export function rotationOf(f: FileNameFormat, name: string): number | undefined 
   return m ? Number(m[1]) : undefined;
 }
 
-export type FieldValue = string | Buffer | number | bigint | boolean | null | undefined;
 
 /** Serialises rows as delimited records, one buffer per batch. */
 export class DelimitedRecordFormat {

@@ -1,8 +1,8 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { OutputFile, syncParentDir } from '../../collect/sinks/durable-file.js';
-import type { StoreWriter } from '../writer.js';
-import { checkLocalUrl, fileName, type DelimitedRecordFormat, type FieldValue, type FileNameFormat } from './format.js';
+import type { FieldValue, StoreWriter } from '../writer.js';
+import { checkLocalUrl, fileName, type DelimitedRecordFormat, type FileNameFormat } from './format.js';
 
 /**
  * Rolled files with Storm HdfsBolt's semantics on a local (or mounted) file system: records go to

@@ -5,7 +5,8 @@ import { defineSink, type Sink, type SinkContext, type SinkStatus } from '../../
 import { drainBatch, sinkWriteError } from '../../collect/sinks/transaction.js';
 import { IdentitySet, type IdentitySetLimits } from '../../collect/dedup.js';
 import { columnValue, parseColumns, type ColumnMapping } from '../columns.js';
-import { checkLocalUrl, DelimitedRecordFormat, type FieldValue, rotationBytes, rotationMs, sizeUnits, timeUnits, unescapeDelimiter } from './format.js';
+import { checkLocalUrl, DelimitedRecordFormat, rotationBytes, rotationMs, sizeUnits, timeUnits, unescapeDelimiter } from './format.js';
+import type { FieldValue } from '../writer.js';
 import { RollingFileWriter, type RollingPosition, type Row } from './rolling-writer.js';
 
 /**

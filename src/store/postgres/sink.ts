@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
 import { defineSink } from '../../collect/contracts.js';
-import { parseColumns, parseTableName } from '../columns.js';
+import { EventRowWriter, parseColumns, parseTableName } from '../columns.js';
 import { StoreSink } from '../sink.js';
 import type { PgWriter } from './writer.js';
 
@@ -61,17 +61,20 @@ defineSink({
   },
   create: (cfg, ctx) =>
     // The driver loads when the sink starts, not with every agent.
-    new StoreSink(ctx, cfg.batchSize, async (): Promise<PgWriter> =>
-      new (await import('./writer.js')).PgWriter({
+    new StoreSink(ctx, cfg.batchSize, async () => {
+      const columns = parseColumns(cfg.columns);
+      const { PgWriter: Writer } = await import('./writer.js');
+      const writer: PgWriter = new Writer({
         connectionString: pgConnectionString(cfg),
         user: cfg.user,
         password: cfg.password,
         table: parseTableName(cfg.table),
         idColumn: cfg.idColumn,
-        columns: parseColumns(cfg.columns),
+        columns: columns.map((m) => m.column),
         onConflict: cfg.onConflict,
         createTable: cfg.createTable,
         timeoutMs: cfg.timeout,
-      }),
-    ),
+      });
+      return new EventRowWriter(writer, columns);
+    }),
 });

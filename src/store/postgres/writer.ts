@@ -1,16 +1,14 @@
 import pg from 'pg';
 import { ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
-import type { Event } from '../../core/event.js';
-import { columnValue, type ColumnMapping } from '../columns.js';
-import { identityKey } from '../identity.js';
-import type { StoreWriter } from '../writer.js';
+import type { FieldValue, StoreRow, StoreWriter } from '../writer.js';
 
 /**
- * PostgreSQL writer: one statement, one round trip per batch —
+ * PostgreSQL writer of rows (agent sinks feed it events through EventRowWriter; a bolt, its tuples):
+ * one statement, one round trip per batch —
  *   INSERT INTO t (id, c1, …) SELECT * FROM unnest($1::text[], $2::<type of c1>[], …)
  *   ON CONFLICT (id) DO NOTHING | DO UPDATE SET c1 = EXCLUDED.c1, …
- * keyed by the event identity, so a replayed batch (the reply was lost, the server died after its
- * commit) inserts nothing new. Arrays as parameters keep the statement text the same for every
+ * keyed by the row id (the event identity), so a replayed batch (the reply was lost, the server died
+ * after its commit) inserts nothing new. Arrays as parameters keep the statement text the same for every
  * batch size and avoid PostgreSQL's 65,535-parameter limit of multi-row VALUES.
  *
  * The column types are read from the catalog once, so each array is cast to its column's type
@@ -24,7 +22,8 @@ export interface PgWriterOptions {
   /** `table` or `schema.table` (already checked to be plain identifiers). */
   table: string[];
   idColumn: string;
-  columns: readonly ColumnMapping[];
+  /** Columns besides the id, as named in each row's `values`. */
+  columns: readonly string[];
   onConflict: 'nothing' | 'update';
   createTable: boolean;
   /** Milliseconds to wait for a connection or a statement before the batch fails retriably. */
@@ -47,7 +46,14 @@ export function pgError(table: string, err: unknown): MonsoonError {
   return new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `PostgreSQL did not confirm the batch for table ${table}: ${errorMessage(err)}`, { retriable: true, cause: err });
 }
 
-export class PgWriter implements StoreWriter<Event> {
+/** A field as an array element: bytes stay bytes for bytea columns and are UTF-8 text elsewhere. */
+function pgValue(v: FieldValue, bytea: boolean): string | Buffer | null {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v)) return bytea ? v : v.toString('utf8');
+  return String(v);
+}
+
+export class PgWriter implements StoreWriter<StoreRow> {
   private readonly pool: pg.Pool;
   private readonly tableSql: string;
   private readonly tableName: string;
@@ -61,17 +67,14 @@ export class PgWriter implements StoreWriter<Event> {
     this.tableName = o.table.join('.');
   }
 
-  async write(events: readonly Event[]): Promise<void> {
-    if (events.length === 0) return;
-    // Identity first: an event without one fails the batch before anything is sent.
-    const ids = new Map<string, Event>();
-    for (const e of events) ids.set(identityKey(e), e); // a batch holding an event twice keeps one row
+  async write(rows: readonly StoreRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const byId = new Map<string, StoreRow>();
+    for (const r of rows) byId.set(r.id, r); // a batch holding a row twice keeps the last
     try {
       const st = this.statement ?? (this.statement = await this.prepare());
-      const arrays: Array<Array<string | Buffer | null>> = [[...ids.keys()], ...this.o.columns.map(() => [] as Array<string | Buffer | null>)];
-      for (const e of ids.values()) {
-        this.o.columns.forEach((m, i) => arrays[i + 1]!.push(st.bytea[i] && m.source.kind === 'body' ? e.body : columnValue(e, m.source)));
-      }
+      const arrays: Array<Array<string | Buffer | null>> = [[...byId.keys()], ...this.o.columns.map(() => [] as Array<string | Buffer | null>)];
+      for (const r of byId.values()) this.o.columns.forEach((c, i) => arrays[i + 1]!.push(pgValue(r.values[c], st.bytea[i]!)));
       await this.pool.query(st.text, arrays);
     } catch (err) {
       // A changed table (altered column types) is read again on the next batch.
@@ -82,20 +85,20 @@ export class PgWriter implements StoreWriter<Event> {
 
   /** Reads the column types (creating the table first when allowed) and builds the statement. */
   private async prepare(): Promise<{ text: string; bytea: boolean[] }> {
-    const cols = [this.o.idColumn, ...this.o.columns.map((m) => m.column)];
+    const cols = [this.o.idColumn, ...this.o.columns];
     let types = await this.columnTypes();
     if (types.size === 0 && this.o.createTable) {
-      await this.pool.query(`CREATE TABLE IF NOT EXISTS ${this.tableSql} (${q(this.o.idColumn)} text PRIMARY KEY${this.o.columns.map((m) => `, ${q(m.column)} text`).join('')})`);
+      await this.pool.query(`CREATE TABLE IF NOT EXISTS ${this.tableSql} (${q(this.o.idColumn)} text PRIMARY KEY${this.o.columns.map((c) => `, ${q(c)} text`).join('')})`);
       types = await this.columnTypes();
     }
     if (types.size === 0) throw new MonsoonError(ErrorCodes.STORE_REJECTED, `PostgreSQL table ${this.tableName} does not exist; create it or set createTable = true`);
     const missing = cols.filter((c) => !types.has(c));
     if (missing.length) throw new MonsoonError(ErrorCodes.STORE_REJECTED, `PostgreSQL table ${this.tableName} has no column ${missing.join(', ')}; add it or change columns/idColumn`);
     const arrays = cols.map((c, i) => `$${i + 1}::${types.get(c)}[]`).join(', ');
-    const conflict = this.o.onConflict === 'update' && this.o.columns.length ? `DO UPDATE SET ${this.o.columns.map((m) => `${q(m.column)} = EXCLUDED.${q(m.column)}`).join(', ')}` : 'DO NOTHING';
+    const conflict = this.o.onConflict === 'update' && this.o.columns.length ? `DO UPDATE SET ${this.o.columns.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}` : 'DO NOTHING';
     return {
       text: `INSERT INTO ${this.tableSql} (${cols.map(q).join(', ')}) SELECT * FROM unnest(${arrays}) ON CONFLICT (${q(this.o.idColumn)}) ${conflict}`,
-      bytea: this.o.columns.map((m) => types.get(m.column) === 'bytea'),
+      bytea: this.o.columns.map((c) => types.get(c) === 'bytea'),
     };
   }
 
