@@ -1,18 +1,21 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { KvStore } from '../src/store/kv/store.js';
 import { kill9, MONSOON_BIN, type Proc } from './support/procs.js';
 
 const CHILD = fileURLToPath(new URL('./support/kv-writer-child.js', import.meta.url));
 
+const root = mkdtempSync(join(tmpdir(), 'monsoon-kv-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
 describe('embedded key-value store across processes', () => {
   it('keeps every acknowledged write when the writing process is killed with SIGKILL', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'monsoon-kv-kill-'));
+    const dir = mkdtempSync(join(root, 'kill-'));
     const child = spawn(process.execPath, [CHILD, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let acked = 0;
     let err = '';
@@ -35,7 +38,7 @@ describe('embedded key-value store across processes', () => {
   });
 
   it('monsoon store get/scan print rows as JSON lines', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'monsoon-kv-cli-'));
+    const dir = mkdtempSync(join(root, 'cli-'));
     const store = KvStore.open(dir);
     await store.table('subs').write([
       { row: '13800000001', family: 'cdr', qualifier: 'payload', value: 'call a' },
