@@ -7,6 +7,7 @@ import { consumeCommand } from './consume.js';
 import { lagCommand } from './lag.js';
 import { produceCommand } from './produce.js';
 import { sqlCommand } from './sql.js';
+import { storeCommand } from './store.js';
 import { topicCommand } from './topic.js';
 import { topologyCommand } from './topology.js';
 
@@ -27,6 +28,7 @@ program.addCommand(lagCommand());
 program.addCommand(busCommand());
 program.addCommand(topologyCommand());
 program.addCommand(sqlCommand());
+program.addCommand(storeCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);

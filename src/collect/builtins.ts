@@ -34,3 +34,7 @@ import './selectors/multiplexing.js';
 import './processors/default.js';
 import './processors/failover.js';
 import './processors/load-balance.js';
+import '../store/kv/sink.js';
+import '../store/postgres/sink.js';
+import '../store/clickhouse/sink.js';
+import '../store/files/sink.js';

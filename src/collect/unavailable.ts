@@ -9,8 +9,8 @@ registerUnavailable(
   ['kafka', 'org.apache.flume.channel.kafka.KafkaChannel'],
   'a channel on the bus is not built; use a file channel with a kafka (or bus) sink, and a kafka (or bus) source on the reading side',
 );
-const STORE = 'store writers (HBase, Elasticsearch, Hive, Solr) arrive with the store tier; use hdfs (local rolled files) or file_roll meanwhile';
-registerUnavailable('sink', ['hbase', 'hbase2', 'asynchbase', 'org.apache.flume.sink.hbase.HBaseSink', 'org.apache.flume.sink.hbase2.HBase2Sink', 'org.apache.flume.sink.hbase.AsyncHBaseSink'], STORE);
+const STORE = 'not built yet; use kv (the embedded key-value store, HBase\'s model), postgres, clickhouse, hdfs or file_roll';
+registerUnavailable('sink', ['asynchbase', 'org.apache.flume.sink.hbase.AsyncHBaseSink'], STORE);
 registerUnavailable('sink', ['elasticsearch', 'org.apache.flume.sink.elasticsearch.ElasticSearchSink', 'hive', 'org.apache.flume.sink.hive.HiveSink', 'morphline_solr', 'org.apache.flume.sink.solr.morphline.MorphlineSolrSink'], STORE);
 registerUnavailable('channel', ['jdbc', 'org.apache.flume.channel.jdbc.JdbcChannel'], 'use the file channel for durability');
 registerUnavailable('channel', ['spillablememory', 'org.apache.flume.channel.SpillableMemoryChannel'], 'use the file channel (durable) or the memory channel (fast)');

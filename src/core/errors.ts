@@ -55,6 +55,14 @@ export const ErrorCodes = {
   SQL_UNKNOWN_OPERATOR: 'MON_ERR_SQL_UNKNOWN_OPERATOR',
   SQL_UNSUPPORTED: 'MON_ERR_SQL_UNSUPPORTED',
   SQL_CYCLE: 'MON_ERR_SQL_CYCLE',
+  /** A store request names a bad table, key, range or column, or a store that does not exist. */
+  STORE_INVALID_ARGUMENT: 'MON_ERR_STORE_INVALID_ARGUMENT',
+  /** The store server could not be reached or did not confirm a write (retriable; nothing counted). */
+  STORE_UNAVAILABLE: 'MON_ERR_STORE_UNAVAILABLE',
+  /** The store server refused the batch for a reason retrying cannot fix (schema, types, permissions). */
+  STORE_REJECTED: 'MON_ERR_STORE_REJECTED',
+  /** A store address names a system Monsoon cannot reach from here (webhdfs://, hdfs://). */
+  STORE_UNSUPPORTED: 'MON_ERR_STORE_UNSUPPORTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
