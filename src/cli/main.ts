@@ -8,6 +8,7 @@ import { lagCommand } from './lag.js';
 import { produceCommand } from './produce.js';
 import { topicCommand } from './topic.js';
 import { topologyCommand } from './topology.js';
+import { workerCommand } from './worker.js';
 
 /** `monsoon`: one CLI for every tier; each command lives in its own file. */
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -25,6 +26,7 @@ program.addCommand(consumeCommand());
 program.addCommand(lagCommand());
 program.addCommand(busCommand());
 program.addCommand(topologyCommand());
+program.addCommand(workerCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -47,8 +47,15 @@ export function topologyCommand(): Command {
     .option('--api-port <port>', 'port for the REST API (Storm UI paths)', '8080')
     .option('--no-api', 'do not serve the REST API')
     .option('--check', 'validate and print the Topology IR as JSON, then exit')
-    .action(async (ref: string, o: { name?: string; workers?: string; conf: Record<string, unknown>; apiHost: string; apiPort: string; api: boolean; check?: boolean }) => {
+    .option('--bus <url>', 'with --distributed: the bus for repartition topics')
+    .option('--distributed', 'run this process as one worker of a distributed topology (same as `monsoon worker`)')
+    .action(async (ref: string, o: { name?: string; workers?: string; conf: Record<string, unknown>; apiHost: string; apiPort: string; api: boolean; check?: boolean; bus?: string; distributed?: boolean }) => {
       try {
+        if (o.distributed) {
+          if (!o.bus) throw new Error('--distributed needs --bus <url> (the bus the workers share)');
+          const { runWorker } = await import('./worker.js');
+          return await runWorker(ref, { bus: o.bus, conf: o.conf, ...(o.name ? { name: o.name } : {}) });
+        }
         const { loadTopology } = await import('../compute/loader.js');
         const workers = positiveInt('--workers', o.workers);
         const conf = { ...o.conf, ...(workers ? { 'topology.workers': workers } : {}) };

@@ -74,7 +74,7 @@ class PartitionState {
 }
 
 export class BusSpout implements Spout {
-  private collector!: SpoutOutputCollector;
+  protected collector!: SpoutOutputCollector;
   private consumer: Consumer | null = null;
   private bus: Bus | null = null;
   private ownsBus = false;
@@ -155,7 +155,8 @@ export class BusSpout implements Spout {
     if (!this.polling && !this.closed && this.uncommitted() < this.o.maxUncommittedOffsets) this.startPoll();
   }
 
-  private emit(r: ConsumedRecord): void {
+  /** Emits one record as a tuple anchored to its message id (the repartition spout decodes instead). */
+  protected emit(r: ConsumedRecord): void {
     this.counters.emitted++;
     const k = r.key === null ? null : this.o.encoding === 'utf8' ? r.key.toString('utf8') : r.key;
     const v = this.o.encoding === 'utf8' ? r.value.toString('utf8') : r.value;
@@ -287,7 +288,7 @@ function key(topic: string, partition: number): string {
  */
 const shared = new Map<string, { bus: Promise<Bus>; users: number }>();
 
-async function acquireBus(url: string): Promise<Bus> {
+export async function acquireBus(url: string): Promise<Bus> {
   let e = shared.get(url);
   if (!e) {
     const { openBus } = await import('../../bus/url.js');
@@ -303,7 +304,7 @@ async function acquireBus(url: string): Promise<Bus> {
   }
 }
 
-async function releaseBus(url: string): Promise<void> {
+export async function releaseBus(url: string): Promise<void> {
   const e = shared.get(url);
   if (!e || --e.users > 0) return;
   shared.delete(url);
