@@ -41,7 +41,7 @@ export function topologyCommand(): Command {
     .command('submit <topology>')
     .description('run a topology (a module path[#export] or a Flux YAML file) in the foreground on the local runtime')
     .option('--name <name>', 'topology name (default: the YAML name, or the file name)')
-    .option('--workers <n>', 'topology.workers (the local runtime runs every executor in this one process)')
+    .option('--workers <n>', 'topology.workers: with 2 or more, the executors run in that many worker processes on this machine (no REST API)')
     .option('-c, --conf <key=value>', 'topology configuration (repeatable; values parse as JSON when they can)', confPair, {})
     .option('--api-host <host>', 'address for the REST API', '127.0.0.1')
     .option('--api-port <port>', 'port for the REST API (Storm UI paths)', '8080')
@@ -66,9 +66,21 @@ export function topologyCommand(): Command {
           process.stdout.write(JSON.stringify({ ...topo.ir, name, config: { ...topo.ir.config, ...conf } }, null, 2) + '\n');
           return;
         }
-        const { LocalCluster } = await import('../compute/runtime/local.js');
         const { createLogger } = await import('../core/log.js');
         const log = createLogger('topology');
+        if (workers && workers > 1) {
+          // worker processes on this machine; the REST API lives in the local runtime only
+          const { startWorkers } = await import('../compute/runtime/workers.js');
+          const w = await startWorkers({ ref, name, conf, workers, logger: log });
+          log.info({ workers: w.pids }, `topology ${name} is running in ${workers} worker processes`);
+          process.once('SIGINT', w.stop);
+          process.once('SIGTERM', w.stop);
+          const code = await w.done;
+          log.info({}, `topology ${name} stopped`);
+          process.exitCode = code;
+          return;
+        }
+        const { LocalCluster } = await import('../compute/runtime/local.js');
         const cluster = new LocalCluster({ logger: log });
         const t = await cluster.submitTopology(name, conf, topo);
         let api: { port: number; close(): Promise<void> } | undefined;
