@@ -158,5 +158,26 @@ export async function startWorker(topology: StormTopology, o: WorkerOptions): Pr
   const cluster = new LocalCluster(o.logger ? { logger: o.logger } : {});
   const t = await cluster.submitTopology(o.name, o.conf ?? {}, plan.topology);
   o.logger?.info({ topology: t.id, repartitions: plan.repartitions.map((r) => r.topic) }, `worker of topology ${o.name} joined its consumer groups on ${o.bus}`);
-  return { cluster, topology: t, plan, stop: () => cluster.shutdown() };
+  return {
+    cluster,
+    topology: t,
+    plan,
+    stop: async () => {
+      await drainTopology(t, DRAIN_MS);
+      await cluster.shutdown();
+    },
+  };
+}
+
+/** How long a stopping worker lets in-flight tuple trees finish before closing its components. */
+export const DRAIN_MS = 10_000;
+
+/**
+ * Deactivates the spouts and waits (at most `maxMs`) until no tuple tree rooted here is pending, so
+ * a stopping worker commits what it started instead of leaving it for replay.
+ */
+export async function drainTopology(t: LocalTopology, maxMs: number): Promise<void> {
+  t.deactivate();
+  const end = Date.now() + maxMs;
+  while ((t.acker?.pending() ?? 0) > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
 }

@@ -10,6 +10,7 @@ import { errorMessage } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
 import { loadTopology } from '../loader.js';
 import type { TopologyIR } from '../ir.js';
+import { DRAIN_MS, drainTopology } from './distributed.js';
 import { LocalCluster, type LocalTopology } from './local.js';
 import { assignWorkers, decodeBatch, FrameReader, Link, RoutingAcker, StreamTable, type Frame } from './transfer.js';
 import type { Control } from './workers.js';
@@ -32,7 +33,10 @@ process.on('message', (m: Control) => {
   const run = async (): Promise<void> => {
     if (m.type === 'init') await onInit(m);
     else if (m.type === 'connect') await onConnect();
-    else if (m.type === 'stop') await onStop();
+    else if (m.type === 'drain') {
+      if (topology) await drainTopology(topology, DRAIN_MS);
+      send({ type: 'drained' });
+    } else if (m.type === 'stop') await onStop();
   };
   run().catch((e: unknown) => {
     send({ type: 'error', message: errorMessage(e) });

@@ -9,7 +9,8 @@
  * stream numbers agree without shipping code.
  *
  * The parent only starts, wires and stops the workers: it waits until each listens, tells each to
- * connect to the others and start, and on SIGINT/SIGTERM tells each to kill its part. A worker that
+ * connect to the others and start, and on SIGINT/SIGTERM tells every worker to stop its spouts and
+ * let its tuple trees finish (at most 10 s), then to close. A worker that
  * exits on its own stops the topology (the parent kills the rest and fails); spouts with a durable
  * source replay what was not acked when it is started again.
  */
@@ -36,6 +37,8 @@ export type Control =
   | { type: 'listening' }
   | { type: 'connect' }
   | { type: 'started' }
+  | { type: 'drain' }
+  | { type: 'drained' }
   | { type: 'stop' }
   | { type: 'error'; message: string };
 
@@ -83,8 +86,29 @@ export async function startWorkers(o: WorkersOptions): Promise<RunningWorkers> {
     resolve(code ?? 1);
   })));
   const stopAll = (): void => {
+    if (stopping) return;
     stopping = true;
-    for (const c of children) if (c.connected) c.send({ type: 'stop' } satisfies Control);
+    // first every worker stops its spouts and lets its trees finish (they may need the others'
+    // bolts), then all close
+    const live = children.filter((c) => c.connected);
+    let left = live.length;
+    const stopNow = (): void => {
+      for (const c of children) if (c.connected) c.send({ type: 'stop' } satisfies Control);
+    };
+    if (left === 0) stopNow();
+    for (const c of live) {
+      const onMsg = (m: Control): void => {
+        if (m.type !== 'drained') return;
+        c.off('message', onMsg);
+        if (--left === 0) stopNow();
+      };
+      c.on('message', onMsg);
+      c.once('exit', () => {
+        c.off('message', onMsg);
+        if (--left === 0) stopNow();
+      });
+      c.send({ type: 'drain' } satisfies Control);
+    }
     // a worker that does not stop in time is killed
     setTimeout(() => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL')), 30_000).unref();
   };
