@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { fail, positiveInt } from './bus-session.js';
+import { confPair } from './worker.js';
 
 /**
  * `monsoon topology submit|list|kill|activate|deactivate|rebalance` — Storm's `storm jar` / `storm
@@ -8,19 +9,6 @@ import { fail, positiveInt } from './bus-session.js';
  * which the other subcommands call.
  */
 const DEFAULT_API = 'http://127.0.0.1:8080';
-
-function confPair(v: string, prev: Record<string, unknown>): Record<string, unknown> {
-  const i = v.indexOf('=');
-  if (i <= 0) throw new Error(`--conf takes key=value, got ${JSON.stringify(v)}`);
-  const raw = v.slice(i + 1);
-  let value: unknown = raw;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    // a plain string
-  }
-  return { ...prev, [v.slice(0, i)]: value };
-}
 
 async function call(api: string, method: 'GET' | 'POST', path: string): Promise<unknown> {
   let res: Response;
