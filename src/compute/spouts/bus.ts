@@ -17,7 +17,7 @@
  */
 import { errorMessage } from '../../core/errors.js';
 import type { Bus, ConsumedRecord, Consumer, PartitionBatch } from '../../bus/bus.js';
-import { acquireBus } from '../../bus/shared.js';
+import { acquireBus, type BusHandle } from '../../bus/shared.js';
 import type { OutputFieldsDeclarer, Spout, SpoutOutputCollector, TopologyConfig, TopologyContext } from '../api.js';
 import { DEFAULT_STREAM } from '../tuple.js';
 
@@ -75,7 +75,7 @@ class PartitionState {
 }
 
 export class BusSpout implements Spout {
-  private collector!: SpoutOutputCollector;
+  protected collector!: SpoutOutputCollector;
   private consumer: Consumer | null = null;
   private bus: Bus | null = null;
   /** Set when this spout opened the bus from a URL (shared per process, see bus/shared.ts). */
@@ -158,7 +158,8 @@ export class BusSpout implements Spout {
     if (!this.polling && !this.closed && this.uncommitted() < this.o.maxUncommittedOffsets) this.startPoll();
   }
 
-  private emit(r: ConsumedRecord): void {
+  /** Emits one record as a tuple anchored to its message id (the repartition spout decodes instead). */
+  protected emit(r: ConsumedRecord): void {
     this.counters.emitted++;
     const k = r.key === null ? null : this.o.encoding === 'utf8' ? r.key.toString('utf8') : r.key;
     const v = this.o.encoding === 'utf8' ? r.value.toString('utf8') : r.value;
@@ -286,3 +287,23 @@ function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
+/**
+ * The compute runtime's handles on shared buses (src/bus/shared.ts: one open bus per URL per process,
+ * which the embedded log needs): each acquireSharedBus(url) is paired with a releaseSharedBus(url).
+ */
+const held = new Map<string, BusHandle[]>();
+
+export async function acquireSharedBus(url: string): Promise<Bus> {
+  const h = await acquireBus(url);
+  const list = held.get(url) ?? [];
+  list.push(h);
+  held.set(url, list);
+  return h.bus;
+}
+
+export async function releaseSharedBus(url: string): Promise<void> {
+  const list = held.get(url);
+  const h = list?.pop();
+  if (list && list.length === 0) held.delete(url);
+  await h?.release();
+}
