@@ -36,6 +36,12 @@ export const ErrorCodes = {
   TOPOLOGY_INVALID: 'MON_ERR_TOPOLOGY_INVALID',
   /** A spout or bolt emitted to an undeclared stream, with the wrong number of values, or directly to a task that does not subscribe. */
   TOPOLOGY_EMIT: 'MON_ERR_TOPOLOGY_EMIT',
+  /** A windowed bolt's window configuration is invalid (lengths, slide, lag, or a message timeout shorter than length + slide). */
+  WINDOW_INVALID: 'MON_ERR_WINDOW_INVALID',
+  /** A windowed bolt task holds topology.bolts.window.max.tuples tuples: the input is failed (replayed later). */
+  WINDOW_FULL: 'MON_ERR_WINDOW_FULL',
+  /** The state store (LMDB environment or its directory) could not be opened, read or written. */
+  STATE_STORE: 'MON_ERR_STATE_STORE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
