@@ -67,6 +67,7 @@ export class WindowedBoltExecutor implements Bolt {
     }
     this.manager = new WindowManager(spec, { fire: (w) => this.fire(w), expire: (ts) => this.expire(ts) });
     const now = this.clock.now();
+    this.manager.startAt(now);
     if (spec.eventTime) {
       this.tracker = new WatermarkTracker(inputs, spec.lagMs, spec.idleInputMs, now);
       this.timers.push(this.clock.setInterval(() => this.onWatermarkTimer(), spec.watermarkIntervalMs));

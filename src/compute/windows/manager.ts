@@ -68,6 +68,11 @@ export class WindowManager {
 
   constructor(private readonly spec: WindowSpec, private readonly out: WindowListener) {}
 
+  /** Processing time: the windows start at `now` (a tuple arriving then is in the first window). */
+  startAt(now: number): void {
+    if (!this.spec.eventTime && !this.spec.byCount) this.lastEnd = now;
+  }
+
   /** Tuples held (in windows and waiting for the watermark). */
   held(): number {
     return this.buf.length + this.waiting.length;
@@ -78,6 +83,8 @@ export class WindowManager {
     const ev: Ev = { t, ts, seen: false };
     const s = this.spec;
     if (!s.eventTime) {
+      // a tuple arriving at the instant of an evaluation, after it ran, belongs to the next window
+      if (!s.byCount && ev.ts <= this.lastEnd) ev.ts = this.lastEnd + 1e-6;
       this.buf.push(ev);
       if (s.byCount) this.counted(now);
       return;
@@ -92,6 +99,7 @@ export class WindowManager {
     let i = 0;
     while (i < this.buf.length && this.buf[i]!.ts <= cut) i++;
     if (i > 0) this.expireFirst(i);
+    this.lastEnd = now;
     this.evaluate(this.buf, now - s.lengthMs, now);
   }
 
