@@ -284,3 +284,29 @@ test('a message timeout not above window length + slide is refused at submit, na
   const ok = await cluster.submitTopology('t2', { 'topology.message.timeout.secs': 31 }, b.createTopology());
   await ok.kill();
 });
+
+class FailAll extends BaseRichBolt {
+  private c!: OutputCollector;
+  prepare(_conf: TopologyConfig, _ctx: TopologyContext, c: OutputCollector): void {
+    this.c = c;
+  }
+  execute(t: Tuple): void {
+    this.c.fail(t);
+  }
+  declareOutputFields(): void {}
+}
+
+test('emits made while a window is evaluated are anchored to its tuples: a downstream failure fails them at the spout', async () => {
+  const clock = new SimClock();
+  let spout!: FeedSpout;
+  const b = new TopologyBuilder();
+  b.setSpout('feed', () => (spout = new FeedSpout()), 1);
+  b.setBolt('win', () => new RecordingBolt().withTumblingWindow(Count.of(3)), 1).globalGrouping('feed');
+  b.setBolt('fail', FailAll, 1).shuffleGrouping('win');
+  const topo = await new LocalCluster({ clock, manual: true }).submitTopology('anchored', {}, b.createTopology());
+  spout.queue.push([1, 0], [2, 0], [3, 0], [4, 0]);
+  topo.runUntilIdle();
+  assert.deepEqual(spout.failed.sort(), [1, 2, 3]);
+  assert.equal(spout.acked.size, 0, 'the window acked its tuples, but the anchored emit failed their trees');
+  await topo.kill();
+});
