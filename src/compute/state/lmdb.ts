@@ -8,7 +8,8 @@
  * and synchronous (no await on the tuple path).
  */
 import { mkdirSync } from 'node:fs';
-import { open, type RootDatabase } from 'lmdb';
+import { createRequire } from 'node:module';
+import type { RootDatabase } from 'lmdb';
 import { ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
 import { DELETED, type Change, type StateBackend } from './state.js';
 
@@ -82,6 +83,8 @@ export function acquireLmdb(dir: string): LmdbStateBackend {
     let db: RootDatabase;
     try {
       mkdirSync(dir, { recursive: true });
+      // loaded on first use: topologies without state never load the native module
+      const { open } = createRequire(import.meta.url)('lmdb') as typeof import('lmdb');
       db = open({ path: dir, overlappingSync: false, noSync: false });
     } catch (err) {
       throw new MonsoonError(ErrorCodes.STATE_STORE, `state store ${dir}: cannot open the LMDB environment: ${errorMessage(err)}`, { retriable: true });
