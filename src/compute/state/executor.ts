@@ -36,20 +36,23 @@ function sequenced(m: unknown): m is SequencedMessageId {
   return typeof (m as SequencedMessageId | null)?.seqKey === 'string' && typeof (m as SequencedMessageId).seqFloor === 'function';
 }
 
+/**
+ * Waits for one (txid, action) from every input task. A second one from the same task is a retry
+ * (its first tree failed) and replaces the first; a completed barrier drops every other partial one,
+ * since the checkpoint spout has one checkpoint in flight at a time.
+ */
 class Barrier {
-  private readonly waiting = new Map<string, Tuple[]>();
+  private waiting = new Map<string, Map<number, Tuple>>();
   constructor(private readonly expected: number) {}
   /** The checkpoint tuples of (txid, action) once all input tasks sent theirs, else null. */
   add(t: Tuple): Tuple[] | null {
     const key = `${String(t.getValue(0))}/${String(t.getValue(1))}`;
-    const list = this.waiting.get(key) ?? [];
-    list.push(t);
-    if (list.length < this.expected) {
-      this.waiting.set(key, list);
-      return null;
-    }
-    this.waiting.delete(key);
-    return list;
+    let got = this.waiting.get(key);
+    if (!got) this.waiting.set(key, (got = new Map()));
+    got.set(t.getSourceTask(), t);
+    if (got.size < this.expected) return null;
+    this.waiting = new Map();
+    return [...got.values()];
   }
 }
 

@@ -9,10 +9,10 @@ import { LocalCluster, type LocalTopology } from '../runtime/local.js';
 import { TopologyBuilder } from '../topology.js';
 import type { Tuple } from '../tuple.js';
 import { BaseStatefulBolt } from './bolt.js';
-import { CHECKPOINT_COMPONENT, CHECKPOINT_STREAM } from './checkpoint.js';
+import { CHECKPOINT_COMPONENT, CHECKPOINT_STREAM, CheckpointSpout, type CheckpointMessage } from './checkpoint.js';
 import type { StatefulBoltExecutor } from './executor.js';
 import { acquireLmdb, releaseLmdb } from './lmdb.js';
-import { dropMemoryBackend, MemoryStateBackend } from './memory.js';
+import { dropMemoryBackend, memoryBackend as memoryBackendFor, MemoryStateBackend } from './memory.js';
 import { CheckpointedKeyValueState, type KeyValueState, type StateBackend } from './state.js';
 
 const root = mkdtempSync(join(tmpdir(), 'monsoon-state-'));
@@ -138,7 +138,7 @@ async function countTopology(name: string, conf: TopologyConfig): Promise<{ topo
   let spout!: WordSpout;
   const b = new TopologyBuilder();
   b.setSpout('words', () => (spout = new WordSpout(words)), 1);
-  b.setBolt('split', () => new StatefulCount(), 1).shuffleGrouping('words');
+  b.setBolt('split', () => new StatefulCount(), 2).shuffleGrouping('words'); // count's checkpoint barrier waits for both split tasks
   b.setBolt('count', () => new StatefulCount(), 3).fieldsGrouping('split', ['word']);
   const topology = b.createTopology();
   const cp = topology.ir.components.find((c) => c.id === 'count')!;
@@ -193,4 +193,31 @@ test('stateful word count: checkpoints commit, every tuple is acked, counts are 
   await again.topo.kill();
   for (const [w, n] of expected()) assert.ok((seen.get(w) ?? 0) >= n, `restored ${w}`);
   dropMemoryBackend(join(root, 'wc'));
+});
+
+test('checkpoint spout: after a restart it re-commits a decided checkpoint or rolls back an undecided one, then sends INITSTATE', async () => {
+  const run = (progress: unknown): string[] => {
+    const name = join(root, `cp${Math.random()}`);
+    if (progress) memoryBackendFor(name).putMeta('checkpoint-spout', progress);
+    const sent: string[] = [];
+    const ids: CheckpointMessage[] = [];
+    const spout = new CheckpointSpout();
+    spout.open({ 'topology.state.provider': 'memory', 'topology.state.dir': name, 'topology.state.checkpoint.interval.ms': 1e9 }, {} as TopologyContext, {
+      emit: (_s: unknown, v: unknown, id: unknown) => {
+        sent.push(`${(v as unknown[])[1]}(${(v as unknown[])[0]})`);
+        ids.push(id as CheckpointMessage);
+      },
+    } as unknown as SpoutOutputCollector);
+    for (let i = 0; i < 3; i++) {
+      spout.nextTuple();
+      spout.nextTuple(); // one checkpoint in flight at a time
+      if (ids.length > i) spout.ack(ids[i]);
+    }
+    dropMemoryBackend(name);
+    return sent;
+  };
+  assert.deepEqual(run(null), ['INITSTATE(0)']);
+  assert.deepEqual(run({ txid: 5, phase: 'COMMITTING' }), ['COMMIT(5)', 'INITSTATE(5)']);
+  assert.deepEqual(run({ txid: 5, phase: 'PREPARING' }), ['ROLLBACK(5)', 'INITSTATE(4)']);
+  assert.deepEqual(run({ txid: 5, phase: 'COMMITTED' }), ['INITSTATE(5)']);
 });

@@ -215,6 +215,15 @@ test('event time: out-of-order tuples within the lag land in their window, in ev
   await r.topo.kill();
 });
 
+test('event time count window: tuples are counted in event-time order as the watermark passes them', async () => {
+  const r = await rig((b) => b.withTumblingWindow(Count.of(2)).withTimestampField('ts').withWatermarkInterval(Duration.of(100)));
+  r.feed([['c', 300], ['a', 100], ['b', 200], ['e', 500], ['d', 400]]);
+  r.advance(100); // watermark 500
+  assert.deepEqual(r.bolt.fired.map((f) => [f.all, f.end]), [[['a', 'b'], 500], [['c', 'd'], 500]]);
+  assert.equal(r.exec.counters.held, 1, 'e waits for a second tuple');
+  await r.topo.kill();
+});
+
 test('event time sliding: windows end at multiples of the slide; empty stretches are skipped', async () => {
   const r = await rig((b) => b.withWindow(Duration.of(2000), Duration.of(1000)).withTimestampField('ts').withWatermarkInterval(Duration.of(100)));
   r.feed([['a', 500], ['b', 1500], ['c', 9500]]);
