@@ -100,6 +100,13 @@ export class Acker {
     this.listener.treeFailed(task, msgId, started, 'failed');
   }
 
+  /** The spout message id of a live tree; undefined once it completed, failed or timed out. */
+  messageOf(root: number): unknown {
+    const slot = root % SLOTS;
+    if (slot >= this.used || this.live[slot] === 0 || this.gen[slot] !== (root - slot) / SLOTS) return undefined;
+    return this.msgIds[slot];
+  }
+
   /** Restarts a tree's timeout (OutputCollector.resetTimeout). */
   touch(root: number, now: number): void {
     const slot = root % SLOTS;

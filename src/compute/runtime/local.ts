@@ -10,15 +10,17 @@
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { Acker, EdgeIds, type AckerListener } from '../acker.js';
-import { isBasicBolt, type BasicBolt, type Bolt, type CustomStreamGrouping, type Spout, type TopologyConfig } from '../api.js';
+import type { CustomStreamGrouping, Spout, TopologyConfig } from '../api.js';
 import { componentSettings, topologySettings, type TopologySettings } from '../config.js';
 import { createGrouper, type Grouper } from '../groupings.js';
 import { validateIR, type ComponentIR, type TopologyIR } from '../ir.js';
-import { customGroupingKey, instantiate, type StormTopology } from '../topology.js';
+import { CHECKPOINT_COMPONENT } from '../state/checkpoint.js';
+import { customGroupingKey, instantiate, type AnyBolt, type StormTopology } from '../topology.js';
 import { Fields, StreamInfo, Tuple } from '../tuple.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
 import { assignTasks, TaskContext } from './context.js';
-import { BasicBoltAdapter, BoltCollectorImpl, SpoutCollectorImpl } from './collectors.js';
+import { adaptBolt } from './adapt.js';
+import { BoltCollectorImpl, SpoutCollectorImpl } from './collectors.js';
 import { BoltExecutor, BoltTask, SpoutExecutor, SpoutTask, TaskRoute, type Executor, type ExecutorHost, type Task } from './executor.js';
 import { TaskStats } from './stats.js';
 import { componentPage, topologyPage, topologySummaryEntry, type ComponentPage, type TopologyPage, type TopologySummaryEntry } from './ui.js';
@@ -133,6 +135,7 @@ export class LocalTopology implements ExecutorHost, AckerListener {
     const boltById: BoltTask[] = [];
     let execId = 0;
     const execOfComponent = new Map<string, Executor[]>();
+    const checkpointing = ir.components.some((c) => c.id === CHECKPOINT_COMPONENT);
     for (const c of ir.components) {
       const src = topology.components.get(c.id);
       if (!src) throw new MonsoonError(ErrorCodes.TOPOLOGY_INVALID, `component ${c.id}: the topology carries no code for it`);
@@ -168,8 +171,7 @@ export class LocalTopology implements ExecutorHost, AckerListener {
         } else {
           const tasks = mine.map((tid) => {
             const task = new BoltTask(tid, ids.indexOf(tid), c.id, c.streams.map((s) => s.id));
-            const b = instantiate(src as Bolt | BasicBolt);
-            task.bolt = isBasicBolt(b) ? new BasicBoltAdapter(b) : (b as Bolt);
+            task.bolt = adaptBolt(instantiate(src as AnyBolt), this, checkpointing);
             task.tickSecs = settings.tickSecs;
             boltById[tid] = task;
             return task;

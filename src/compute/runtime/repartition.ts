@@ -140,10 +140,10 @@ export class RepartitionSpout extends BusSpout {
   override declareOutputFields(d: OutputFieldsDeclarer): void {
     for (const inp of this.r.inputs) d.declareStream(inp.spoutStream, inp.fields);
   }
-  protected override emit(rec: ConsumedRecord): void {
+  protected override emit(rec: ConsumedRecord, p?: { lastCommitted: number }): void {
     this.counters.emitted++;
     const inp = this.r.inputs[Number(rec.headers.s ?? 0)];
-    const id = new BusMessageId(rec.topic, rec.partition, rec.offset);
+    const id = new BusMessageId(rec.topic, rec.partition, rec.offset, p ?? null);
     if (!inp) {
       // a record this topology version cannot place: given up (acked) so the partition moves on
       this.collector.reportError(new Error(`repartition topic ${rec.topic}: record ${id.toString()} names stream index ${String(rec.headers.s)}, which this topology does not have`));

@@ -42,8 +42,22 @@ export interface BusSpoutOptions {
   now?: () => number;
 }
 
+/**
+ * A record's message id. It is also a sequenced id (seqKey/seq/seqFloor) so stateful bolts can tell a
+ * replayed record from a new one and apply each exactly once across crashes.
+ */
 export class BusMessageId {
-  constructor(readonly topic: string, readonly partition: number, readonly offset: number) {}
+  constructor(readonly topic: string, readonly partition: number, readonly offset: number, private readonly part: { lastCommitted: number } | null = null) {}
+  get seqKey(): string {
+    return `${this.topic}/${this.partition}`;
+  }
+  get seq(): number {
+    return this.offset;
+  }
+  /** The partition's offset committed to the bus: records below it are never replayed. */
+  seqFloor(): number {
+    return this.part?.lastCommitted ?? 0;
+  }
   toString(): string {
     return `${this.topic}-${this.partition}@${this.offset}`;
   }
@@ -152,18 +166,18 @@ export class BusSpout implements Spout {
       const p = this.parts.get(key(r.topic, r.partition));
       if (!p) return this.nextTuple(); // partition moved to another consumer meanwhile
       p.inflight.set(r.offset, r);
-      this.emit(r);
+      this.emit(r, p);
       return;
     }
     if (!this.polling && !this.closed && this.uncommitted() < this.o.maxUncommittedOffsets) this.startPoll();
   }
 
   /** Emits one record as a tuple anchored to its message id (the repartition spout decodes instead). */
-  protected emit(r: ConsumedRecord): void {
+  protected emit(r: ConsumedRecord, p?: { lastCommitted: number }): void {
     this.counters.emitted++;
     const k = r.key === null ? null : this.o.encoding === 'utf8' ? r.key.toString('utf8') : r.key;
     const v = this.o.encoding === 'utf8' ? r.value.toString('utf8') : r.value;
-    this.collector.emit(this.o.stream, [r.topic, r.partition, r.offset, k, v], new BusMessageId(r.topic, r.partition, r.offset));
+    this.collector.emit(this.o.stream, [r.topic, r.partition, r.offset, k, v], new BusMessageId(r.topic, r.partition, r.offset, p ?? null));
   }
 
   private emitDueRetry(now: number): boolean {
@@ -175,7 +189,7 @@ export class BusSpout implements Spout {
     const r = p?.inflight.get(id.offset);
     if (!r) return this.emitDueRetry(now);
     this.counters.retried++;
-    this.emit(r);
+    this.emit(r, p);
     return true;
   }
 
