@@ -8,7 +8,7 @@
  * - `produce` resolves only when every record is durable (the embedded log: fsynced); a record a
  *   consumer can see has been acknowledged. A rejected produce may have stored none, some or all of
  *   its records (at-least-once when the caller retries).
- * - Keyed records go to `toPositive(murmur2(key)) % partitions` — where a Kafka client puts them.
+ * - A record naming its partition goes there. Keyed records go to `toPositive(murmur2(key)) % partitions` — where a Kafka client puts them.
  *   Records without a key are spread over the partitions (per batch or per record).
  * - Consumers of one group split the partitions of their topics between them and rebalance when one
  *   joins or leaves. A partition without a committed offset starts at `from` (Kafka's
@@ -22,6 +22,11 @@ export interface BusRecord {
   headers?: Record<string, string>;
   /** Milliseconds since the epoch; the producer's clock when absent (Kafka's CreateTime). */
   timestamp?: number;
+  /**
+   * The partition to write to, overriding the key's (a Kafka ProducerRecord's partition); one
+   * outside the topic's partitions fails the whole produce (MON_ERR_BUS_INVALID_ARGUMENT).
+   */
+  partition?: number;
 }
 
 export interface TopicPartition {

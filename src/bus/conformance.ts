@@ -107,6 +107,19 @@ export function busConformance(label: string, factory: BusFactory, opts: { durab
       });
     });
 
+    it('writes a record that names its partition there, over its key, and refuses a partition that does not exist', async () => {
+      await withBus(factory, async ({ bus }) => {
+        const t = unique('explicit');
+        await bus.admin.createTopic(t, { partitions: 3 });
+        const [key] = KNOWN_KEYS[0]!;
+        const got = await bus.produce(t, [rec('a', key, { partition: 2 }), rec('b', undefined, { partition: 0 }), rec('c', undefined, { partition: 2 })]);
+        assert.deepEqual(got.map((o) => o.partition), [2, 0, 2]);
+        await assert.rejects(bus.produce(t, [rec('ok'), rec('bad', undefined, { partition: 3 })]), (e: unknown) => (e as { code?: string }).code === 'MON_ERR_BUS_INVALID_ARGUMENT');
+        const d = await bus.admin.describeTopic(t);
+        assert.equal(d.partitions.reduce((n, p) => n + p.latest, 0), 3, 'the refused batch wrote nothing');
+      });
+    });
+
     it('round-trips large records and empty values', async () => {
       await withBus(factory, async ({ bus }) => {
         const t = unique('large');

@@ -1,3 +1,4 @@
+import { ErrorCodes, MonsoonError } from '../core/errors.js';
 import type { BusRecord } from './bus.js';
 
 /**
@@ -40,7 +41,8 @@ export function partitionForKey(key: Uint8Array, partitions: number): number {
 }
 
 /**
- * Chooses partitions for a batch: keyed records by murmur2; records without a key all go to one
+ * Chooses partitions for a batch: a record naming its partition goes there (checked to exist before
+ * anything is written); keyed records by murmur2; records without a key all go to one
  * partition per call, rotating between calls (sticky per batch, as Kafka's sticky partitioner does
  * per producer batch), so a batch costs one append per partition instead of one per record.
  */
@@ -51,8 +53,13 @@ export class Partitioner {
     const out = new Int32Array(records.length);
     let sticky = -1;
     for (let i = 0; i < records.length; i++) {
-      const key = records[i]!.key;
-      if (key) {
+      const { key, partition } = records[i]!;
+      if (partition !== undefined) {
+        if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
+          throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `produce to ${topic}: record ${i} names partition ${String(partition)}, but the topic has partitions 0..${partitions - 1}; nothing of the batch was written`);
+        }
+        out[i] = partition;
+      } else if (key) {
         out[i] = partitionForKey(key, partitions);
       } else {
         if (sticky < 0) {

@@ -2,7 +2,7 @@ import { hostname, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { unwatchFile, watchFile } from 'node:fs';
 import { Command, Option } from 'commander';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, MonsoonError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import '../collect/builtins.js';
 import { Agent } from '../collect/agent.js';
@@ -76,7 +76,15 @@ async function runAgent(o: AgentCliOptions): Promise<void> {
     log,
     stuckAfterMs: Number(o.stuckAfter) * 1000,
   });
-  await agent.apply(first.plan);
+  try {
+    await agent.apply(first.plan);
+  } catch (e) {
+    // A component that cannot start (e.g. a bus it cannot open) is a start-up problem, reported as such.
+    const code = e instanceof MonsoonError ? ` (${e.code})` : '';
+    process.stderr.write(`${file}: the agent does not start: ${errorMessage(e)}${code}\n`);
+    await agent.stop(0).catch(() => {});
+    process.exit(1);
+  }
   if (monitorPort !== undefined) {
     const m = await startMonitor({ host: o.monitorHost, port: Number(monitorPort), metrics: agent.metrics, stuck: () => [...agent.watchdog.stuck(), ...agent.problems()] });
     log.info({ port: m.port }, `Metrics are served on http://${o.monitorHost}:${m.port}/metrics and /prometheus.`);

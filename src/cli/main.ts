@@ -6,8 +6,11 @@ import { componentsCommand } from './components.js';
 import { consumeCommand } from './consume.js';
 import { lagCommand } from './lag.js';
 import { produceCommand } from './produce.js';
+import { sqlCommand } from './sql.js';
+import { storeCommand } from './store.js';
 import { topicCommand } from './topic.js';
 import { topologyCommand } from './topology.js';
+import { workerCommand } from './worker.js';
 
 /** `monsoon`: one CLI for every tier; each command lives in its own file. */
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -25,6 +28,9 @@ program.addCommand(consumeCommand());
 program.addCommand(lagCommand());
 program.addCommand(busCommand());
 program.addCommand(topologyCommand());
+program.addCommand(sqlCommand());
+program.addCommand(storeCommand());
+program.addCommand(workerCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);

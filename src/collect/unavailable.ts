@@ -4,12 +4,13 @@ import { registerUnavailable } from '../core/config/component.js';
  * Flume components whose Monsoon tier is not built yet. Naming them gives a clear error instead of an
  * "unknown type" guess, and a config that uses them is never run with the component silently missing.
  */
-const BUS = 'the Kafka/NATS/Redis bus components arrive with the bus tier; until then write to a thrift sink, file_roll or hdfs';
-registerUnavailable('sink', ['kafka', 'org.apache.flume.sink.kafka.KafkaSink'], BUS);
-registerUnavailable('source', ['kafka', 'org.apache.flume.source.kafka.KafkaSource'], BUS);
-registerUnavailable('channel', ['kafka', 'org.apache.flume.channel.kafka.KafkaChannel'], BUS);
-const STORE = 'store writers (HBase, Elasticsearch, Hive, Solr) arrive with the store tier; use hdfs (local rolled files) or file_roll meanwhile';
-registerUnavailable('sink', ['hbase', 'hbase2', 'asynchbase', 'org.apache.flume.sink.hbase.HBaseSink', 'org.apache.flume.sink.hbase2.HBase2Sink', 'org.apache.flume.sink.hbase.AsyncHBaseSink'], STORE);
+registerUnavailable(
+  'channel',
+  ['kafka', 'org.apache.flume.channel.kafka.KafkaChannel'],
+  'a channel on the bus is not built; use a file channel with a kafka (or bus) sink, and a kafka (or bus) source on the reading side',
+);
+const STORE = 'not built yet; use kv (the embedded key-value store, HBase\'s model), postgres, clickhouse, hdfs or file_roll';
+registerUnavailable('sink', ['asynchbase', 'org.apache.flume.sink.hbase.AsyncHBaseSink'], STORE);
 registerUnavailable('sink', ['elasticsearch', 'org.apache.flume.sink.elasticsearch.ElasticSearchSink', 'hive', 'org.apache.flume.sink.hive.HiveSink', 'morphline_solr', 'org.apache.flume.sink.solr.morphline.MorphlineSolrSink'], STORE);
 registerUnavailable('channel', ['jdbc', 'org.apache.flume.channel.jdbc.JdbcChannel'], 'use the file channel for durability');
 registerUnavailable('channel', ['spillablememory', 'org.apache.flume.channel.SpillableMemoryChannel'], 'use the file channel (durable) or the memory channel (fast)');

@@ -36,6 +36,39 @@ export const ErrorCodes = {
   TOPOLOGY_INVALID: 'MON_ERR_TOPOLOGY_INVALID',
   /** A spout or bolt emitted to an undeclared stream, with the wrong number of values, or directly to a task that does not subscribe. */
   TOPOLOGY_EMIT: 'MON_ERR_TOPOLOGY_EMIT',
+  /** StreamCQL text that does not parse; the message has line:column and the offending token. */
+  SQL_SYNTAX: 'MON_ERR_SQL_SYNTAX',
+  SQL_UNKNOWN_STREAM: 'MON_ERR_SQL_UNKNOWN_STREAM',
+  SQL_UNKNOWN_COLUMN: 'MON_ERR_SQL_UNKNOWN_COLUMN',
+  SQL_AMBIGUOUS_COLUMN: 'MON_ERR_SQL_AMBIGUOUS_COLUMN',
+  SQL_TYPE_MISMATCH: 'MON_ERR_SQL_TYPE_MISMATCH',
+  SQL_UNKNOWN_FUNCTION: 'MON_ERR_SQL_UNKNOWN_FUNCTION',
+  SQL_FUNCTION_ARGUMENTS: 'MON_ERR_SQL_FUNCTION_ARGUMENTS',
+  SQL_AGGREGATE_MISUSE: 'MON_ERR_SQL_AGGREGATE_MISUSE',
+  SQL_WINDOW_INVALID: 'MON_ERR_SQL_WINDOW_INVALID',
+  SQL_JOIN_INVALID: 'MON_ERR_SQL_JOIN_INVALID',
+  SQL_UNKNOWN_CLASS: 'MON_ERR_SQL_UNKNOWN_CLASS',
+  SQL_BAD_PROPERTY: 'MON_ERR_SQL_BAD_PROPERTY',
+  SQL_DUPLICATE: 'MON_ERR_SQL_DUPLICATE',
+  SQL_SCHEMA_MISMATCH: 'MON_ERR_SQL_SCHEMA_MISMATCH',
+  SQL_STREAM_ROLE: 'MON_ERR_SQL_STREAM_ROLE',
+  SQL_UNKNOWN_OPERATOR: 'MON_ERR_SQL_UNKNOWN_OPERATOR',
+  SQL_UNSUPPORTED: 'MON_ERR_SQL_UNSUPPORTED',
+  SQL_CYCLE: 'MON_ERR_SQL_CYCLE',
+  /** A store request names a bad table, key, range or column, or a store that does not exist. */
+  STORE_INVALID_ARGUMENT: 'MON_ERR_STORE_INVALID_ARGUMENT',
+  /** The store server could not be reached or did not confirm a write (retriable; nothing counted). */
+  STORE_UNAVAILABLE: 'MON_ERR_STORE_UNAVAILABLE',
+  /** The store server refused the batch for a reason retrying cannot fix (schema, types, permissions). */
+  STORE_REJECTED: 'MON_ERR_STORE_REJECTED',
+  /** A store address names a system Monsoon cannot reach from here (webhdfs://, hdfs://). */
+  STORE_UNSUPPORTED: 'MON_ERR_STORE_UNSUPPORTED',
+  /** A windowed bolt's window configuration is invalid (lengths, slide, lag, or a message timeout shorter than length + slide). */
+  WINDOW_INVALID: 'MON_ERR_WINDOW_INVALID',
+  /** A windowed bolt task holds topology.bolts.window.max.tuples tuples: the input is failed (replayed later). */
+  WINDOW_FULL: 'MON_ERR_WINDOW_FULL',
+  /** The state store (LMDB environment or its directory) could not be opened, read or written. */
+  STATE_STORE: 'MON_ERR_STATE_STORE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

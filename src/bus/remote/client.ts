@@ -185,7 +185,9 @@ export class RemoteBus implements Bus {
   async produce(topic: string, records: BusRecord[]): Promise<ProducedOffset[]> {
     if (this.closed) throw new MonsoonError(ErrorCodes.BUS_CLOSED, `the bus at ${this.url} is closed`);
     const payload = encodeRecords(topic, records, Date.now());
-    const run = this.call(Op.PRODUCE, { topic, count: records.length }, payload);
+    // Partitions named by records travel in the header (absent when none does), as `null` for the others.
+    const partitions = records.some((r) => r.partition !== undefined) ? records.map((r) => r.partition ?? null) : undefined;
+    const run = this.call(Op.PRODUCE, partitions ? { topic, count: records.length, partitions } : { topic, count: records.length }, payload);
     this.inflight.add(run);
     try {
       const f = await run;

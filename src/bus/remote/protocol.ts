@@ -18,6 +18,7 @@ import type { BusRecord, ConsumedRecord } from '../bus.js';
  *   i32 keyLength (-1: null) · key · u32 valueLength · value · f64 timestamp · u16 headerCount ·
  *   headerCount × (u16 nameLength · name · u32 valueLength · value)   (header names/values UTF-8)
  * Consumed record (POLL reply payload): f64 offset, then the same fields as a produced record.
+ * A PRODUCE header's optional `partitions` lists, per record, the partition it names or null.
  * PRODUCE reply payload: per record, in request order, u32 partition · f64 offset.
  */
 export const PROTOCOL_VERSION = 1;

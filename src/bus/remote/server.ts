@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
-import type { Bus, Consumer, OffsetCommit, SeekTarget, TopicConfig, TopicPartition } from '../bus.js';
+import type { Bus, BusRecord, Consumer, OffsetCommit, SeekTarget, TopicConfig, TopicPartition } from '../bus.js';
 import { decodeRecords, encodeConsumed, encodeFrame, ERROR_REPLY, errorHeader, FrameReader, Op, PROTOCOL_VERSION, REPLY, type Frame } from './protocol.js';
 
 /**
@@ -188,7 +188,9 @@ class Connection {
         await this.bus.admin.deleteTopic(str(h, 'name'));
         return { header: {} };
       case Op.PRODUCE: {
-        const offsets = await this.bus.produce(str(h, 'topic'), decodeRecords(f.payload, num(h, 'count')));
+        const records = decodeRecords(f.payload, num(h, 'count'));
+        withPartitions(records, h.partitions);
+        const offsets = await this.bus.produce(str(h, 'topic'), records);
         const out = Buffer.allocUnsafe(offsets.length * 12);
         let at = 0;
         for (const o of offsets) {
@@ -262,5 +264,19 @@ class Connection {
     const cut = setTimeout(() => this.socket.destroy(), 2000);
     await this.ended;
     clearTimeout(cut);
+  }
+}
+
+/** Applies a PRODUCE header's `partitions` (one entry per record, null for records naming none). */
+function withPartitions(records: BusRecord[], partitions: unknown): void {
+  if (partitions === undefined) return;
+  if (!Array.isArray(partitions) || partitions.length !== records.length) {
+    throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `a PRODUCE frame's partitions list has ${Array.isArray(partitions) ? partitions.length : 'no'} entries for ${records.length} records`);
+  }
+  for (let i = 0; i < records.length; i++) {
+    const p: unknown = partitions[i];
+    if (p === null) continue;
+    if (typeof p !== 'number') throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `a PRODUCE frame names partition ${JSON.stringify(p)} for record ${i}`);
+    records[i]!.partition = p;
   }
 }

@@ -25,6 +25,8 @@ export interface ComponentSpec<C = unknown, Ctx = unknown, R = unknown> {
   maps?: readonly string[];
   /** Legacy property names still found in old configs → the current name. */
   deprecated?: Readonly<Record<string, string>>;
+  /** Properties accepted for compatibility but without effect in Monsoon → why (a warning says so). */
+  ignored?: Readonly<Record<string, string>>;
   /** Keys handled by the agent config itself rather than by the component (e.g. `channels`). */
   reserved?: readonly string[];
   /** The batch size this component moves per channel transaction, checked against transactionCapacity. */
@@ -114,6 +116,11 @@ export function validateComponent<C>(spec: ComponentSpec<C>, raw: Record<string,
 
   for (const [key, value] of Object.entries(raw)) {
     if (reserved.has(key) || [...reserved].some((r) => key.startsWith(`${r}.`))) continue;
+    const why = spec.ignored?.[key];
+    if (why !== undefined) {
+      warnings.push({ key: `${prefix}.${key}`, message: `is ignored: ${why}` });
+      continue;
+    }
     const renamed = spec.deprecated?.[key];
     if (renamed !== undefined) {
       warnings.push({ key: `${prefix}.${key}`, message: `is deprecated; use ${prefix}.${renamed}` });

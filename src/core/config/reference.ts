@@ -45,7 +45,8 @@ function section(spec: AnySpec): string {
     lines.push('');
   }
   for (const [old, now] of Object.entries(spec.deprecated ?? {})) lines.push(`- \`${old}\` is accepted as a deprecated name for \`${now}\`.`);
-  if (spec.deprecated && Object.keys(spec.deprecated).length) lines.push('');
+  for (const [key, why] of Object.entries(spec.ignored ?? {})) lines.push(`- \`${key}\` is accepted and ignored: ${why}`);
+  if (Object.keys(spec.deprecated ?? {}).length || Object.keys(spec.ignored ?? {}).length) lines.push('');
   return lines.join('\n');
 }
 

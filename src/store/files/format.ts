@@ -1,0 +1,84 @@
+import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import type { FieldValue } from '../writer.js';
+
+/**
+ * File names and record layout of rolled files, as Storm's storm-hdfs users know them:
+ * DefaultFileNameFormat names a file `{prefix}{componentId}-{taskId}-{rotation}-{timestamp}{extension}`
+ * (defaults: no prefix, `.txt`); DelimitedRecordFormat writes the chosen fields joined by a field
+ * delimiter (`,`), each record ended by a record delimiter (`\n`).
+ */
+export interface FileNameFormat {
+  prefix: string;
+  extension: string;
+  componentId: string;
+  taskId: number;
+}
+
+export function fileName(f: FileNameFormat, rotation: number, timestamp: number): string {
+  return `${f.prefix}${f.componentId}-${f.taskId}-${rotation}-${timestamp}${f.extension}`;
+}
+
+/** The rotation number of a file named by `f`, or undefined when the name is not one of its files. */
+export function rotationOf(f: FileNameFormat, name: string): number | undefined {
+  const head = `${f.prefix}${f.componentId}-${f.taskId}-`;
+  if (!name.startsWith(head) || !name.endsWith(f.extension)) return undefined;
+  const m = /^(\d+)-(\d+)$/.exec(name.slice(head.length, name.length - f.extension.length));
+  return m ? Number(m[1]) : undefined;
+}
+
+
+/** Serialises rows as delimited records, one buffer per batch. */
+export class DelimitedRecordFormat {
+  private readonly fd: Buffer;
+  private readonly rd: Buffer;
+  constructor(
+    readonly fields: readonly string[],
+    fieldDelimiter = ',',
+    recordDelimiter = '\n',
+  ) {
+    if (fields.length === 0) throw new MonsoonError(ErrorCodes.STORE_INVALID_ARGUMENT, 'a delimited record format needs at least one field');
+    this.fd = Buffer.from(fieldDelimiter);
+    this.rd = Buffer.from(recordDelimiter);
+  }
+
+  format(rows: readonly Readonly<Record<string, FieldValue>>[]): Buffer {
+    const parts: Buffer[] = [];
+    for (const row of rows) {
+      for (let i = 0; i < this.fields.length; i++) {
+        if (i > 0) parts.push(this.fd);
+        const v = row[this.fields[i]!];
+        if (v === null || v === undefined) continue;
+        parts.push(Buffer.isBuffer(v) ? v : Buffer.from(String(v)));
+      }
+      parts.push(this.rd);
+    }
+    return Buffer.concat(parts);
+  }
+}
+
+/** `\t`, `\n`, `\r`, `\0` and `\\` written literally in a config value, as the characters they name. */
+export function unescapeDelimiter(s: string): string {
+  return s.replace(/\\([tnr0\\])/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r', '0': '\0', '\\': '\\' })[c]!);
+}
+
+const SIZE_UNITS = { KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 } as const;
+const TIME_UNITS = { SECONDS: 1000, MINUTES: 60_000, HOURS: 3_600_000, DAYS: 86_400_000 } as const;
+export type SizeUnit = keyof typeof SIZE_UNITS;
+export type TimeUnit = keyof typeof TIME_UNITS;
+export const sizeUnits = Object.keys(SIZE_UNITS) as SizeUnit[];
+export const timeUnits = Object.keys(TIME_UNITS) as TimeUnit[];
+
+/** FileSizeRotationPolicy(count, units) in bytes. */
+export const rotationBytes = (count: number, unit: SizeUnit) => Math.floor(count * SIZE_UNITS[unit]);
+/** TimedRotationPolicy(count, units) in milliseconds. */
+export const rotationMs = (count: number, unit: TimeUnit) => Math.floor(count * TIME_UNITS[unit]);
+
+/** hdfs:// and webhdfs:// need a Hadoop cluster, which nothing here can talk to: a clear error. */
+export function checkLocalUrl(url: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === 'hdfs' || scheme === 'webhdfs' || scheme === 'swebhdfs') {
+    throw new MonsoonError(ErrorCodes.STORE_UNSUPPORTED, `${url}: ${scheme}:// is not available — Monsoon has no HDFS/WebHDFS client and no Hadoop to test one against; write to a local (or mounted) directory with a file:// URL or a path`);
+  }
+  if (scheme !== undefined && scheme !== 'file') throw new MonsoonError(ErrorCodes.STORE_UNSUPPORTED, `${url}: ${scheme}:// is not a supported file system; use a local path or file://`);
+  return scheme === 'file' ? url.replace(/^file:(\/\/[^/]*)?/i, '') : url;
+}

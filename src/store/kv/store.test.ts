@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { makeEvent } from '../../core/event.js';
+import { isRetriable, MonsoonError } from '../../core/errors.js';
+import { memoryChannel, scratchDir, sinkContext } from '../../collect/testkit.js';
+import { putAll } from '../../collect/sinks/sink-testkit.js';
+import { resolveComponent, validateComponent } from '../../core/config/component.js';
+import '../../collect/builtins.js';
+import { decodeKey, encodeKey, escapePart } from './keys.js';
+import { kvGet, kvScan } from './lookup.js';
+import { KvStore } from './store.js';
+
+const rows = (rs: Array<{ row: Buffer }>) => rs.map((r) => r.row.toString());
+
+describe('kv cell keys', () => {
+  it('sort cells by row (bytewise, shorter prefix first), then family, then qualifier, for rows holding 0x00 and 0xFF', () => {
+    const alphabet = [0x00, 0x01, 0x61, 0xfe, 0xff];
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 200; i++) parts.push(Buffer.from(Array.from({ length: i % 4 }, (_, j) => alphabet[(i * 7 + j * 3) % alphabet.length]!)));
+    const cells = parts.flatMap((row) => [Buffer.from('a'), Buffer.from('b')].map((q) => ({ row, q, key: encodeKey(row, Buffer.from('f'), q) })));
+    const byKey = [...cells].sort((x, y) => Buffer.compare(x.key, y.key));
+    const byTuple = [...cells].sort((x, y) => Buffer.compare(x.row, y.row) || Buffer.compare(x.q, y.q));
+    assert.deepEqual(byKey.map((c) => [c.row.toString('hex'), c.q.toString()]), byTuple.map((c) => [c.row.toString('hex'), c.q.toString()]));
+    for (const c of cells) assert.deepEqual(decodeKey(c.key), [c.row, Buffer.from('f'), c.q]);
+  });
+
+  it('keep a row prefix a prefix of the key', () => {
+    const row = Buffer.from([0x61, 0x00, 0x62]);
+    assert.ok(encodeKey(row, Buffer.from('f'), Buffer.from('q')).subarray(0, 3).equals(escapePart(row.subarray(0, 2))));
+  });
+});
+
+describe('kv store', () => {
+  it('writes idempotently: a replayed batch leaves every cell as it was', async () => {
+    const store = KvStore.open(scratchDir('kv-'));
+    const t = store.table('cdr');
+    const batch = Array.from({ length: 100 }, (_, i) => ({ row: `r${String(i).padStart(3, '0')}`, family: 'cf', qualifier: 'payload', value: `v${i}` }));
+    await t.write(batch);
+    await t.write(batch);
+    const all = t.scan();
+    assert.equal(all.length, 100);
+    assert.ok(all.every((r) => r.cells.length === 1));
+    await t.write([{ row: 'r000', family: 'cf', qualifier: 'payload', value: 'changed' }]);
+    assert.equal(t.get('r000')[0]!.value.toString(), 'changed');
+    await store.close();
+  });
+
+  it('gets a row whole, by family and by columns; scans by prefix, by [start, stop) and with a limit', async () => {
+    const store = KvStore.open(scratchDir('kv-'));
+    const t = store.table('subs');
+    await t.write([
+      { row: '1380000', family: 'a', qualifier: 'x', value: '1' },
+      { row: '1380000', family: 'b', qualifier: 'y', value: '2' },
+      { row: '1380000', family: 'a', qualifier: 'w', value: '0' },
+      { row: '13800001', family: 'a', qualifier: 'x', value: '3' },
+      { row: '1380001', family: 'a', qualifier: 'x', value: '4' },
+      { row: '1390000', family: 'a', qualifier: 'x', value: '5' },
+      { row: Buffer.from([0x31, 0x33, 0x38, 0x00]), family: 'a', qualifier: 'x', value: Buffer.from([0xff]) },
+    ]);
+    assert.deepEqual(t.get('1380000').map((c) => `${c.family}:${c.qualifier}=${c.value}`), ['a:w=0', 'a:x=1', 'b:y=2']);
+    assert.deepEqual(t.get('1380000', { family: 'b' }).map((c) => c.value.toString()), ['2']);
+    assert.deepEqual(t.get('1380000', { columns: ['b:y', 'a:nope', 'a:x'] }).map((c) => c.value.toString()), ['2', '1']);
+    assert.deepEqual(t.get('138000'), []);
+    assert.deepEqual(rows(t.scan({ prefix: '1380000' })), ['1380000', '13800001']);
+    assert.deepEqual(rows(t.scan({ prefix: '138000' })), ['1380000', '13800001', '1380001']);
+    assert.deepEqual(rows(t.scan({ prefix: '138' })).length, 4);
+    assert.deepEqual(rows(t.scan({ start: '1380000', stop: '1380001' })), ['1380000', '13800001']);
+    assert.deepEqual(rows(t.scan({ start: '13800001' })), ['13800001', '1380001', '1390000']);
+    assert.deepEqual(rows(t.scan({ stop: '1380000' })), ['138\0']);
+    assert.deepEqual(rows(t.scan({ prefix: '13', limit: 2 })), ['138\0', '1380000']);
+    assert.deepEqual(rows(t.scan({ start: '2', stop: '1' })), []);
+    assert.deepEqual(t.scan({ prefix: '1380000', family: 'b' }).map((r) => r.cells.length), [1]);
+    await store.close();
+  });
+
+  it('refuses bad table names and oversize keys without writing any cell of the batch', async () => {
+    const store = KvStore.open(scratchDir('kv-'));
+    assert.throws(() => store.table('a/b'), (e: unknown) => e instanceof MonsoonError && e.code === 'MON_ERR_STORE_INVALID_ARGUMENT');
+    const t = store.table('t');
+    await assert.rejects(t.write([{ row: 'ok', family: 'f', qualifier: 'q', value: 'v' }, { row: randomBytes(3000), family: 'f', qualifier: 'q', value: 'v' }]), (e: unknown) => e instanceof MonsoonError && !isRetriable(e) && /over the 1978-byte limit/.test(e.message));
+    assert.deepEqual(t.scan(), []);
+    await store.close();
+  });
+
+  it('reads through kvGet/kvScan as JSON, refusing a missing store or table', async () => {
+    const dir = scratchDir('kv-');
+    const store = KvStore.open(dir);
+    await store.table('t').write([{ row: 'r1', family: 'f', qualifier: 'q', value: Buffer.from([0xc3, 0x28]) }, { row: 'r2', family: 'f', qualifier: 'q', value: 'héllo' }]);
+    assert.deepEqual(await kvGet(dir, 't', 'r2'), { row: 'r2', columns: { 'f:q': 'héllo' } });
+    assert.deepEqual(await kvScan(dir, 't', { limit: 1 }), [{ row: 'r1', columns: { 'f:q': { base64: Buffer.from([0xc3, 0x28]).toString('base64') } } }]);
+    assert.equal(await kvGet(dir, 't', 'r3'), undefined);
+    await assert.rejects(kvGet(dir, 'nope', 'r1'), /no table "nope"/);
+    await assert.rejects(kvGet(scratchDir('kv-'), 't', 'r1'), /no key-value store in/);
+    await store.close();
+  });
+});
+
+describe('kv sink', () => {
+  const build = (props: Record<string, string>) => {
+    const r = resolveComponent('sink', props.type!);
+    assert.ok('spec' in r);
+    const v = validateComponent(r.spec, props, 'a1.sinks.k1');
+    return { spec: r.spec, v };
+  };
+
+  it('maps events to cells (identity row key, body → payload, chosen headers) and a replay adds nothing', async () => {
+    const dir = scratchDir('kv-');
+    const { spec, v } = build({ type: 'hbase', table: 'calls', columnFamily: 'cdr', store: dir, headerColumns: 'msisdn', batchSize: '10' });
+    assert.deepEqual(v.errors, []);
+    const ch = memoryChannel();
+    const sink = spec.create(v.config, sinkContext('k1', ch));
+    await sink.start();
+    const events = Array.from({ length: 25 }, (_, i) => makeEvent(`call ${i}`, { 'monsoon.origin': 'h1/a1', 'monsoon.seq': String(i), msisdn: `138${i % 3}`, other: 'x' }));
+    const copy = () => events.map((e) => makeEvent(Buffer.from(e.body), { ...e.headers }));
+    await putAll(ch, copy());
+    await putAll(ch, copy()); // the same events again, as a redelivery would bring them
+    while ((await sink.process()) === 'READY');
+    await sink.stop();
+    const got = await kvScan(dir, 'calls', {});
+    assert.equal(got.length, 25);
+    assert.deepEqual(got[3], { row: 'h1/a1:0000000000000003', columns: { 'cdr:msisdn': '1380', 'cdr:payload': 'call 3' } });
+  });
+
+  it('takes a row-key template and reports Flume HBase options it cannot honour', () => {
+    const { v } = build({ type: 'org.apache.flume.sink.hbase.HBaseSink', table: 't', columnFamily: 'f', rowKey: '%{msisdn}:%{identity}', 'serializer.rowPrefix': 'p-' });
+    assert.deepEqual(v.errors, []);
+    const bad = build({ type: 'kv', table: 't/x', columnFamily: 'f', zookeeperQuorum: 'zk:2181', 'serializer.incrementColumn': 'c', serializer: 'org.apache.flume.sink.hbase.RegexHbaseEventSerializer' }).v;
+    assert.deepEqual(bad.errors.map((e) => e.key).sort(), ['a1.sinks.k1.serializer', 'a1.sinks.k1.serializer.incrementColumn', 'a1.sinks.k1.table', 'a1.sinks.k1.zookeeperQuorum']);
+  });
+
+  it('fails a batch of events without identity with a non-retriable error naming the fix, and keeps it in the channel', async () => {
+    const dir = scratchDir('kv-');
+    const { spec, v } = build({ type: 'kv', table: 't', columnFamily: 'f', store: dir });
+    const ch = memoryChannel();
+    const sink = spec.create(v.config, sinkContext('k1', ch));
+    await sink.start();
+    await putAll(ch, [makeEvent('no id')]);
+    await assert.rejects(sink.process(), (e: unknown) => e instanceof MonsoonError && !e.retriable && /has no identity/.test(e.message));
+    assert.equal(ch.size(), 1);
+    await sink.stop();
+  });
+});

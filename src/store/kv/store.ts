@@ -1,0 +1,194 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
+import { decodeKey, encodeKey, escapePart, prefixEnd, prefixRange } from './keys.js';
+import { checkFamilyName, checkTableName, invalid } from './names.js';
+
+/**
+ * The embedded key-value store (HBase's data model on LMDB): tables of rows; a row holds cells
+ * addressed by column family and qualifier. A write replaces the cell at (row, family, qualifier), so
+ * writing a batch again leaves the table as it was — replays never duplicate. Reads are a row by key
+ * (optionally one family or some columns) and scans over a row-key prefix or a [start, stop) range.
+ *
+ * One store is one directory holding one LMDB environment (kv.mdb); each table is a named LMDB
+ * database in it. Several processes may open the same store: LMDB serialises writers and readers
+ * see committed snapshots, so `monsoon store get` works while an agent writes.
+ */
+export interface Cell {
+  row: Buffer | string;
+  family: string;
+  qualifier: Buffer | string;
+  value: Buffer | string;
+}
+
+export interface RowCell {
+  family: string;
+  qualifier: Buffer;
+  value: Buffer;
+}
+
+export interface Row {
+  row: Buffer;
+  cells: RowCell[];
+}
+
+export interface GetOptions {
+  /** Only cells of this family. */
+  family?: string;
+  /** Only these columns, each `family:qualifier` (or a bare qualifier of `family`). */
+  columns?: readonly string[];
+}
+
+export interface ScanOptions {
+  /** Rows whose key starts with this. */
+  prefix?: Buffer | string;
+  /** First row key included (with `stop`, a [start, stop) range). */
+  start?: Buffer | string;
+  /** First row key excluded. */
+  stop?: Buffer | string;
+  /** At most this many rows. */
+  limit?: number;
+  family?: string;
+}
+
+const bytes = (v: Buffer | string) => (typeof v === 'string' ? Buffer.from(v) : v);
+
+/** LMDB's largest key with its default page size. */
+export const MAX_KEY_BYTES = 1978;
+/** Named databases the environment can hold (tables). */
+const MAX_TABLES = 256;
+export class KvStore {
+  private readonly tables = new Map<string, KvTable>();
+
+  private constructor(
+    readonly dir: string,
+    private readonly root: RootDatabase,
+    private readonly readOnly: boolean,
+  ) {}
+
+  /**
+   * Opens the store in `dir`, creating it unless `readOnly`. A read-only open of a directory without
+   * a store fails with MON_ERR_STORE_INVALID_ARGUMENT instead of creating one.
+   */
+  static open(dir: string, opts: { readOnly?: boolean } = {}): KvStore {
+    const path = join(dir, 'kv.mdb');
+    if (opts.readOnly) {
+      if (!existsSync(path)) throw invalid(`no key-value store in ${dir} (${path} does not exist)`);
+    } else mkdirSync(dir, { recursive: true });
+    const root = open({ path, maxDbs: MAX_TABLES, readOnly: opts.readOnly ?? false });
+    return new KvStore(dir, root, opts.readOnly ?? false);
+  }
+
+  /** The table `name`; created on first use unless the store is read-only (then it must exist). */
+  table(name: string): KvTable {
+    checkTableName(name);
+    let t = this.tables.get(name);
+    if (t) return t;
+    // lmdb's `create: false` (undocumented in its types) returns nothing for a missing table instead of creating it.
+    const opts = { name, keyEncoding: 'binary', encoding: 'binary', create: !this.readOnly } as DatabaseOptions & { name: string };
+    const db = this.root.openDB(opts) as Database<Buffer, Buffer> | undefined;
+    if (!db) throw invalid(`no table ${JSON.stringify(name)} in the key-value store ${this.dir}`);
+    t = new KvTable(name, db, this.root);
+    this.tables.set(name, t);
+    return t;
+  }
+
+  /** Names of the tables in the store. */
+  tableNames(): string[] {
+    return [...this.root.getKeys({})].map(String);
+  }
+
+  async close(): Promise<void> {
+    this.tables.clear();
+    await this.root.close();
+  }
+}
+
+export class KvTable {
+  constructor(
+    readonly name: string,
+    private readonly db: Database<Buffer, Buffer>,
+    private readonly root: RootDatabase,
+  ) {}
+
+  /**
+   * Writes every cell in one LMDB transaction and resolves once it is committed and flushed to disk.
+   * Cells are checked before anything is written, so a bad cell fails the batch as a whole.
+   */
+  async write(cells: readonly Cell[]): Promise<void> {
+    if (cells.length === 0) return;
+    const entries: Array<[Buffer, Buffer]> = new Array(cells.length);
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells[i]!;
+      const row = bytes(c.row);
+      if (row.length === 0) throw invalid(`table ${this.name}: a cell has an empty row key`);
+      checkFamilyName(c.family);
+      const key = encodeKey(row, Buffer.from(c.family), bytes(c.qualifier));
+      if (key.length > MAX_KEY_BYTES) {
+        throw invalid(`table ${this.name}: the cell key of row ${JSON.stringify(row.subarray(0, 64).toString())}… is ${key.length} bytes encoded, over the ${MAX_KEY_BYTES}-byte limit; shorten the row key or qualifier`);
+      }
+      entries[i] = [key, bytes(c.value)];
+    }
+    await this.root.transaction(() => {
+      for (const [k, v] of entries) this.db.put(k, v);
+    });
+    await this.root.flushed;
+  }
+
+  /** The cells of one row (none: an empty array), in family then qualifier order. */
+  get(row: Buffer | string, opts: GetOptions = {}): RowCell[] {
+    const r = bytes(row);
+    if (opts.columns?.length) {
+      const out: RowCell[] = [];
+      for (const col of opts.columns) {
+        const i = col.indexOf(':');
+        const family = i >= 0 ? col.slice(0, i) : opts.family;
+        if (family === undefined) throw invalid(`column ${JSON.stringify(col)} names no family; write family:qualifier or give a family`);
+        const qualifier = Buffer.from(i >= 0 ? col.slice(i + 1) : col);
+        const value = this.db.get(encodeKey(r, Buffer.from(family), qualifier));
+        if (value !== undefined) out.push({ family, qualifier, value });
+      }
+      return out;
+    }
+    const start = opts.family === undefined ? encodeKey(r) : encodeKey(r, Buffer.from(opts.family));
+    const rows = this.rangeRows(start, prefixEnd(start), 1, undefined);
+    return rows[0]?.cells ?? [];
+  }
+
+  /** Rows in key order over a prefix, a [start, stop) range, or the whole table; `limit` counts rows. */
+  scan(opts: ScanOptions = {}): Row[] {
+    if (opts.prefix !== undefined && (opts.start !== undefined || opts.stop !== undefined)) throw invalid('a scan takes either a prefix or a start/stop range, not both');
+    const limit = opts.limit ?? Infinity;
+    if (!(limit >= 0)) throw invalid(`scan limit must be a non-negative number, got ${opts.limit}`);
+    let start: Buffer | undefined;
+    let end: Buffer | undefined;
+    if (opts.prefix !== undefined) ({ start, end } = prefixRange(bytes(opts.prefix)));
+    else {
+      start = opts.start === undefined ? undefined : escapePart(bytes(opts.start));
+      end = opts.stop === undefined ? undefined : escapePart(bytes(opts.stop));
+      if (start && end && Buffer.compare(start, end) >= 0) return [];
+    }
+    return this.rangeRows(start, end, limit, opts.family);
+  }
+
+  private rangeRows(start: Buffer | undefined, end: Buffer | undefined, limit: number, family: string | undefined): Row[] {
+    const rows: Row[] = [];
+    if (limit === 0) return rows;
+    let cur: Row | undefined;
+    for (const { key, value } of this.db.getRange({ start, end })) {
+      const [row, fam, qualifier] = decodeKey(key);
+      if (!row || !fam || !qualifier) continue;
+      if (!cur || !cur.row.equals(row)) {
+        if (cur && cur.cells.length) {
+          rows.push(cur);
+          if (rows.length >= limit) return rows;
+        }
+        cur = { row, cells: [] };
+      }
+      const f = fam.toString();
+      if (family === undefined || f === family) cur.cells.push({ family: f, qualifier, value });
+    }
+    if (cur && cur.cells.length && rows.length < limit) rows.push(cur);
+    return rows;
+  }
+}
