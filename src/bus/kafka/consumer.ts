@@ -35,6 +35,13 @@ interface Queued {
 
 const headerValue = (v: Buffer | string | Array<Buffer | string> | undefined): string | undefined => (v === undefined ? undefined : Array.isArray(v) ? headerValue(v[v.length - 1]) : v.toString());
 
+/** A SyncGroup answered INVALID_REQUEST (the error or its innermost cause). */
+function isSyncRace(e: unknown): boolean {
+  let c = e as { cause?: unknown; type?: string } | undefined;
+  while (c && c.cause) c = c.cause as typeof c;
+  return c?.type === 'INVALID_REQUEST';
+}
+
 /**
  * A member of a Kafka consumer group: the broker runs the group protocol (join, sync, heartbeats,
  * rebalances), kafkajs fetches, and this class turns its push of batches into the contract's poll. A
@@ -52,6 +59,8 @@ export class KafkaConsumer extends GroupConsumer<Owned> {
   private joinFailed: Error | undefined;
   /** Counts assignments, so a retried one is dropped once a newer one arrived. */
   private generation = 0;
+  /** Times the fetch loop was started again after a SyncGroup race (bounded). */
+  private reruns = 0;
 
   constructor(
     id: string,
@@ -76,6 +85,12 @@ export class KafkaConsumer extends GroupConsumer<Owned> {
       const { error, restart } = e.payload as { error: Error; restart?: boolean };
       this.host.log.warn({ err: error }, `Kafka consumer ${this.id} of group ${this.group} ${restart ? 'failed and restarts' : 'stopped'}.`);
       if (restart) return; // kafkajs rejoins the group; the next GROUP_JOIN assigns again
+      if (!this.closed && isSyncRace(error) && this.reruns++ < 5) {
+        // librdkafka's mock cluster answers a SyncGroup that crossed a membership change with
+        // INVALID_REQUEST (a broker answers REBALANCE_IN_PROGRESS, which kafkajs retries): join again.
+        setTimeout(() => void this.rerun(), 500).unref();
+        return;
+      }
       this.joinFailed = error;
       this.joined?.();
       this.wakeUp?.();
@@ -83,7 +98,7 @@ export class KafkaConsumer extends GroupConsumer<Owned> {
     try {
       await this.kc.connect();
       await this.kc.subscribe({ topics: [...this.topics], fromBeginning: this.from === 'earliest' });
-      await this.kc.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+      await this.runLoop();
     } catch (e) {
       throw kafkaError(e, `consumer of group ${this.group} on ${this.topics.join(', ')}`);
     }
@@ -94,6 +109,23 @@ export class KafkaConsumer extends GroupConsumer<Owned> {
     if (this.joinFailed) throw kafkaError(this.joinFailed, `consumer of group ${this.group}`);
     if (this.owned.size === 0 && this.joined) {
       throw new MonsoonError(ErrorCodes.BUS_UNAVAILABLE, `consumer of group ${this.group}: no assignment from the group coordinator within ${this.host.joinTimeoutMs} ms`, { retriable: true });
+    }
+  }
+
+  private runLoop(): Promise<void> {
+    return this.kc.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+  }
+
+  /** Connects and runs the fetch loop again after kafkajs stopped it (see isSyncRace). */
+  private async rerun(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.kc.connect();
+      await this.runLoop();
+    } catch (e) {
+      this.joinFailed = e as Error;
+      this.joined?.();
+      this.wakeUp?.();
     }
   }
 
