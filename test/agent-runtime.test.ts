@@ -123,7 +123,7 @@ a1.sinks.k1.type = file_roll\na1.sinks.k1.channel = c1\na1.sinks.k1.sink.directo
       await new Promise((r) => setTimeout(r, 1500)); // the file is polled every second
     }
     write(500);
-    await until(() => outputLines(out).length >= n, 20_000, `${n} lines in the output`, agent);
+    await until(() => outputLines(out).length >= n, 60_000, `${n} lines in the output`, agent);
     await new Promise((r) => setTimeout(r, 500));
     const got = outputLines(out);
     assert.equal(got.length, n, 'no line repeated');
