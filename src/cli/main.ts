@@ -1,18 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { agentCommand } from './agent.js';
-import { busCommand } from './bus.js';
-import { componentsCommand } from './components.js';
-import { consumeCommand } from './consume.js';
-import { lagCommand } from './lag.js';
-import { produceCommand } from './produce.js';
-import { sqlCommand } from './sql.js';
-import { storeCommand } from './store.js';
-import { topicCommand } from './topic.js';
-import { topologyCommand } from './topology.js';
-import { workerCommand } from './worker.js';
 
-/** `monsoon`: one CLI for every tier; each command lives in its own file. */
+/**
+ * `monsoon`: one CLI for every tier; each command lives in its own file. A command's module (and
+ * everything it pulls in: the SQL parser, the store clients, every collect component) is loaded
+ * only when that command runs, so that `monsoon agent` starts without compiling the rest; help and
+ * unknown commands load them all, in this order.
+ */
+const COMMANDS: ReadonlyArray<[string, () => Promise<Command>]> = [
+  ['agent', async () => (await import('./agent.js')).agentCommand()],
+  ['components', async () => (await import('./components.js')).componentsCommand()],
+  ['topic', async () => (await import('./topic.js')).topicCommand()],
+  ['produce', async () => (await import('./produce.js')).produceCommand()],
+  ['consume', async () => (await import('./consume.js')).consumeCommand()],
+  ['lag', async () => (await import('./lag.js')).lagCommand()],
+  ['bus', async () => (await import('./bus.js')).busCommand()],
+  ['topology', async () => (await import('./topology.js')).topologyCommand()],
+  ['sql', async () => (await import('./sql.js')).sqlCommand()],
+  ['store', async () => (await import('./store.js')).storeCommand()],
+  ['worker', async () => (await import('./worker.js')).workerCommand()],
+];
+
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('monsoon')
@@ -20,17 +28,9 @@ const program = new Command('monsoon')
   .version(pkg.version, '-V, --version', 'print the version and exit')
   .showHelpAfterError();
 
-program.addCommand(agentCommand());
-program.addCommand(componentsCommand());
-program.addCommand(topicCommand());
-program.addCommand(produceCommand());
-program.addCommand(consumeCommand());
-program.addCommand(lagCommand());
-program.addCommand(busCommand());
-program.addCommand(topologyCommand());
-program.addCommand(sqlCommand());
-program.addCommand(storeCommand());
-program.addCommand(workerCommand());
+const wanted = process.argv[2];
+const only = COMMANDS.find(([name]) => name === wanted);
+for (const [, make] of only ? [only] : COMMANDS) program.addCommand(await make());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -55,16 +55,32 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** A group of appends whose bytes were written (or failed to be), before its sync. */
+interface Written {
+  placed: LogPosition[];
+  fh: FileHandle | undefined;
+  /** The log position right after the group. */
+  end: LogPosition;
+  /** Whether the group is in the same file right after the previous group's bytes (so it is lost if they are). */
+  follows: boolean;
+  error?: unknown;
+}
+
 /**
- * Appends transactions to the log. Appends that arrive while a write+fdatasync is in flight queue up
- * and share the next one (group commit). `apply` callbacks run in log order right after the data is
- * durable, before any append promise resolves, so in-memory state always matches a log prefix.
+ * Appends transactions to the log. Appends that arrive while a group is being written queue up and
+ * share the next write+fdatasync (group commit). The next group is written while the previous one
+ * syncs (two fdatasyncs may run at once), so an append that arrives during a sync does not wait for
+ * it before its own bytes go out. Groups still complete in log order: `apply` callbacks run in log
+ * order right after the data is durable, before any append promise resolves, so in-memory state
+ * always matches a log prefix. A group written right after one that failed fails too (its bytes may
+ * follow garbage), and later groups go to a fresh file.
  */
 export class LogWriter {
   private fh: FileHandle | undefined;
   private offset = 0;
   private pending: Pending[] = [];
   private flushing: Promise<void> | undefined;
+  private arrived: (() => void) | undefined;
   private needRoll = false;
   /** fdatasync calls made for appends; fewer than appends when commits were grouped. */
   syncs = 0;
@@ -111,6 +127,7 @@ export class LogWriter {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ buf, apply, resolve, reject });
       if (!this.flushing) this.flushing = this.flushLoop();
+      else this.arrived?.();
     });
   }
 
@@ -127,20 +144,50 @@ export class LogWriter {
   }
 
   private async flushLoop(): Promise<void> {
+    // `last`: the completion of the newest group (true when it was applied); `before`: of the one
+    // ahead of it. A group is written only once `before` completed: at most two groups sync at once.
+    let last: Promise<boolean> = Promise.resolve(true);
+    let before = last;
     try {
-      while (this.pending.length > 0) await this.flushBatch(this.pending.splice(0));
+      for (;;) {
+        if (this.pending.length === 0) {
+          const arrival = new Promise<boolean>((r) => (this.arrived = () => r(false)));
+          const settled = await Promise.race([last.then(() => true), arrival]);
+          this.arrived = undefined;
+          if (settled && this.pending.length === 0) return;
+          continue;
+        }
+        await before;
+        const group = this.pending.splice(0);
+        const prev = last;
+        const written = await this.write(group, prev);
+        before = prev;
+        last = this.complete(group, written, prev);
+      }
     } finally {
+      this.arrived = undefined;
       this.flushing = undefined;
     }
   }
 
-  private async flushBatch(batch: Pending[]): Promise<void> {
+  /** Places and writes a group; a group that may roll to a new file first waits for `prev`. */
+  private async write(group: Pending[], prev: Promise<boolean>): Promise<Written> {
     const placed: LogPosition[] = [];
+    let total = 0;
+    for (const p of group) total += p.buf.length;
+    // A roll closes the file the previous group may still be syncing; and after a failed group
+    // (which sets needRoll) nothing may be written behind its bytes.
+    const serial = this.needRoll || !this.fh || this.offset + total > this.maxFileSize;
+    let follows = !serial;
     try {
-      if (this.needRoll || !this.fh) await this.roll();
+      if (serial) {
+        await prev;
+        if (this.needRoll || !this.fh) await this.roll();
+        follows = false;
+      }
       let chunk: Buffer[] = [];
       let chunkPos = this.offset;
-      for (const p of batch) {
+      for (const p of group) {
         if (this.offset > MAGIC.length && this.offset + p.buf.length > this.maxFileSize) {
           await this.writeChunk(chunk, chunkPos);
           await this.fh!.datasync();
@@ -153,17 +200,38 @@ export class LogWriter {
         this.offset += p.buf.length;
       }
       await this.writeChunk(chunk, chunkPos);
-      await this.fh!.datasync();
-      this.syncs++;
+      return { placed, fh: this.fh, end: { f: this.fileId, o: this.offset }, follows };
     } catch (e) {
       // What was written is unknown; later appends go to a fresh file so they never follow garbage.
       this.needRoll = true;
-      for (const p of batch) p.reject(e);
-      return;
+      return { placed, fh: this.fh, end: { f: this.fileId, o: this.offset }, follows, error: e };
     }
-    for (let i = 0; i < batch.length; i++) batch[i]!.apply(placed[i]!.f, placed[i]!.o);
-    this.applied = { f: this.fileId, o: this.offset };
-    for (const p of batch) p.resolve();
+  }
+
+  /** Syncs a written group, then (after `prev` completed) applies and resolves it, or rejects it. */
+  private async complete(group: Pending[], w: Written, prev: Promise<boolean>): Promise<boolean> {
+    let error = w.error;
+    if (error === undefined) {
+      try {
+        await w.fh!.datasync();
+        this.syncs++;
+      } catch (e) {
+        error = e;
+        this.needRoll = true;
+      }
+    }
+    if (!(await prev) && w.follows && error === undefined) {
+      error = new Error(`an earlier append to ${dataFilePath(this.dirs, w.end.f)} failed and this one was written after it`);
+    }
+    if (error !== undefined) {
+      this.needRoll = true;
+      for (const p of group) p.reject(error);
+      return false;
+    }
+    for (let i = 0; i < group.length; i++) group[i]!.apply(w.placed[i]!.f, w.placed[i]!.o);
+    this.applied = w.end;
+    for (const p of group) p.resolve();
+    return true;
   }
 
   private async writeChunk(chunk: Buffer[], pos: number): Promise<void> {
