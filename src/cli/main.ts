@@ -6,6 +6,8 @@ import { componentsCommand } from './components.js';
 import { consumeCommand } from './consume.js';
 import { lagCommand } from './lag.js';
 import { produceCommand } from './produce.js';
+import { serverCommand } from './server.js';
+import { demoCommand } from './demo.js';
 import { sqlCommand } from './sql.js';
 import { storeCommand } from './store.js';
 import { topicCommand } from './topic.js';
@@ -29,6 +31,8 @@ program.addCommand(busCommand());
 program.addCommand(topologyCommand());
 program.addCommand(sqlCommand());
 program.addCommand(storeCommand());
+program.addCommand(serverCommand());
+program.addCommand(demoCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);
