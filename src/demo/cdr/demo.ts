@@ -78,7 +78,8 @@ class Child {
   ) {}
 
   async start(): Promise<void> {
-    const p = spawn(process.execPath, [BIN, ...this.args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MONSOON_LOG_LEVEL: process.env.MONSOON_LOG_LEVEL ?? 'warn', ...this.env } });
+    // Own process group: a terminal's Ctrl-C reaches only the demo, which stops the agent, then the server.
+    const p = spawn(process.execPath, [BIN, ...this.args], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MONSOON_LOG_LEVEL: process.env.MONSOON_LOG_LEVEL ?? 'warn', ...this.env } });
     this.proc = p;
     p.stderr!.setEncoding('utf8');
     p.stderr!.on('data', (d: string) => {
