@@ -16,7 +16,7 @@
  *
  * BENCH_RECORDS (default 300,000), BENCH_RATE (records/s, default 0 = as fast as the generator
  * goes), BENCH_FILE_RECORDS (records per landed file, default 2,000), BENCH_PROFILE=1 runs the
- * server with `node --cpu-prof` and prints its top functions by self time.
+ * server and the agent with `node --cpu-prof` and prints their top functions by self time.
  *
  * Measured here (2 shared cores, Node 20; 300,000 records): see src/server/README.md "Performance"
  * for the numbers and the profile summary.
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
       topologies: [{ path: TOPOLOGY, name: 'cdr' }],
     }),
   );
-  const server = spawnMonsoon(['server', '-c', cfg], PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : {});
+  const server = spawnMonsoon(['server', '-c', cfg], {}, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
   const procs: Proc[] = [server];
   try {
     for (let i = 0; ; i++) {
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     }
     const landing = join(dir, 'landing');
     const agentDir = join(dir, 'agent');
-    const agent = spawnMonsoon(['agent', '-n', 'agent', '-f', AGENT_CONFIG, '--data-dir', agentDir, '--agent-id', 'bench/agent', '--no-reload'], { CDR_SPOOL_DIR: landing, CDR_AGENT_DIR: agentDir, CDR_COLLECTOR_HOST: '127.0.0.1', CDR_COLLECTOR_PORT: String(collector) });
+    const agent = spawnMonsoon(['agent', '-n', 'agent', '-f', AGENT_CONFIG, '--data-dir', agentDir, '--agent-id', 'bench/agent', '--no-reload'], { CDR_SPOOL_DIR: landing, CDR_AGENT_DIR: agentDir, CDR_COLLECTOR_HOST: '127.0.0.1', CDR_COLLECTOR_PORT: String(collector) }, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}-agent`] : []);
     procs.push(agent);
 
     const gen = new CdrGenerator({ dir: landing, statePath: join(dir, 'generator.json'), records: N, rate: RATE, fileRecords: FILE_RECORDS });
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
       reference_records_per_s: 116_000,
     };
     process.stdout.write(`e2e cdr: ${result.records_per_s} records/s stored (field reference ~116,000/s on 10 servers × 16 cores), latency p50 ${result.p50_latency_ms} ms, p99 ${result.p99_latency_ms} ms; peak RSS server ${rss.server_mib} MiB, agent ${rss.agent_mib} MiB, generator ${rss.generator_mib} MiB\n`);
-    if (PROFILE) process.stdout.write(summariseProfile(profDir));
+    if (PROFILE) process.stdout.write(summariseProfile('server', profDir) + summariseProfile('agent', `${profDir}-agent`));
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
     for (const p of procs) await kill9(p);
@@ -155,8 +155,8 @@ interface ProfileNode {
   hitCount?: number;
 }
 
-/** Top functions by self time of the server's CPU profile. */
-function summariseProfile(dir: string): string {
+/** Top functions by self time of a process's CPU profile. */
+function summariseProfile(what: string, dir: string): string {
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return 'no CPU profile was written\n';
   const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[] };
@@ -168,9 +168,19 @@ function summariseProfile(dir: string): string {
     const k = `${f.functionName || '(anonymous)'} ${where}`.trim();
     self.set(k, (self.get(k) ?? 0) + (n.hitCount ?? 0));
   }
-  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 20);
-  let out = `server CPU profile (${((prof.endTime - prof.startTime) / 1e6).toFixed(1)} s, ${total} samples), top self time:\n`;
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 15);
+  // self time per area: Monsoon's folders (dist/src/<tier>/<part>), node_modules packages, the engine
+  const areas = new Map<string, number>();
+  for (const n of prof.nodes) {
+    const url = n.callFrame.url;
+    const m = /\/dist\/src\/([^/]+\/[^/]+)|\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    const area = m ? (m[1] ?? m[2]!).replace(/\.js$/, '') : url.startsWith('node:') ? 'node core' : n.callFrame.functionName.startsWith('(') ? n.callFrame.functionName : 'native';
+    areas.set(area, (areas.get(area) ?? 0) + (n.hitCount ?? 0));
+  }
+  let out = `${what} CPU profile (${((prof.endTime - prof.startTime) / 1e6).toFixed(1)} s, ${total} samples), top self time:\n`;
   for (const [k, n] of top) out += `  ${((100 * n) / total).toFixed(1).padStart(5)}%  ${k}\n`;
+  out += `${what}: self time by area:\n`;
+  for (const [k, n] of [...areas].sort((a, b) => b[1] - a[1]).slice(0, 12)) out += `  ${((100 * n) / total).toFixed(1).padStart(5)}%  ${k}\n`;
   return out;
 }
 
