@@ -21,7 +21,7 @@ import type { EventIdentity } from '../../core/event.js';
 import { ArchiveBolt } from '../../store/bolts/archive.js';
 import { BatchingStoreBolt } from '../../store/bolts/batching.js';
 import { KvStoreBolt } from '../../store/bolts/kv.js';
-import { cdrRowKey, parseCdr } from './record.js';
+import { cdrRowKey, parseCdr, parseCdrBytes } from './record.js';
 
 export const CDR_TABLE = 'cdr';
 export const CDR_FAMILY = 'content';
@@ -56,9 +56,7 @@ export class CdrEtlBolt extends BaseRichBolt {
 
   execute(input: Tuple): void {
     const raw = input.getValueByField('value') as Buffer | string;
-    // Only ASCII fields are kept, and ',' never occurs inside a multi-byte sequence: latin1 is exact for them.
-    const line = typeof raw === 'string' ? raw : raw.toString('latin1');
-    const p = parseCdr(line);
+    const p = typeof raw === 'string' ? parseCdr(raw) : parseCdrBytes(raw);
     if (p.ok) {
       const v = p.value;
       const value = JSON.stringify({ account: v.account, local_ipv4: v.localIpv4, remote_ipv4: v.remoteIpv4, time: new Date(v.time).toISOString(), record_id: v.recordId });
@@ -115,7 +113,7 @@ export function buildCdrTopology(o: CdrTopologyOptions): StormTopology {
   const b = new TopologyBuilder();
   const bus = o.bus;
   b.setSpout('cdr-spout', () => new BusSpout({ bus, topics: [o.topic ?? 'cdr'], group: o.group ?? 'cdr-etl', from: 'earliest', encoding: 'buffer', pollRecords: 2000, maxUncommittedOffsets: 50_000, commitIntervalMs: 500 }), 1);
-  b.setBolt('etl', () => new CdrEtlBolt(), o.etlParallelism ?? 2).localOrShuffleGrouping('cdr-spout');
+  b.setBolt('etl', () => new CdrEtlBolt(), o.etlParallelism ?? 1).localOrShuffleGrouping('cdr-spout');
   b.setBolt('kv', () => new KvStoreBolt({ store: o.kvStore, table: CDR_TABLE, family: CDR_FAMILY, rowField: 'row', qualifierField: 'qualifier', valueField: 'value', tickSecs: 0.2 }), 1).shuffleGrouping('etl');
   // One task: the archive's dedup set must see every replay of a record.
   b.setBolt('archive', () => new ArchiveBolt({ path: o.archiveDir, fields: ARCHIVE_FIELDS, rotateMs: o.rotateMs ?? 600_000, identity: (t) => recordIdentity(t.getStringByField('record_id')), tickSecs: 0.2 }), 1).shuffleGrouping('etl');
