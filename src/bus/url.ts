@@ -61,7 +61,8 @@ export async function openBus(url: string, embedded: EmbeddedOptions = {}, redis
   if (loc.kind === 'redis') {
     // Loaded on first use, so commands on the embedded log never load the Redis client.
     const { openRedisBus } = await import('./redis/redis.js');
-    return openRedisBus(loc.url, redis);
+    const { url: bare, options } = redisUrlOptions(loc.url);
+    return openRedisBus(bare, { ...options, ...redis });
   }
   if (loc.kind === 'monsoon') {
     const { openRemoteBus } = await import('./remote/client.js');
@@ -98,4 +99,23 @@ async function openDir(dir: string, embedded: EmbeddedOptions): Promise<Bus> {
   // This process holds the lock, so an address left by a server that died is stale.
   await removeAddrFile(dir);
   return bus;
+}
+
+/**
+ * Group-membership timings given in a Redis bus URL's query (`?sessionTimeoutMs=3000&heartbeatMs=300`),
+ * so processes that only pass a URL (workers, spouts) can tune them; the query is removed from the URL.
+ */
+export function redisUrlOptions(url: string): { url: string; options: RedisBusOptions } {
+  const q = url.indexOf('?');
+  if (q < 0) return { url, options: {} };
+  const options: RedisBusOptions = {};
+  const rest: string[] = [];
+  for (const [k, v] of new URLSearchParams(url.slice(q + 1))) {
+    if (k === 'sessionTimeoutMs' || k === 'heartbeatMs') {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: ${k} must be a positive integer of milliseconds, got ${JSON.stringify(v)}`);
+      options[k] = n;
+    } else rest.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
+  }
+  return { url: url.slice(0, q) + (rest.length ? `?${rest.join('&')}` : ''), options };
 }

@@ -12,6 +12,7 @@ import { sqlCommand } from './sql.js';
 import { storeCommand } from './store.js';
 import { topicCommand } from './topic.js';
 import { topologyCommand } from './topology.js';
+import { workerCommand } from './worker.js';
 
 /** `monsoon`: one CLI for every tier; each command lives in its own file. */
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -31,6 +32,7 @@ program.addCommand(busCommand());
 program.addCommand(topologyCommand());
 program.addCommand(sqlCommand());
 program.addCommand(storeCommand());
+program.addCommand(workerCommand());
 program.addCommand(serverCommand());
 program.addCommand(demoCommand());
 
