@@ -55,7 +55,8 @@ async function main(): Promise<void> {
       topologies: [{ path: TOPOLOGY, name: 'cdr' }],
     }),
   );
-  const server = spawnMonsoon(['server', '-c', cfg], {}, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+  const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const server = spawnMonsoon(['server', '-c', cfg], {}, [...serverNodeArgs, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])]);
   const procs: Proc[] = [server];
   try {
     for (let i = 0; ; i++) {
