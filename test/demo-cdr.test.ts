@@ -90,15 +90,19 @@ describe('monsoon demo cdr', () => {
     const dir = join(root, 'kill');
     let killed = false;
     let restarted = false;
-    const r1 = await demo(dir, ['--rate', '3000'], (line, child) => {
+    let interrupted = false;
+    const r1 = await demo(dir, ['--rate', '2000'], (line, child) => {
       const stored = Number(/stored (\d+)/.exec(line)?.[1] ?? 0);
       if (!killed && stored >= 3000) {
         killed = true;
         process.kill(Number(readFileSync(join(dir, 'server.pid'), 'utf8')), 'SIGKILL');
       }
       if (line.includes('server exited') && line.includes('SIGKILL')) restarted = true;
-      // after the restart has been seen to make progress, interrupt the demo like Ctrl-C
-      if (restarted && stored >= 9000) child.kill('SIGINT');
+      // once the restarted server reports progress, interrupt the demo like Ctrl-C (the generator is still running)
+      else if (restarted && !interrupted && line.startsWith('generated ')) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
     });
     const out1 = r1.lines.slice(-15).join('\n');
     assert.ok(killed && restarted, `the server was killed and restarted:\n${out1}`);

@@ -3,12 +3,16 @@ import { join } from 'node:path';
 
 /**
  * Counts the records (lines) in an archive directory's rolled files — finished ones and the `.tmp`
- * file being written — reading only what was added since the last call: a file whose size grew is
- * read from where the last count stopped; a new name (a `.tmp` moved to its final name) is read once.
+ * file being written. A finished file never changes, so it is read once; the in-use file is read
+ * whole each time, because after a crash the writer cuts it back to its last recorded length and
+ * may then write past the old size again before the next count.
  */
 export class ArchiveCounter {
   private readonly files = new Map<string, { size: number; lines: number }>();
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly inUseSuffix = '.tmp',
+  ) {}
 
   async count(): Promise<number> {
     let names: string[];
@@ -33,8 +37,7 @@ export class ArchiveCounter {
       }
       seen.add(path);
       let f = this.files.get(path);
-      if (!f || size < f.size) f = { size: 0, lines: 0 };
-      if (size > f.size) f = { size, lines: f.lines + (await countNewlines(path, f.size, size)) };
+      if (!f || f.size !== size || name.endsWith(this.inUseSuffix)) f = { size, lines: await countNewlines(path, 0, size) };
       this.files.set(path, f);
       total += f.lines;
     }

@@ -217,13 +217,13 @@ export async function runCdrDemo(o: CdrDemoOptions): Promise<CdrDemoResult> {
     gen.stop();
     await genRun;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     gen.stop();
     await agent.stop();
     await server.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  archived = await counter.count();
+  archived = await new ArchiveCounter(join(serverData, 'archive')).count();
   const secs = (Date.now() - t0) / 1000;
   return { generated: gen.generated, stored, archived, records_per_s: Math.round((stored - Math.max(0, storedAtStart)) / secs) };
 }
