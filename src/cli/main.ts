@@ -19,6 +19,8 @@ const COMMANDS: ReadonlyArray<[string, () => Promise<Command>]> = [
   ['sql', async () => (await import('./sql.js')).sqlCommand()],
   ['store', async () => (await import('./store.js')).storeCommand()],
   ['worker', async () => (await import('./worker.js')).workerCommand()],
+  ['server', async () => (await import('./server.js')).serverCommand()],
+  ['demo', async () => (await import('./demo.js')).demoCommand()],
 ];
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

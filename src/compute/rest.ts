@@ -23,6 +23,18 @@ export interface ComputeApiOptions {
 export async function startComputeApi(cluster: LocalCluster, opts: ComputeApiOptions): Promise<{ app: FastifyInstance; port: number; close(): Promise<void> }> {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
+  registerComputeRoutes(app, cluster);
+  app.get('/metrics', async (_req, reply) => {
+    void reply.type('text/plain; version=0.0.4');
+    return prometheusText(cluster);
+  });
+  await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port });
+  const port = (app.server.address() as { port: number }).port;
+  return { app, port, close: () => app.close() };
+}
+
+/** The /api/v1/topology/... routes on an existing app (`monsoon server` serves them beside its own). */
+export function registerComputeRoutes(app: FastifyInstance, cluster: LocalCluster): void {
   const find = (id: string): LocalTopology => {
     const t = cluster.getTopology(id);
     if (!t) throw Object.assign(new Error(`topology ${id} not found`), { statusCode: 404 });
@@ -64,13 +76,6 @@ export async function startComputeApi(cluster: LocalCluster, opts: ComputeApiOpt
     find(req.params.id);
     return reply.status(501).send({ error: 'Not Implemented', errorMessage: 'the local runtime runs one worker; rebalance applies to the distributed runtime, which is not available yet' });
   });
-  app.get('/metrics', async (_req, reply) => {
-    void reply.type('text/plain; version=0.0.4');
-    return prometheusText(cluster);
-  });
-  await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port });
-  const port = (app.server.address() as { port: number }).port;
-  return { app, port, close: () => app.close() };
 }
 
 /** Prometheus exposition of every task's counters, labelled topology / component / task. */

@@ -26,8 +26,8 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-export function spawnMonsoon(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [MONSOON_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MONSOON_LOG_LEVEL: 'warn', ...env } });
+export function spawnMonsoon(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, MONSOON_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MONSOON_LOG_LEVEL: 'warn', ...env } });
   const lines: string[] = [];
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => {

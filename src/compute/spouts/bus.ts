@@ -124,6 +124,11 @@ export class BusSpout implements Spout {
     this.now = opts.now ?? Date.now;
   }
 
+  /** The consumer group and topics (for lag reports). */
+  get subscription(): { group: string; topics: readonly string[] } {
+    return { group: this.o.group, topics: this.o.topics };
+  }
+
   declareOutputFields(d: OutputFieldsDeclarer): void {
     d.declareStream(this.opts.stream ?? DEFAULT_STREAM, ['topic', 'partition', 'offset', 'key', 'value']);
   }

@@ -155,6 +155,13 @@ export class KvTable {
     return rows[0]?.cells ?? [];
   }
 
+  /** Cells in the table (or in rows starting with `prefix`), counted by LMDB without decoding them. */
+  count(prefix?: Buffer | string): number {
+    if (prefix === undefined) return this.db.getKeysCount();
+    const { start, end } = prefixRange(bytes(prefix));
+    return this.db.getKeysCount({ start, end });
+  }
+
   /** Rows in key order over a prefix, a [start, stop) range, or the whole table; `limit` counts rows. */
   scan(opts: ScanOptions = {}): Row[] {
     if (opts.prefix !== undefined && (opts.start !== undefined || opts.stop !== undefined)) throw invalid('a scan takes either a prefix or a start/stop range, not both');

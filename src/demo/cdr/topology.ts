@@ -1,0 +1,146 @@
+/**
+ * The call-record topology of examples/cdr: bus spout (topic `cdr`) → ETL bolt (parseCdr: account,
+ * local and remote IPv4, start time, record id; malformed records to the dead-letter topic) → the
+ * KV-store bolt (row = reversed account, family `content`, one column `<time>#<recordId>` per
+ * record, so a row holds one subscriber's records and a rewrite is idempotent) and the rolled-file
+ * archive bolt (CSV lines, rotated every 10 minutes, deduplicated by record id).
+ *
+ * `monsoon server` runs it from its config (`topologies: [{path: dist/src/demo/cdr/topology.js}]`);
+ * the function receives the topology configuration, where the server puts `monsoon.bus`,
+ * `monsoon.store.kv` and `monsoon.store.archive`. `cdr.*` keys override them.
+ */
+import type { OutputCollector, OutputFieldsDeclarer, TopologyConfig } from '../../compute/api.js';
+import { BaseRichBolt } from '../../compute/api.js';
+import type { LoadOptions } from '../../compute/loader.js';
+import { BusSpout } from '../../compute/spouts/bus.js';
+import { TopologyBuilder, type StormTopology } from '../../compute/topology.js';
+import type { Tuple } from '../../compute/tuple.js';
+import type { BusRecord } from '../../bus/bus.js';
+import { acquireBus, type BusHandle } from '../../bus/shared.js';
+import type { EventIdentity } from '../../core/event.js';
+import { ArchiveBolt } from '../../store/bolts/archive.js';
+import { BatchingStoreBolt } from '../../store/bolts/batching.js';
+import { KvStoreBolt } from '../../store/bolts/kv.js';
+import { cdrRowKey, parseCdr, parseCdrBytes } from './record.js';
+
+export const CDR_TABLE = 'cdr';
+export const CDR_FAMILY = 'content';
+export const DEAD_STREAM = 'dead';
+export const ETL_FIELDS = ['row', 'qualifier', 'value', 'record_id', 'account', 'local_ipv4', 'remote_ipv4', 'time'] as const;
+export const ARCHIVE_FIELDS = ['record_id', 'account', 'local_ipv4', 'remote_ipv4', 'time'];
+
+/** The KV column of a record: start time (ms, 13 digits, so a row's columns sort by time) and record id. */
+export const cdrQualifier = (time: number, recordId: string) => `${String(time).padStart(13, '0')}#${recordId}`;
+
+/** A record id `<run>-<seq>` as an identity (origin = run, seq), for the archive's dedup set. */
+export function recordIdentity(recordId: string): EventIdentity | undefined {
+  const i = recordId.lastIndexOf('-');
+  const seq = Number(recordId.slice(i + 1));
+  return i > 0 && Number.isSafeInteger(seq) ? { origin: recordId.slice(0, i), seq } : undefined;
+}
+
+/** parseCdr on the record's bytes; good records on the default stream, bad ones on `dead` naming the field. */
+export class CdrEtlBolt extends BaseRichBolt {
+  private collector!: OutputCollector;
+  /** Records rejected, by field. */
+  readonly rejected: Record<string, number> = {};
+
+  prepare(_conf: TopologyConfig, _ctx: unknown, collector: OutputCollector): void {
+    this.collector = collector;
+  }
+
+  declareOutputFields(d: OutputFieldsDeclarer): void {
+    d.declare([...ETL_FIELDS]);
+    d.declareStream(DEAD_STREAM, ['value', 'field', 'reason']);
+  }
+
+  execute(input: Tuple): void {
+    const raw = input.getValueByField('value') as Buffer | string;
+    const p = typeof raw === 'string' ? parseCdr(raw) : parseCdrBytes(raw);
+    if (p.ok) {
+      const v = p.value;
+      const value = JSON.stringify({ account: v.account, local_ipv4: v.localIpv4, remote_ipv4: v.remoteIpv4, time: new Date(v.time).toISOString(), record_id: v.recordId });
+      this.collector.emit(input, [cdrRowKey(v.account), cdrQualifier(v.time, v.recordId), value, v.recordId, v.account, v.localIpv4, v.remoteIpv4, v.time]);
+    } else {
+      this.rejected[p.field] = (this.rejected[p.field] ?? 0) + 1;
+      this.collector.emit(DEAD_STREAM, input, [raw, p.field, p.reason]);
+    }
+    this.collector.ack(input);
+  }
+}
+
+/** Writes dead-letter tuples to a bus topic (headers name the rejected field and why), acking after the produce. */
+export class DeadLetterBolt extends BatchingStoreBolt<BusRecord> {
+  private handle: BusHandle | undefined;
+  constructor(private readonly o: { bus: string; topic: string; partitions?: number }) {
+    super({ maxBatch: 1000 });
+  }
+  protected async open(): Promise<void> {
+    this.handle = await acquireBus(this.o.bus);
+    const admin = this.handle.bus.admin;
+    if (!(await admin.listTopics()).includes(this.o.topic)) {
+      await admin.createTopic(this.o.topic, { partitions: this.o.partitions ?? 1 }).catch(async (e: unknown) => {
+        if (!(await admin.listTopics()).includes(this.o.topic)) throw e;
+      });
+    }
+  }
+  protected item(t: Tuple): BusRecord {
+    const v = t.getValueByField('value') as Buffer | string;
+    return { value: typeof v === 'string' ? Buffer.from(v) : v, headers: { 'cdr.field': String(t.getValueByField('field')), 'cdr.reason': String(t.getValueByField('reason')) } };
+  }
+  protected async write(records: BusRecord[]): Promise<void> {
+    await this.handle!.bus.produce(this.o.topic, records);
+  }
+  protected async closeStore(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    await h?.release();
+  }
+}
+
+export interface CdrTopologyOptions {
+  bus: string;
+  kvStore: string;
+  archiveDir: string;
+  topic?: string;
+  deadTopic?: string;
+  group?: string;
+  rotateMs?: number;
+  etlParallelism?: number;
+}
+
+export function buildCdrTopology(o: CdrTopologyOptions): StormTopology {
+  const b = new TopologyBuilder();
+  const bus = o.bus;
+  b.setSpout('cdr-spout', () => new BusSpout({ bus, topics: [o.topic ?? 'cdr'], group: o.group ?? 'cdr-etl', from: 'earliest', encoding: 'buffer', pollRecords: 2000, maxUncommittedOffsets: 50_000, commitIntervalMs: 500 }), 1);
+  b.setBolt('etl', () => new CdrEtlBolt(), o.etlParallelism ?? 1).localOrShuffleGrouping('cdr-spout');
+  b.setBolt('kv', () => new KvStoreBolt({ store: o.kvStore, table: CDR_TABLE, family: CDR_FAMILY, rowField: 'row', qualifierField: 'qualifier', valueField: 'value', tickSecs: 0.2 }), 1).shuffleGrouping('etl');
+  // One task: the archive's dedup set must see every replay of a record.
+  b.setBolt('archive', () => new ArchiveBolt({ path: o.archiveDir, fields: ARCHIVE_FIELDS, rotateMs: o.rotateMs ?? 600_000, identity: (t) => recordIdentity(t.getStringByField('record_id')), tickSecs: 0.2 }), 1).shuffleGrouping('etl');
+  b.setBolt('dead-letter', () => new DeadLetterBolt({ bus, topic: o.deadTopic ?? 'cdr-dead' }), 1).shuffleGrouping('etl', DEAD_STREAM);
+  return b.createTopology({ 'topology.max.spout.pending': 40_000, 'topology.message.timeout.secs': 60 });
+}
+
+const str = (conf: TopologyConfig, ...keys: string[]): string | undefined => {
+  for (const k of keys) if (typeof conf[k] === 'string' && conf[k] !== '') return conf[k];
+  return undefined;
+};
+
+/** The module's default export for `monsoon server` and `monsoon topology submit`: options from the topology configuration. */
+export default function cdrTopology(opts: LoadOptions = {}): StormTopology {
+  const conf = opts.config ?? {};
+  const need = (what: string, ...keys: string[]) => {
+    const v = str(conf, ...keys);
+    if (v === undefined) throw new Error(`the cdr topology needs ${what}: set ${keys.join(' or ')} in its configuration`);
+    return v;
+  };
+  const rotate = Number(conf['cdr.archive.rotate.minutes'] ?? 10);
+  return buildCdrTopology({
+    bus: need('a bus', 'cdr.bus', 'monsoon.bus'),
+    kvStore: need('a key-value store directory', 'cdr.store', 'monsoon.store.kv'),
+    archiveDir: need('an archive directory', 'cdr.archive', 'monsoon.store.archive'),
+    topic: str(conf, 'cdr.topic'),
+    deadTopic: str(conf, 'cdr.dead.topic'),
+    rotateMs: rotate * 60_000,
+  });
+}

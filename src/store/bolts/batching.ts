@@ -1,0 +1,137 @@
+import { errorMessage } from '../../core/errors.js';
+import type { Bolt, OutputCollector, OutputFieldsDeclarer, TopologyConfig, TopologyContext } from '../../compute/api.js';
+import type { Tuple } from '../../compute/tuple.js';
+
+/**
+ * The shape every store bolt shares: tuples are buffered, written as one batch, and acked only once
+ * the write committed (failed as a whole when it did not, so the spout replays them). Nothing awaits
+ * per tuple: `execute` appends to the buffer; a batch is written
+ *  - as soon as no write is in flight (group commit: on the next turn of the event loop, so the
+ *    tuples the executor hands over in one turn go together, and while one write runs the next batch
+ *    gathers),
+ *  - at `maxBatch` tuples,
+ *  - and at each tick tuple (`topology.tick.tuple.freq.secs`), which also runs `onTick`.
+ * At most one write is in flight; the spout's max pending bounds the buffer.
+ */
+export interface BatchingOptions {
+  /** Tuples per write at most (default 5,000). */
+  maxBatch?: number;
+  /** Tick tuple period in seconds for this bolt (default 1). */
+  tickSecs?: number;
+}
+
+export abstract class BatchingStoreBolt<T> implements Bolt {
+  protected collector!: OutputCollector;
+  private buffer: Tuple[] = [];
+  private items: T[] = [];
+  private writing: Promise<void> | null = null;
+  private scheduled = false;
+  private closed = false;
+  /** Committed writes and tuples, for metrics and tests. */
+  readonly counters = { batches: 0, written: 0, skipped: 0, failedBatches: 0 };
+  protected readonly maxBatch: number;
+  private readonly tickSecs: number;
+
+  constructor(opts: BatchingOptions = {}) {
+    this.maxBatch = opts.maxBatch ?? 5000;
+    this.tickSecs = opts.tickSecs ?? 1;
+  }
+
+  /** Opens the store for this task. */
+  protected abstract open(conf: TopologyConfig, context: TopologyContext): Promise<void>;
+  /** The item a tuple writes; undefined to ack it without writing. Throwing fails the tuple. */
+  protected abstract item(input: Tuple): T | undefined;
+  /** Writes a batch durably (resolves once committed). */
+  protected abstract write(items: T[]): Promise<void>;
+  /** Runs between writes at each tick (e.g. time-based rotation). */
+  protected onTick(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected abstract closeStore(): Promise<void>;
+
+  getComponentConfiguration(): TopologyConfig {
+    return { 'topology.tick.tuple.freq.secs': this.tickSecs };
+  }
+
+  declareOutputFields(_d: OutputFieldsDeclarer): void {}
+
+  async prepare(conf: TopologyConfig, context: TopologyContext, collector: OutputCollector): Promise<void> {
+    this.collector = collector;
+    await this.open(conf, context);
+  }
+
+  execute(input: Tuple): void {
+    if (input.isTick()) {
+      this.chain(() => this.onTick());
+      this.flush();
+      return;
+    }
+    let item: T | undefined;
+    try {
+      item = this.item(input);
+    } catch (e) {
+      this.collector.reportError(e);
+      this.collector.fail(input);
+      return;
+    }
+    if (item === undefined) {
+      this.counters.skipped++;
+      this.collector.ack(input);
+      return;
+    }
+    this.buffer.push(input);
+    this.items.push(item);
+    if (this.buffer.length >= this.maxBatch) this.flush();
+    else if (!this.scheduled && !this.writing) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** Runs `f` after the write in flight, as part of the write chain. */
+  private chain(f: () => Promise<void>): void {
+    const run = (this.writing ?? Promise.resolve()).then(f).catch((e: unknown) => this.collector.reportError(e));
+    this.track(run);
+  }
+
+  /** Makes `run` the operation in flight; when it ends, the next batch goes. */
+  private track(run: Promise<void>): void {
+    const w: Promise<void> = run.finally(() => {
+      if (this.writing !== w) return;
+      this.writing = null;
+      if (this.buffer.length > 0) this.flush();
+    });
+    this.writing = w;
+  }
+
+  /** Writes the buffer now unless a write is in flight (then it goes when that one finishes). */
+  private flush(): void {
+    if (this.writing || this.buffer.length === 0 || this.closed) return;
+    const tuples = this.buffer.splice(0, this.maxBatch);
+    const items = this.items.splice(0, this.maxBatch);
+    const run = this.write(items).then(
+      () => {
+        this.counters.batches++;
+        this.counters.written += tuples.length;
+        for (const t of tuples) this.collector.ack(t);
+      },
+      (e: unknown) => {
+        this.counters.failedBatches++;
+        this.collector.reportError(new Error(`a store write of ${tuples.length} tuples failed; they are failed for replay: ${errorMessage(e)}`));
+        for (const t of tuples) this.collector.fail(t);
+      },
+    );
+    this.track(run);
+  }
+
+  async cleanup(): Promise<void> {
+    while (this.writing) await this.writing;
+    this.flush();
+    while (this.writing) await this.writing;
+    this.closed = true;
+    await this.closeStore();
+  }
+}
