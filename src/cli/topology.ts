@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { fail, positiveInt } from './bus-session.js';
 import { confPair } from './worker.js';
 
@@ -10,16 +10,24 @@ import { confPair } from './worker.js';
  */
 const DEFAULT_API = 'http://127.0.0.1:8080';
 
-async function call(api: string, method: 'GET' | 'POST', path: string): Promise<unknown> {
+async function call(api: string, method: 'GET' | 'POST', path: string, payload?: unknown): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(new URL(path, api), { method });
+    res = await fetch(new URL(path, api), { method, ...(payload === undefined ? {} : { body: JSON.stringify(payload), headers: { 'content-type': 'application/json' } }) });
   } catch (e) {
     throw new Error(`cannot reach the topology API at ${api} (is \`monsoon topology submit\` running there?): ${(e as Error).message}`);
   }
   const body = (await res.json().catch(() => ({}))) as { errorMessage?: string };
   if (!res.ok) throw new Error(body.errorMessage ?? `${method} ${path}: HTTP ${res.status}`);
   return body;
+}
+
+/** `-e component=parallelism`, repeatable. */
+function executorPair(v: string, acc: Record<string, number>): Record<string, number> {
+  const i = v.lastIndexOf('=');
+  const n = Number(v.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(n)) throw new InvalidArgumentError(`-e/--executor takes component=parallelism (an integer), got ${v}`);
+  return { ...acc, [v.slice(0, i)]: n };
 }
 
 export function topologyCommand(): Command {
@@ -151,12 +159,26 @@ export function topologyCommand(): Command {
 
   cmd
     .command('rebalance <topology>')
-    .description('redistribute executors over workers (distributed runtime)')
-    .option('-w, --wait <secs>', 'seconds to wait before rebalancing', '0')
+    .description(
+      'deactivate, wait for pending tuple trees, change executor counts (or the worker count of --workers N), reactivate. ' +
+        'Distributed workers (`monsoon worker`) are not rebalanced here: the bus\'s consumer groups spread the work, so start or stop workers',
+    )
+    .option('-w, --wait <secs>', 'at most this many seconds for pending tuple trees to finish (default: topology.message.timeout.secs)')
+    .option('-n, --num-workers <n>', 'the new number of worker processes')
+    .option('-e, --executor <component=parallelism>', 'a component\'s new executor count, 1..its numTasks (repeatable)', executorPair, {})
     .option(...apiOpt)
-    .action(async (id: string, o: { api: string; wait: string }) => {
+    .action(async (id: string, o: { api: string; wait?: string; numWorkers?: string; executor: Record<string, number> }) => {
       try {
-        await call(o.api, 'POST', `/api/v1/topology/${encodeURIComponent(id)}/rebalance/${encodeURIComponent(o.wait)}`);
+        const path = `/api/v1/topology/${encodeURIComponent(id)}`;
+        let wait = o.wait;
+        if (wait === undefined) {
+          // Storm's default: the topology's message timeout
+          const page = (await call(o.api, 'GET', path)) as { configuration?: Record<string, unknown> };
+          wait = String(page.configuration?.['topology.message.timeout.secs'] ?? 30);
+        }
+        const numWorkers = positiveInt('--num-workers', o.numWorkers);
+        const rebalanceOptions = { ...(numWorkers !== undefined ? { numWorkers } : {}), ...(Object.keys(o.executor).length ? { executors: o.executor } : {}) };
+        await call(o.api, 'POST', `${path}/rebalance/${encodeURIComponent(wait)}`, { rebalanceOptions });
         process.stdout.write(`rebalanced ${id}\n`);
       } catch (e) {
         fail(e);

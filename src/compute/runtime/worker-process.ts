@@ -87,6 +87,7 @@ async function onConnect(): Promise<void> {
   const bits = Math.max(1, Math.ceil(Math.log2(m.count)));
   cluster = new LocalCluster({
     logger: log,
+    rebalanceRefusal: 'a worker process is rebalanced by its parent (workers.ts), which re-forks the workers',
     placement: {
       owns: (t) => placement.get(t) === m.index,
       remote: (t) => links[placement.get(t)!]!.asExecutor(),
