@@ -37,7 +37,7 @@ export function topologyCommand(): Command {
     .command('submit <topology>')
     .description('run a topology (a module path[#export] or a Flux YAML file) in the foreground on the local runtime')
     .option('--name <name>', 'topology name (default: the YAML name, or the file name)')
-    .option('--workers <n>', 'topology.workers: with 2 or more, the executors run in that many worker processes on this machine (no REST API)')
+    .option('--workers <n>', 'topology.workers: with 2 or more, the executors run in that many worker processes on this machine (the REST API serves counts, rebalance and kill)')
     .option('-c, --conf <key=value>', 'topology configuration (repeatable; values parse as JSON when they can)', confPair, {})
     .option('--api-host <host>', 'address for the REST API', '127.0.0.1')
     .option('--api-port <port>', 'port for the REST API (Storm UI paths)', '8080')
@@ -67,11 +67,18 @@ export function topologyCommand(): Command {
         if (workers && workers > 1) {
           // worker processes on this machine; the REST API lives in the local runtime only
           const { startWorkers } = await import('../compute/runtime/workers.js');
-          const w = await startWorkers({ ref, name, conf, workers, logger: log });
-          log.info({ workers: w.pids }, `topology ${name} is running in ${workers} worker processes`);
+          const ir = { ...topo.ir, name, config: { ...topo.ir.config, ...conf, 'topology.name': name } };
+          const w = await startWorkers({ ref, name, conf, workers, logger: log, ir });
+          let api: { port: number; close(): Promise<void> } | undefined;
+          if (o.api) {
+            const { startWorkersApi } = await import('../compute/rest.js');
+            api = await startWorkersApi(w, name, ir, { host: o.apiHost, port: positiveInt('--api-port', o.apiPort) ?? 8080 });
+          }
+          log.info({ workers: w.pids, api: api ? `http://${o.apiHost}:${api.port}` : null }, `topology ${name} is running in ${workers} worker processes`);
           process.once('SIGINT', w.stop);
           process.once('SIGTERM', w.stop);
           const code = await w.done;
+          await api?.close();
           log.info({}, `topology ${name} stopped`);
           process.exitCode = code;
           return;
