@@ -78,6 +78,9 @@ test('topology submit runs in the foreground with Storm UI paths; list, deactiva
   const unreachable = await cliResult(['topology', 'list', '--api', api]);
   assert.equal(unreachable.code, 1);
   assert.match(unreachable.stderr, /cannot reach the topology API/);
+  const distributed = await cliResult(['topology', 'rebalance', 'wc', '-n', '3', '--api', api]);
+  assert.equal(distributed.code, 1);
+  assert.match(distributed.stderr, /distributed workers .* rebalance through the bus's group membership/);
 });
 
 function cliResult(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

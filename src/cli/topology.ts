@@ -188,7 +188,9 @@ export function topologyCommand(): Command {
         await call(o.api, 'POST', `${path}/rebalance/${encodeURIComponent(wait)}`, { rebalanceOptions });
         process.stdout.write(`rebalanced ${id}\n`);
       } catch (e) {
-        fail(e);
+        if (/^cannot reach/.test((e as Error).message)) {
+          fail(new Error(`${(e as Error).message}; distributed workers (\`monsoon worker\`) serve no API: they rebalance through the bus's group membership — start or stop workers`));
+        } else fail(e);
       }
     });
 
