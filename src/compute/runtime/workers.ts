@@ -189,15 +189,18 @@ export async function startWorkers(o: WorkersOptions): Promise<RunningWorkers> {
     resolveDone(failed || codes.some((c) => c !== 0) ? 1 : 0);
   };
   let current: Generation;
+  // a worker dying while the first ones start fails the start instead (launch kills the rest)
+  let started = false;
   try {
     current = await launch(o.workers);
+    started = true;
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
   let rebalancing: Promise<void> | null = null;
   function stopAll(): void {
-    if (status === 'KILLED') return;
+    if (status === 'KILLED' || !started) return;
     const wasRebalancing = rebalancing;
     status = 'KILLED';
     void (async () => {
