@@ -6,7 +6,8 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LocalCluster } from '../src/compute/runtime/local.js';
 import wordcountFiles from './fixtures/wordcount-files-topology.js';
-import { kill9, spawnMonsoon } from './support/procs.js';
+import { spawnSync } from 'node:child_process';
+import { freePort, kill9, MONSOON_BIN, spawnMonsoon } from './support/procs.js';
 
 /**
  * `--workers 2`: the same word count in two worker processes gives the same per-task counts as the
@@ -15,6 +16,8 @@ import { kill9, spawnMonsoon } from './support/procs.js';
 const fixture = fileURLToPath(new URL('./fixtures/wordcount-files-topology.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'monsoon-workers-'));
 after(() => rmSync(root, { recursive: true, force: true }));
+
+let localCounts: Record<string, Record<string, number>> | undefined;
 
 function countFiles(dir: string): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
@@ -41,6 +44,7 @@ test('a word count with --workers 2 routes and counts exactly as the local runti
   await waitFor(() => readdirSync(localDir).some((f) => f.endsWith('.done')), 'the local run to ack every sentence', 30_000);
   await cluster.shutdown();
   const local = countFiles(localDir);
+  localCounts = local;
   assert.equal(Object.keys(local).length, 4);
 
   const p = spawnMonsoon(['topology', 'submit', fixture, '--name', 'wc', '--workers', '2', '--no-api', '-c', `wc.dir=${workersDir}`], { MONSOON_LOG_LEVEL: 'info' });
@@ -59,4 +63,41 @@ test('a word count with --workers 2 routes and counts exactly as the local runti
   assert.deepEqual(workers, local);
   const words = Object.values(local).flatMap((c) => Object.keys(c));
   assert.equal(new Set(words).size, words.length, 'each word counted by one task');
+});
+
+test('rebalance of --workers 2: drained, re-forked as 3 workers with count in 2 executors; the API shows the counts and the re-run counts exactly', async () => {
+  assert.ok(localCounts, 'the local run of the previous test');
+  const dir = join(root, 'rebalance');
+  rmSync(dir, { recursive: true, force: true });
+  await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+  const port = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  const cli = (...args: string[]) => spawnSync(process.execPath, [MONSOON_BIN, 'topology', ...args, '--api', api], { encoding: 'utf8' });
+  const p = spawnMonsoon(['topology', 'submit', fixture, '--name', 'wc', '--workers', '2', '--api-port', String(port), '-c', `wc.dir=${dir}`], { MONSOON_LOG_LEVEL: 'info' });
+  try {
+    await waitFor(() => readdirSync(dir).some((f) => f.endsWith('.done')), 'the two workers to ack every sentence', 40_000, p.tail);
+    for (const f of readdirSync(dir)) rmSync(join(dir, f));
+    const bad = cli('rebalance', 'wc', '-w', '0', '-e', 'count=5');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /component count: executors must be an integer from 1 to its 4 tasks \(numTasks\), got 5/);
+    assert.match(cli('rebalance', 'wc', '-w', '0', '-n', '1').stderr, /numWorkers must be an integer of at least 2/);
+    const ok = cli('rebalance', 'wc', '-w', '10', '-n', '3', '-e', 'count=2');
+    assert.equal(ok.status, 0, ok.stderr + p.tail());
+    assert.match(ok.stdout, /rebalanced wc/);
+    const page = (await fetch(`${api}/api/v1/topology/wc`).then((r) => r.json())) as { status: string; workersTotal: number; bolts: { boltId: string; executors: number; tasks: number }[] };
+    assert.deepEqual([page.status, page.workersTotal], ['ACTIVE', 3]);
+    assert.deepEqual(page.bolts.find((b) => b.boltId === 'count'), { boltId: 'count', executors: 2, tasks: 4 });
+    // the first workers closed (their count files written; the first spout's mark was removed
+    // before), the new ones run the list again and mark it done
+    assert.equal(Object.keys(countFiles(dir)).length, 4, p.tail());
+    for (const f of readdirSync(dir).filter((f) => f.startsWith('count-'))) rmSync(join(dir, f));
+    await waitFor(() => readdirSync(dir).some((f) => f.endsWith('.done')), 'the three workers to ack every sentence', 40_000, p.tail);
+    assert.match(cli('kill', 'wc').stdout, /killed wc/);
+    assert.equal(await p.exited, 0, p.tail());
+    const started = p.output().split('\n').filter((l) => l.includes('"msg":"worker ')).map((l) => JSON.parse(l) as { worker: number; pid: number });
+    assert.equal(new Set(started.map((s) => s.pid)).size, 5, 'two workers, then three new ones');
+  } finally {
+    await kill9(p);
+  }
+  assert.deepEqual(countFiles(dir), localCounts);
 });

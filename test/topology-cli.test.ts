@@ -52,6 +52,21 @@ test('topology submit runs in the foreground with Storm UI paths; list, deactiva
     assert.match(metrics, /monsoon_topology_acked\{topology="wc",component="sentences",task="\d+"\} 3/);
     const list = await cli(['topology', 'list', '--api', api]);
     assert.match(list, /^wc\s+wc-1-\d+\s+ACTIVE/m);
+    // rebalance: count (2 tasks) runs in 1 executor, then 2 again; the default wait ends once no tree is pending
+    const executorsOf = async (c: string) => ((await fetch(`${api}/api/v1/topology/wc/component/${c}`).then((r) => r.json())) as { executors: number }).executors;
+    assert.match(await cli(['topology', 'rebalance', 'wc', '-e', 'count=1', '--api', api]), /rebalanced wc/);
+    assert.equal(await executorsOf('count'), 1);
+    assert.match(await cli(['topology', 'rebalance', 'wc', '-w', '0', '-n', '1', '--executor', 'count=2', '-e', 'split=1', '--api', api]), /rebalanced wc/);
+    assert.deepEqual([await executorsOf('count'), await executorsOf('split')], [2, 1]);
+    const tooMany = await cliResult(['topology', 'rebalance', 'wc', '-w', '0', '-e', 'count=3', '--api', api]);
+    assert.equal(tooMany.code, 1);
+    assert.match(tooMany.stderr, /component count: executors must be an integer from 1 to its 2 tasks \(numTasks\), got 3/);
+    const unknown = await cliResult(['topology', 'rebalance', 'wc', '-w', '0', '-e', 'nope=1', '--api', api]);
+    assert.match(unknown.stderr, /component nope is not in the topology/);
+    const workers = await cliResult(['topology', 'rebalance', 'wc', '-w', '0', '-n', '2', '--api', api]);
+    assert.match(workers.stderr, /the local runtime runs in one worker.*--workers N/);
+    assert.match((await cliResult(['topology', 'rebalance', 'wc', '-e', 'count'])).stderr, /-e\/--executor takes component=parallelism/);
+    assert.equal(((await fetch(`${api}/api/v1/topology/wc`).then((r) => r.json())) as { status: string }).status, 'ACTIVE');
     assert.match(await cli(['topology', 'deactivate', 'wc', '--api', api]), /deactivated wc/);
     assert.equal(((await fetch(`${api}/api/v1/topology/wc`).then((r) => r.json())) as { status: string }).status, 'INACTIVE');
     await cli(['topology', 'activate', 'wc', '--api', api]);
@@ -63,6 +78,9 @@ test('topology submit runs in the foreground with Storm UI paths; list, deactiva
   const unreachable = await cliResult(['topology', 'list', '--api', api]);
   assert.equal(unreachable.code, 1);
   assert.match(unreachable.stderr, /cannot reach the topology API/);
+  const distributed = await cliResult(['topology', 'rebalance', 'wc', '-n', '3', '--api', api]);
+  assert.equal(distributed.code, 1);
+  assert.match(distributed.stderr, /distributed workers .* rebalance through the bus's group membership/);
 });
 
 function cliResult(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { fail, positiveInt } from './bus-session.js';
 import { confPair } from './worker.js';
 
@@ -10,16 +10,24 @@ import { confPair } from './worker.js';
  */
 const DEFAULT_API = 'http://127.0.0.1:8080';
 
-async function call(api: string, method: 'GET' | 'POST', path: string): Promise<unknown> {
+async function call(api: string, method: 'GET' | 'POST', path: string, payload?: unknown): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(new URL(path, api), { method });
+    res = await fetch(new URL(path, api), { method, ...(payload === undefined ? {} : { body: JSON.stringify(payload), headers: { 'content-type': 'application/json' } }) });
   } catch (e) {
     throw new Error(`cannot reach the topology API at ${api} (is \`monsoon topology submit\` running there?): ${(e as Error).message}`);
   }
   const body = (await res.json().catch(() => ({}))) as { errorMessage?: string };
   if (!res.ok) throw new Error(body.errorMessage ?? `${method} ${path}: HTTP ${res.status}`);
   return body;
+}
+
+/** `-e component=parallelism`, repeatable. */
+function executorPair(v: string, acc: Record<string, number>): Record<string, number> {
+  const i = v.lastIndexOf('=');
+  const n = Number(v.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(n)) throw new InvalidArgumentError(`-e/--executor takes component=parallelism (an integer), got ${v}`);
+  return { ...acc, [v.slice(0, i)]: n };
 }
 
 export function topologyCommand(): Command {
@@ -29,7 +37,7 @@ export function topologyCommand(): Command {
     .command('submit <topology>')
     .description('run a topology (a module path[#export] or a Flux YAML file) in the foreground on the local runtime')
     .option('--name <name>', 'topology name (default: the YAML name, or the file name)')
-    .option('--workers <n>', 'topology.workers: with 2 or more, the executors run in that many worker processes on this machine (no REST API)')
+    .option('--workers <n>', 'topology.workers: with 2 or more, the executors run in that many worker processes on this machine (the REST API serves counts, rebalance and kill)')
     .option('-c, --conf <key=value>', 'topology configuration (repeatable; values parse as JSON when they can)', confPair, {})
     .option('--api-host <host>', 'address for the REST API', '127.0.0.1')
     .option('--api-port <port>', 'port for the REST API (Storm UI paths)', '8080')
@@ -59,11 +67,18 @@ export function topologyCommand(): Command {
         if (workers && workers > 1) {
           // worker processes on this machine; the REST API lives in the local runtime only
           const { startWorkers } = await import('../compute/runtime/workers.js');
-          const w = await startWorkers({ ref, name, conf, workers, logger: log });
-          log.info({ workers: w.pids }, `topology ${name} is running in ${workers} worker processes`);
+          const ir = { ...topo.ir, name, config: { ...topo.ir.config, ...conf, 'topology.name': name } };
+          const w = await startWorkers({ ref, name, conf, workers, logger: log, ir });
+          let api: { port: number; close(): Promise<void> } | undefined;
+          if (o.api) {
+            const { startWorkersApi } = await import('../compute/rest.js');
+            api = await startWorkersApi(w, name, ir, { host: o.apiHost, port: positiveInt('--api-port', o.apiPort) ?? 8080 });
+          }
+          log.info({ workers: w.pids, api: api ? `http://${o.apiHost}:${api.port}` : null }, `topology ${name} is running in ${workers} worker processes`);
           process.once('SIGINT', w.stop);
           process.once('SIGTERM', w.stop);
           const code = await w.done;
+          await api?.close();
           log.info({}, `topology ${name} stopped`);
           process.exitCode = code;
           return;
@@ -151,15 +166,31 @@ export function topologyCommand(): Command {
 
   cmd
     .command('rebalance <topology>')
-    .description('redistribute executors over workers (distributed runtime)')
-    .option('-w, --wait <secs>', 'seconds to wait before rebalancing', '0')
+    .description(
+      'deactivate, wait for pending tuple trees, change executor counts (or the worker count of --workers N), reactivate. ' +
+        'Distributed workers (`monsoon worker`) are not rebalanced here: the bus\'s consumer groups spread the work, so start or stop workers',
+    )
+    .option('-w, --wait <secs>', 'at most this many seconds for pending tuple trees to finish (default: topology.message.timeout.secs)')
+    .option('-n, --num-workers <n>', 'the new number of worker processes')
+    .option('-e, --executor <component=parallelism>', 'a component\'s new executor count, 1..its numTasks (repeatable)', executorPair, {})
     .option(...apiOpt)
-    .action(async (id: string, o: { api: string; wait: string }) => {
+    .action(async (id: string, o: { api: string; wait?: string; numWorkers?: string; executor: Record<string, number> }) => {
       try {
-        await call(o.api, 'POST', `/api/v1/topology/${encodeURIComponent(id)}/rebalance/${encodeURIComponent(o.wait)}`);
+        const path = `/api/v1/topology/${encodeURIComponent(id)}`;
+        let wait = o.wait;
+        if (wait === undefined) {
+          // Storm's default: the topology's message timeout
+          const page = (await call(o.api, 'GET', path)) as { configuration?: Record<string, unknown> };
+          wait = String(page.configuration?.['topology.message.timeout.secs'] ?? 30);
+        }
+        const numWorkers = positiveInt('--num-workers', o.numWorkers);
+        const rebalanceOptions = { ...(numWorkers !== undefined ? { numWorkers } : {}), ...(Object.keys(o.executor).length ? { executors: o.executor } : {}) };
+        await call(o.api, 'POST', `${path}/rebalance/${encodeURIComponent(wait)}`, { rebalanceOptions });
         process.stdout.write(`rebalanced ${id}\n`);
       } catch (e) {
-        fail(e);
+        if (/^cannot reach/.test((e as Error).message)) {
+          fail(new Error(`${(e as Error).message}; distributed workers (\`monsoon worker\`) serve no API: they rebalance through the bus's group membership — start or stop workers`));
+        } else fail(e);
       }
     });
 

@@ -9,7 +9,8 @@ import { DEFAULT_STREAM, type Tuple } from '../tuple.js';
 import type { BoltExecutor, BoltTask, ExecutorHost, SpoutExecutor, SpoutTask } from './executor.js';
 
 export class SpoutCollectorImpl implements SpoutOutputCollector {
-  constructor(private readonly ex: SpoutExecutor, private readonly task: SpoutTask, private readonly log: Logger) {}
+  /** The executor running the task; rebalance moves a task to another executor. */
+  constructor(public ex: SpoutExecutor, private readonly task: SpoutTask, private readonly log: Logger) {}
   emit(a: string | Values, b?: Values | unknown, c?: unknown): void {
     if (typeof a === 'string') this.ex.emit(this.task, a, null, b as Values, c, -1);
     else this.ex.emit(this.task, DEFAULT_STREAM, null, a, b, -1);
@@ -27,7 +28,8 @@ export class SpoutCollectorImpl implements SpoutOutputCollector {
 }
 
 export class BoltCollectorImpl implements OutputCollector {
-  constructor(private readonly ex: BoltExecutor, private readonly task: BoltTask, private readonly host: ExecutorHost) {}
+  /** The executor running the task; rebalance moves a task to another executor. */
+  constructor(public ex: BoltExecutor, private readonly task: BoltTask, private readonly host: ExecutorHost) {}
   emit(a: string | Anchors | Values, b?: Anchors | Values, c?: Values): void {
     if (typeof a === 'string') this.ex.emit(this.task, a, (b ?? null) as Anchors, c!, undefined, -1);
     else if (b === undefined) this.ex.emit(this.task, DEFAULT_STREAM, null, a as Values, undefined, -1);

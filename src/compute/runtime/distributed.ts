@@ -155,7 +155,10 @@ export async function startWorker(topology: StormTopology, o: WorkerOptions): Pr
       await releaseSharedBus(o.bus);
     }
   }
-  const cluster = new LocalCluster(o.logger ? { logger: o.logger } : {});
+  const cluster = new LocalCluster({
+    ...(o.logger ? { logger: o.logger } : {}),
+    rebalanceRefusal: `distributed workers rebalance through the bus's group membership: start or stop \`monsoon worker\` processes for topology ${o.name} and the consumer groups reassign partitions`,
+  });
   const t = await cluster.submitTopology(o.name, o.conf ?? {}, plan.topology);
   o.logger?.info({ topology: t.id, repartitions: plan.repartitions.map((r) => r.topic) }, `worker of topology ${o.name} joined its consumer groups on ${o.bus}`);
   return {

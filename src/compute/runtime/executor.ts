@@ -275,6 +275,14 @@ export class SpoutExecutor extends Executor {
   hasCompletions(): boolean {
     return this.cTask.length > 0;
   }
+  /** Hands the completions not yet delivered to `to` and forgets them (rebalance). */
+  moveCompletions(to: (task: number, msgId: unknown, startedAt: number, ok: boolean) => void): void {
+    for (let i = 0; i < this.cTask.length; i++) to(this.cTask[i]!, this.cMsg[i], this.cStart[i]!, this.cOk[i]!);
+    this.cTask = [];
+    this.cMsg = [];
+    this.cStart = [];
+    this.cOk = [];
+  }
   private deliver(): number {
     const n = this.cTask.length;
     if (n === 0) return 0;

@@ -32,6 +32,19 @@ export interface LocalClusterOptions {
   logger?: Logger;
   /** Runs only some tasks here (a worker of the multi-process runtime, runtime/workers.ts). */
   placement?: Placement;
+  /** When set, rebalance is refused with this reason (runtimes whose executors are placed elsewhere). */
+  rebalanceRefusal?: string;
+}
+
+/**
+ * Storm's rebalance options: the worker count (the local runtime is one worker) and new executor
+ * counts per component (each between 1 and the component's task count). `waitSecs` bounds how long
+ * the deactivated topology waits for pending tuple trees (default topology.message.timeout.secs).
+ */
+export interface RebalanceOptions {
+  waitSecs?: number;
+  numWorkers?: number;
+  executors?: Record<string, number>;
 }
 
 /**
@@ -44,7 +57,7 @@ export interface Placement {
   acker?(listener: AckerListener, timeoutMs: number): Acker;
 }
 
-export type TopologyStatus = 'ACTIVE' | 'INACTIVE' | 'KILLED';
+export type TopologyStatus = 'ACTIVE' | 'INACTIVE' | 'REBALANCING' | 'KILLED';
 
 export class LocalCluster {
   private readonly topologies = new Map<string, LocalTopology>();
@@ -64,6 +77,12 @@ export class LocalCluster {
   }
   list(): LocalTopology[] {
     return [...this.topologies.values()];
+  }
+  /** Storm's rebalance (see LocalTopology.rebalance). */
+  async rebalance(name: string, opts: RebalanceOptions): Promise<void> {
+    const t = this.getTopology(name);
+    if (!t) throw new MonsoonError(ErrorCodes.TOPOLOGY_INVALID, `no topology named ${name} is running`);
+    await t.rebalance(opts);
   }
   async killTopology(name: string, waitSecs = 0): Promise<void> {
     const t = this.getTopology(name);
@@ -98,6 +117,10 @@ export class LocalTopology implements ExecutorHost, AckerListener {
   private loopScheduled = false;
   private stopped = false;
   private readonly spoutTaskExecutor: SpoutExecutor[] = [];
+  private readonly spoutById: SpoutTask[] = [];
+  private readonly boltById: BoltTask[] = [];
+  private nextExecId = 0;
+  private totalTasks = 0;
 
   private constructor(
     readonly id: string,
@@ -114,7 +137,8 @@ export class LocalTopology implements ExecutorHost, AckerListener {
   }
 
   static async start(id: string, name: string, conf: TopologyConfig, topology: StormTopology, opts: LocalClusterOptions): Promise<LocalTopology> {
-    const ir: TopologyIR = { ...topology.ir, name, config: { ...topology.ir.config, ...conf, 'topology.name': name } };
+    // components copied: rebalance changes a component's parallelism in this topology's IR only
+    const ir: TopologyIR = { ...topology.ir, name, components: topology.ir.components.map((c) => ({ ...c })), config: { ...topology.ir.config, ...conf, 'topology.name': name } };
     validateIR(ir);
     const t = new LocalTopology(id, name, ir, topologySettings(ir.config), ir.config, opts);
     t.build(topology);
@@ -126,15 +150,14 @@ export class LocalTopology implements ExecutorHost, AckerListener {
 
   private build(topology: StormTopology): void {
     const ir = this.ir;
-    const totalTasks = [...this.tasksByComponent.values()].reduce((n, l) => n + l.length, 0);
+    const totalTasks = (this.totalTasks = [...this.tasksByComponent.values()].reduce((n, l) => n + l.length, 0));
     const allTasks = new Set<number>();
     for (const l of this.tasksByComponent.values()) for (const x of l) allTasks.add(x);
     const placement = this.opts.placement;
     const workerTasks = [...allTasks].filter((t) => !placement || placement.owns(t)).sort((a, b) => a - b);
-    const spoutById: SpoutTask[] = [];
-    const boltById: BoltTask[] = [];
+    const spoutById = this.spoutById;
+    const boltById = this.boltById;
     let execId = 0;
-    const execOfComponent = new Map<string, Executor[]>();
     const checkpointing = ir.components.some((c) => c.id === CHECKPOINT_COMPONENT);
     for (const c of ir.components) {
       const src = topology.components.get(c.id);
@@ -144,7 +167,7 @@ export class LocalTopology implements ExecutorHost, AckerListener {
       const executors = Math.min(c.parallelism, ids.length);
       const list: Executor[] = [];
       for (let e = 0; e < executors; e++) {
-        // tasks split evenly over executors, the first ones taking the remainder (Storm's partitioning)
+        // tasks split evenly over executors (Storm's partitioning); rebalance splits them alike
         const from = Math.floor((e * ids.length) / executors);
         const to = Math.floor(((e + 1) * ids.length) / executors);
         const mine = ids.slice(from, to);
@@ -182,7 +205,6 @@ export class LocalTopology implements ExecutorHost, AckerListener {
           list.push(ex);
         }
       }
-      execOfComponent.set(c.id, list);
       for (const ex of list) for (const task of ex.tasks) {
         this.executorOfTask[task.id] = ex;
         task.stats = new TaskStats(c.streams.length, this.clock.now());
@@ -231,7 +253,17 @@ export class LocalTopology implements ExecutorHost, AckerListener {
         });
       }
     }
-    // downstream executors (backpressure) and a sinks-first order for bolts
+    this.nextExecId = execId;
+    this.wireExecutors();
+  }
+
+  /** Downstream executors of every executor (backpressure) and a sinks-first order for bolts. */
+  private wireExecutors(): void {
+    const ir = this.ir;
+    const placement = this.opts.placement;
+    const execOfComponent = new Map<string, Executor[]>();
+    for (const c of ir.components) execOfComponent.set(c.id, []);
+    for (const ex of [...this.spoutExecutors, ...this.boltExecutors]) execOfComponent.get(ex.component)!.push(ex);
     for (const list of execOfComponent.values()) {
       for (const ex of list) {
         const down = new Set<Executor>();
@@ -345,6 +377,10 @@ export class LocalTopology implements ExecutorHost, AckerListener {
 
   activate(): void {
     if (this.status === 'KILLED') return;
+    if (this.status === 'REBALANCING') {
+      this.afterRebalance = 'ACTIVE';
+      return;
+    }
     this.status = 'ACTIVE';
     for (const ex of this.spoutExecutors) {
       if (ex.active) continue;
@@ -356,12 +392,115 @@ export class LocalTopology implements ExecutorHost, AckerListener {
 
   deactivate(): void {
     if (this.status === 'KILLED') return;
-    this.status = 'INACTIVE';
+    if (this.status === 'REBALANCING') this.afterRebalance = 'INACTIVE';
+    else this.status = 'INACTIVE';
     for (const ex of this.spoutExecutors) {
       if (!ex.active) continue;
       ex.active = false;
       for (const t of ex.tasks) t.spout.deactivate?.();
     }
+  }
+
+  /**
+   * Storm's rebalance: checks every option first (an unknown component, or an executor count outside
+   * 1..numTasks, names the component), deactivates the spouts, waits `waitSecs` (default
+   * topology.message.timeout.secs) or until no tuple tree is pending, regroups the tasks of each
+   * named component over its new number of executors, then returns to the status it had (ACTIVE or
+   * INACTIVE; an activate/deactivate during the wait is applied at the end). Tasks stay the same
+   * objects, so their state and counters are kept; queued tuples and undelivered acks move with their
+   * task, so nothing in flight is lost.
+   */
+  async rebalance(o: RebalanceOptions = {}): Promise<void> {
+    const refuse = (msg: string): MonsoonError => new MonsoonError(ErrorCodes.TOPOLOGY_INVALID, `rebalance of topology ${this.name}: ${msg}`);
+    if (this.opts.rebalanceRefusal) throw refuse(this.opts.rebalanceRefusal);
+    if (this.status === 'KILLED') throw refuse('it was killed');
+    if (this.status === 'REBALANCING') throw refuse('a rebalance is already in progress');
+    if (o.waitSecs !== undefined && !(Number.isFinite(o.waitSecs) && o.waitSecs >= 0)) throw refuse(`the wait time must be a number of seconds ≥ 0, got ${String(o.waitSecs)}`);
+    if (o.numWorkers !== undefined && o.numWorkers !== 1) {
+      throw refuse(`numWorkers ${String(o.numWorkers)}: the local runtime runs in one worker; run the topology in worker processes with \`monsoon topology submit --workers N\``);
+    }
+    const changes: [ComponentIR, number][] = [];
+    for (const [id, p] of Object.entries(o.executors ?? {})) {
+      const c = this.ir.components.find((x) => x.id === id);
+      if (!c) throw refuse(`component ${id} is not in the topology (it has ${this.ir.components.map((x) => x.id).join(', ')})`);
+      const tasks = this.tasksByComponent.get(id)!.length;
+      if (!Number.isInteger(p) || p < 1 || p > tasks) throw refuse(`component ${id}: executors must be an integer from 1 to its ${tasks} task${tasks === 1 ? '' : 's'} (numTasks), got ${String(p)}`);
+      changes.push([c, p]);
+    }
+    this.afterRebalance = this.status === 'ACTIVE' ? 'ACTIVE' : 'INACTIVE';
+    this.deactivate();
+    this.status = 'REBALANCING';
+    try {
+      const end = Date.now() + (o.waitSecs ?? this.settings.timeoutMs / 1000) * 1000;
+      while (!this.stopped && Date.now() < end && !this.quiet()) {
+        if (this.opts.manual) this.runUntilIdle(10_000);
+        if (this.quiet()) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      if (this.stopped) throw refuse('it was killed while waiting');
+      for (const ex of [...this.spoutExecutors, ...this.boltExecutors]) ex.flush();
+      for (const [c, p] of changes) this.regroup(c, p);
+      this.wireExecutors();
+    } finally {
+      if (!this.stopped) {
+        this.status = 'INACTIVE';
+        if (this.afterRebalance === 'ACTIVE') this.activate();
+        else this.wake();
+      }
+    }
+    this.log.info({ topology: this.id, executors: o.executors ?? {} }, `topology ${this.name} rebalanced`);
+  }
+
+  private afterRebalance: 'ACTIVE' | 'INACTIVE' = 'INACTIVE';
+
+  /** No tuple tree pending and no tuple queued or buffered anywhere. */
+  private quiet(): boolean {
+    if ((this.acker?.pending() ?? 0) > 0) return false;
+    for (const ex of this.boltExecutors) if (ex.queue!.count > 0 || ex.hasBuffered()) return false;
+    for (const ex of this.spoutExecutors) if (ex.hasBuffered() || ex.hasCompletions()) return false;
+    return true;
+  }
+
+  /** Deals a component's tasks over `p` new executors (Storm's split) and moves what the old ones held. */
+  private regroup(c: ComponentIR, p: number): void {
+    if (this.opts.placement) throw new MonsoonError(ErrorCodes.TOPOLOGY_INVALID, `rebalance of topology ${this.name}: executors are placed over worker processes`);
+    const ids = this.tasksByComponent.get(c.id)!;
+    c.parallelism = p;
+    const settings = componentSettings(c.id, this.conf, c.config, this.settings);
+    if (c.kind === 'spout') {
+      const old = this.spoutExecutors.filter((e) => e.component === c.id);
+      const wasActive = old.some((e) => e.active);
+      const fresh: SpoutExecutor[] = [];
+      for (let e = 0; e < p; e++) {
+        const tasks = ids.slice(Math.floor((e * ids.length) / p), Math.floor(((e + 1) * ids.length) / p)).map((tid) => this.spoutById[tid]!);
+        const ex = new SpoutExecutor(this.nextExecId++, c.id, this, this.totalTasks, tasks, this.spoutById);
+        ex.active = wasActive;
+        for (const task of tasks) {
+          task.collector.ex = ex;
+          this.spoutTaskExecutor[task.id] = ex;
+          this.executorOfTask[task.id] = ex;
+        }
+        fresh.push(ex);
+      }
+      for (const ex of old) ex.moveCompletions((task, msg, start, ok) => this.spoutTaskExecutor[task]!.completed(task, msg, start, ok));
+      const at = this.spoutExecutors.indexOf(old[0]!);
+      this.spoutExecutors.splice(0, this.spoutExecutors.length, ...this.spoutExecutors.slice(0, at), ...fresh, ...this.spoutExecutors.slice(at).filter((e) => e.component !== c.id));
+      return;
+    }
+    const old = this.boltExecutors.filter((e) => e.component === c.id);
+    const fresh: BoltExecutor[] = [];
+    for (let e = 0; e < p; e++) {
+      const tasks = ids.slice(Math.floor((e * ids.length) / p), Math.floor(((e + 1) * ids.length) / p)).map((tid) => this.boltById[tid]!);
+      const ex = new BoltExecutor(this.nextExecId++, c.id, this, this.totalTasks, settings.queueBytes, tasks, this.boltById);
+      for (const task of tasks) {
+        task.collector.ex = ex;
+        this.executorOfTask[task.id] = ex;
+      }
+      fresh.push(ex);
+    }
+    for (const ex of old) ex.queue!.drainTo((task, tuples, bytes) => this.executorOfTask[task]!.queue!.push(task, tuples, bytes));
+    const keep = this.boltExecutors.filter((e) => e.component !== c.id);
+    this.boltExecutors.splice(0, this.boltExecutors.length, ...keep, ...fresh);
   }
 
   /** Deactivates, lets in-flight tuples finish for `waitSecs`, then stops and closes every component. */

@@ -53,4 +53,19 @@ export class InputQueue {
       }
     }
   }
+  /** Empties the queue, handing each batch's untaken tuples to `to` in queue order (rebalance). */
+  drainTo(to: (task: number, tuples: Tuple[], bytes: number) => void): void {
+    for (let i = this.head; i < this.batches.length; i++) {
+      const b = this.batches[i]!;
+      const rest = b.pos === 0 ? b.tuples : b.tuples.slice(b.pos);
+      let bytes = 0;
+      for (let k = 0; k < rest.length; k++) bytes += rest[k]!.bytes;
+      if (rest.length > 0) to(b.task, rest, bytes);
+    }
+    this.batches = [];
+    this.head = 0;
+    this.count = 0;
+    this.bytes = 0;
+    this.over = false;
+  }
 }

@@ -34,7 +34,7 @@ process.on('message', (m: Control) => {
     if (m.type === 'init') await onInit(m);
     else if (m.type === 'connect') await onConnect();
     else if (m.type === 'drain') {
-      if (topology) await drainTopology(topology, DRAIN_MS);
+      if (topology) await drainTopology(topology, m.ms ?? DRAIN_MS);
       send({ type: 'drained' });
     } else if (m.type === 'stop') await onStop();
   };
@@ -69,7 +69,10 @@ async function onInit(m: Extract<Control, { type: 'init' }>): Promise<void> {
 
 async function onConnect(): Promise<void> {
   const m = init!;
-  const topo = await loadTopology(m.ref, { name: m.name, config: m.conf });
+  const loaded = await loadTopology(m.ref, { name: m.name, config: m.conf });
+  // executor counts set by a rebalance (the parent checked them against the task counts)
+  const p = m.parallelism ?? {};
+  const topo = { ...loaded, ir: { ...loaded.ir, components: loaded.ir.components.map((c) => (p[c.id] ? { ...c, parallelism: p[c.id]! } : c)) } };
   const ir: TopologyIR = { ...topo.ir, name: m.name, config: { ...topo.ir.config, ...m.conf, 'topology.name': m.name } };
   const placement = assignWorkers(ir, m.count);
   streams = new StreamTable(ir);
@@ -87,6 +90,7 @@ async function onConnect(): Promise<void> {
   const bits = Math.max(1, Math.ceil(Math.log2(m.count)));
   cluster = new LocalCluster({
     logger: log,
+    rebalanceRefusal: 'a worker process is rebalanced by its parent (workers.ts), which re-forks the workers',
     placement: {
       owns: (t) => placement.get(t) === m.index,
       remote: (t) => links[placement.get(t)!]!.asExecutor(),
