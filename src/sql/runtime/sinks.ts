@@ -1,0 +1,155 @@
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { acquireBus, type BusHandle } from '../../bus/shared.js';
+import type { BusRecord } from '../../bus/bus.js';
+import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import type { Column } from '../rexpr.js';
+import type { Row } from './batch.js';
+import type { SerDe } from './serde.js';
+
+/**
+ * Runtime sinks of output streams. `write(rows, done)` takes the insert rows of one update; `done` is
+ * called once they are written (or, for fire-and-forget sinks, at once), which lets the task ack its
+ * input only then. Writes are batched: nothing waits per row.
+ */
+export interface SinkWriter {
+  open(): Promise<void>;
+  write(rows: Row[], done: () => void): void;
+  close(): Promise<void>;
+}
+
+export interface SinkEnv {
+  stream: string;
+  columns: Column[];
+  serde: SerDe;
+  /** The bus for KafkaOutput without brokers. */
+  defaultBus?: string;
+  stdout: (text: string) => void;
+  report: (e: unknown) => void;
+}
+
+export function createSink(name: string, rawProps: Record<string, string>, env: SinkEnv): SinkWriter {
+  const p = Object.fromEntries(Object.entries(rawProps).map(([k, v]) => [k.toLowerCase().replace(/^operator\.[a-z0-9_]+\./, ''), v]));
+  switch (name.toLowerCase().split('.').pop()) {
+    case 'consoleoutput':
+    case 'consoleprintop':
+      return consoleSink(Math.max(1, Number(p.printfrequence ?? 1) || 1), env);
+    case 'kafkaoutput':
+    case 'kafkafunctionop':
+      return busSink(p.brokers ? `kafka://${p.brokers}` : need(env.defaultBus, `KafkaOutput of stream ${env.stream} names no brokers; set brokers or give the bus with --bus`), p.topic!, undefined, env);
+    case 'busoutput':
+      return busSink(p.url!, p.topic!, p.key, env);
+    case 'fileoutput':
+      return fileSink(p.path!, Number(p.rollinterval ?? 0), env);
+    case 'tcpclientoutput':
+    case 'tcpclientoutputoperator':
+      return tcpSink(p.server!, Number(p.port), env);
+    default:
+      throw new MonsoonError(ErrorCodes.SQL_UNSUPPORTED, `SINK ${name} of stream ${env.stream} has no runtime implementation yet (available: ConsoleOutput, KafkaOutput, BusOutput, FileOutput, TCPClientOutput)`);
+  }
+}
+
+function need(v: string | undefined, message: string): string {
+  if (!v) throw new MonsoonError(ErrorCodes.SQL_BAD_PROPERTY, message);
+  return v;
+}
+
+function consoleSink(every: number, env: SinkEnv): SinkWriter {
+  let n = 0;
+  return {
+    open: async () => {},
+    write(rows, done) {
+      let text = '';
+      for (const r of rows) if (n++ % every === 0) text += env.serde.write(r) + '\n';
+      if (text) env.stdout(text);
+      done();
+    },
+    close: async () => {},
+  };
+}
+
+/** Records gathered while the task runs and produced in one call after it (setImmediate); acks follow the produce. */
+function busSink(url: string, topic: string, keyColumn: string | undefined, env: SinkEnv): SinkWriter {
+  let handle: BusHandle | undefined;
+  let pending: BusRecord[] = [];
+  let waiting: (() => void)[] = [];
+  let scheduled = false;
+  let inflight: Promise<void> = Promise.resolve();
+  const keyIndex = keyColumn === undefined ? -1 : env.columns.findIndex((c) => c.name.toLowerCase() === keyColumn.toLowerCase());
+  if (keyColumn !== undefined && keyIndex < 0) throw new MonsoonError(ErrorCodes.SQL_BAD_PROPERTY, `BusOutput of stream ${env.stream}: key column ${keyColumn} is not a column of the stream`);
+  const flush = (): void => {
+    scheduled = false;
+    const records = pending;
+    const dones = waiting;
+    pending = [];
+    waiting = [];
+    if (records.length === 0) return;
+    inflight = inflight
+      .then(() => handle!.bus.produce(topic, records))
+      .then(
+        () => { for (const d of dones) d(); },
+        (e: unknown) => {
+          env.report(new MonsoonError(ErrorCodes.SQL_UNSUPPORTED, `stream ${env.stream}: writing to topic ${topic} failed: ${(e as Error).message}`));
+          for (const d of dones) d();
+        },
+      );
+  };
+  return {
+    async open() { handle = await acquireBus(url); },
+    write(rows, done) {
+      for (const r of rows) {
+        const key = keyIndex >= 0 && r[keyIndex] !== null ? Buffer.from(String(r[keyIndex])) : null;
+        pending.push({ key, value: Buffer.from(env.serde.write(r)) });
+      }
+      waiting.push(done);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    async close() {
+      flush();
+      await inflight;
+      await handle?.release();
+    },
+  };
+}
+
+function fileSink(dir: string, rollSecs: number, env: SinkEnv): SinkWriter {
+  let out: WriteStream | undefined;
+  let openedAt = 0;
+  const roll = () => {
+    out?.end();
+    openedAt = Date.now();
+    out = createWriteStream(join(dir, `${env.stream}-${openedAt}.txt`), { flags: 'a' });
+    out.on('error', env.report);
+  };
+  return {
+    async open() { mkdirSync(dir, { recursive: true }); roll(); },
+    write(rows, done) {
+      if (rollSecs > 0 && Date.now() - openedAt >= rollSecs * 1000) roll();
+      let text = '';
+      for (const r of rows) text += env.serde.write(r) + '\n';
+      out!.write(text, () => done());
+    },
+    close: () => new Promise<void>((res) => (out ? out.end(() => res()) : res())),
+  };
+}
+
+function tcpSink(host: string, port: number, env: SinkEnv): SinkWriter {
+  let sock: Socket | undefined;
+  return {
+    open: () => new Promise<void>((res, rej) => {
+      const s = connect({ host, port }, () => { sock = s; res(); });
+      s.once('error', rej);
+      s.on('error', env.report);
+    }),
+    write(rows, done) {
+      let text = '';
+      for (const r of rows) text += env.serde.write(r) + '\n';
+      sock!.write(text, () => done());
+    },
+    close: () => new Promise<void>((res) => (sock ? sock.end(() => res()) : res())),
+  };
+}
