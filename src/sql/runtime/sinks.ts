@@ -96,7 +96,14 @@ function busSink(url: string, topic: string, keyColumn: string | undefined, env:
       );
   };
   return {
-    async open() { handle = await acquireBus(url); },
+    async open() {
+      handle = await acquireBus(url);
+      // Like Kafka's auto-create: a missing output topic is created with one partition.
+      const topics = await handle.bus.admin.listTopics();
+      if (!topics.includes(topic)) {
+        try { await handle.bus.admin.createTopic(topic, { partitions: 1 }); } catch (e) { if (!(await handle.bus.admin.listTopics()).includes(topic)) throw e; }
+      }
+    },
     write(rows, done) {
       for (const r of rows) {
         const key = keyIndex >= 0 && r[keyIndex] !== null ? Buffer.from(String(r[keyIndex])) : null;
