@@ -7,6 +7,7 @@ import type { TopologyConfig } from '../compute/api.js';
 import { compile, type CompileOptions } from './compile.js';
 import type { Grouping, LogicalPlan, PlanNode } from './plan.js';
 import type { Row } from './runtime/batch.js';
+import type { RExpr } from './rexpr.js';
 import { SqlBolt, SqlSpout, type ComponentSpec, type EdgeSpec, type RuntimeEnv } from './runtime/components.js';
 import { WindowOp } from './runtime/window.js';
 import type { RowSource } from './runtime/sources.js';
@@ -53,11 +54,17 @@ export async function planTopology(plan: LogicalPlan, opts: PlannerOptions = {})
     comps.push(c);
     return c;
   };
+  // A stateless filter at the start of a distributed edge runs on the producing side, so rows it drops
+  // never cross tasks; the edge after it takes over the distribution (its keys read the same row).
+  const pushed = new Map<string, Grouping>();
   for (const n of order) {
     const ins = n.inputs.filter((e) => live.has(e.from));
     let c: ComponentSpec | undefined;
     if (n.op === 'source') c = newComp(n, 'spout');
-    else if (ins.length === 1 && ins[0]!.grouping.kind === 'local') {
+    else if (n.op === 'filter' && ins.length === 1 && ins[0]!.grouping.kind !== 'local' && stateless(n.predicate)) {
+      c = compOf.get(ins[0]!.from)!;
+      pushed.set(n.id, ins[0]!.grouping);
+    } else if (ins.length === 1 && ins[0]!.grouping.kind === 'local' && !pushed.has(ins[0]!.from)) {
       const p = compOf.get(ins[0]!.from)!;
       if (p.parallelism === n.parallelism) c = p;
     }
@@ -79,7 +86,8 @@ export async function planTopology(plan: LogicalPlan, opts: PlannerOptions = {})
         return;
       }
       const stream = `e${++seq}`;
-      const edge: EdgeSpec = { stream, from: e.from, to: c.id, grouping: edgeGrouping(e.grouping), keyExprs: e.grouping.kind === 'fields' ? e.grouping.exprs : [] };
+      const g = e.grouping.kind === 'local' ? pushed.get(e.from) ?? e.grouping : e.grouping;
+      const edge: EdgeSpec = { stream, from: e.from, to: c.id, grouping: edgeGrouping(g), keyExprs: g.kind === 'fields' ? g.exprs : [] };
       p.edges.push(edge);
       c.entries[stream] = { node: n.id, port, component: p.id };
     });
@@ -125,6 +133,13 @@ function tickFor(current: number, ms: number): number {
 
 function edgeGrouping(g: Grouping): EdgeSpec['grouping'] {
   return g.kind;
+}
+
+/** No PREVIOUS (whose history depends on the task the rows go through) anywhere in the expression. */
+function stateless(r: RExpr): boolean {
+  if (r.k === 'prev') return false;
+  const kids: RExpr[] = r.k === 'op' || r.k === 'fn' || r.k === 'udf' ? r.args : r.k === 'cast' ? [r.arg] : r.k === 'case' ? [...(r.operand ? [r.operand] : []), ...r.whens.flatMap((w) => [w.when, w.then]), ...(r.else ? [r.else] : [])] : [];
+  return kids.every(stateless);
 }
 
 /** Nodes that can receive rows: sources and whatever they feed. */

@@ -259,7 +259,10 @@ export class SqlSpout implements Spout {
     } as SpoutOutputCollector;
   }
 
+  private took = false;
+  private emitted = false;
   private record(text: string, msgId: unknown): void {
+    this.took = true;
     const f = new Fanned(msgId);
     this.current = f;
     try {
@@ -270,11 +273,19 @@ export class SqlSpout implements Spout {
       this.current = null;
     }
     if (f.n === 0) this.bus!.ack(msgId);
+    else this.emitted = true;
   }
 
   nextTuple(): void {
     if (this.bus) {
-      this.bus.nextTuple();
+      // A record the component's operators drop emits nothing, and a nextTuple that emits nothing makes
+      // the runtime back off; so keep taking records until one produced a tuple or none is ready.
+      for (let i = 0; i < 256; i++) {
+        this.took = false;
+        this.emitted = false;
+        this.bus.nextTuple();
+        if (!this.took || this.emitted) return;
+      }
       return;
     }
     const rows = this.rows!.poll(64, this.env.clock.now());
