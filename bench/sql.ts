@@ -146,7 +146,7 @@ await measure('sql-warm', await sqlTopology(`g${run++}`));
 await measure('hand-warm', handTopology(`g${run++}`));
 const sqlRates: number[] = [];
 const handRates: number[] = [];
-for (let i = 0; i < 2; i++) {
+for (let i = 0; i < 3; i++) {
   sqlRates.push(await measure(`sql${i}`, await sqlTopology(`g${run++}`)));
   const sqlOut = outRows;
   handRates.push(await measure(`hand${i}`, handTopology(`g${run++}`)));

@@ -69,9 +69,11 @@ interface Group {
 /**
  * GROUP BY and aggregates. Rows entering a window are added, rows leaving are removed; after each
  * update one row per group the update touched is emitted ([keys…, aggregates…, lasts…]) with the new
- * values, and the group's previous row goes to the remove stream. A group is forgotten once its last
- * row left (its final row, with count 0, is still emitted). Without a window nothing leaves, so the
- * values keep running. Without GROUP BY there is one group, emitted on every update.
+ * values. A group is forgotten once its last row left (its final row, with count 0, is still
+ * emitted). Without a window nothing leaves, so the values keep running. Without GROUP BY there is one
+ * group, emitted on every update. The aggregate's own remove stream (a group's previous values) is not
+ * produced: what follows an aggregate (HAVING, ORDER BY, the SELECT list) ends in INSERT INTO, which
+ * writes the insert stream only.
  */
 export class AggregateOp implements Op {
   private readonly groups = new Map<unknown, Group>();
@@ -79,6 +81,7 @@ export class AggregateOp implements Op {
   private readonly lastEval: ((row: Row) => unknown[]) | null;
   private readonly factory: () => Aggregator;
   private readonly multiKey: boolean;
+  private readonly nulls: unknown[];
   constructor(groupBy: RExpr[], aggregates: AggSpec[], lasts: RExpr[], opts: CompileOptions, private readonly out: Out) {
     this.keyEval = groupBy.length > 0 ? compile(groupBy, opts).eval : null;
     this.lastEval = lasts.length > 0 ? compile(lasts, opts).eval : null;
@@ -86,33 +89,39 @@ export class AggregateOp implements Op {
     this.multiKey = groupBy.length > 1;
     this.nulls = lasts.map(() => null);
   }
-  private readonly nulls: unknown[];
 
   push(b: Batch): void {
-    const touched = new Map<Group, Row | null>();
+    if (b.rem.length === 0 && b.ins.length === 1) {
+      const row = b.ins[0]!;
+      const g = this.group(row, true)!;
+      g.agg.add(row);
+      g.n++;
+      if (this.lastEval) g.lasts = this.lastEval(row);
+      this.out({ ins: [this.rowOf(g)], rem: EMPTY });
+      return;
+    }
+    const touched = new Set<Group>();
     for (const row of b.rem) {
       const g = this.group(row, false);
       if (!g) continue;
-      if (!touched.has(g)) touched.set(g, g.n > 0 ? this.rowOf(g) : null);
+      touched.add(g);
       g.agg.remove(row);
       g.n--;
     }
     for (const row of b.ins) {
       const g = this.group(row, true)!;
-      if (!touched.has(g)) touched.set(g, g.n > 0 ? this.rowOf(g) : null);
+      touched.add(g);
       g.agg.add(row);
       g.n++;
       if (this.lastEval) g.lasts = this.lastEval(row);
     }
     if (touched.size === 0) return;
     const ins: Row[] = [];
-    const rem: Row[] = [];
-    for (const [g, before] of touched) {
+    for (const g of touched) {
       ins.push(this.rowOf(g));
-      if (before !== null) rem.push(before);
       if (g.n <= 0 && this.keyEval) this.groups.delete(this.multiKey ? JSON.stringify(g.keys) : g.keys[0]);
     }
-    this.out({ ins, rem });
+    this.out({ ins, rem: EMPTY });
   }
 
   private group(row: Row, create: boolean): Group | undefined {
@@ -125,7 +134,13 @@ export class AggregateOp implements Op {
 
   private rowOf(g: Group): Row {
     const r = g.agg.results();
-    return g.keys.length === 0 && g.lasts.length === 0 ? r : [...g.keys, ...r, ...g.lasts];
+    if (g.keys.length === 0 && g.lasts.length === 0) return r;
+    const row = new Array<unknown>(g.keys.length + r.length + g.lasts.length);
+    let i = 0;
+    for (const v of g.keys) row[i++] = v;
+    for (const v of r) row[i++] = v;
+    for (const v of g.lasts) row[i++] = v;
+    return row;
   }
 }
 
