@@ -10,6 +10,7 @@ import type { Row } from './runtime/batch.js';
 import type { RExpr } from './rexpr.js';
 import { SqlBolt, SqlSpout, type ComponentSpec, type EdgeSpec, type RuntimeEnv } from './runtime/components.js';
 import { WindowOp } from './runtime/window.js';
+import { LookupOp } from './runtime/lookup.js';
 import type { RowSource } from './runtime/sources.js';
 
 /**
@@ -72,6 +73,7 @@ export async function planTopology(plan: LogicalPlan, opts: PlannerOptions = {})
     c.nodes.push(n);
     compOf.set(n.id, c);
     if (n.op === 'window' && WindowOp.needsTicks(n.window)) c.tickSecs = tickFor(c.tickSecs, n.window.ms!);
+    if (n.op === 'lookup') c.tickSecs = c.tickSecs === 0 ? LookupOp.TICK_SECS : Math.min(c.tickSecs, LookupOp.TICK_SECS);
   }
 
   // Edges.

@@ -18,6 +18,8 @@ export interface Op {
   push(b: Batch, port: number, src: number): void;
   /** Called on the runtime clock's ticks with its current time (ms). */
   tick?(now: number): void;
+  /** Releases connections when the task stops. */
+  close?(): Promise<void>;
 }
 
 /** What an operator may use of the task running it. */

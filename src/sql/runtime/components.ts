@@ -11,6 +11,7 @@ import { AggregateOp, CombineOp, FilterOp, JoinOp, OrderLimitOp, ProjectOp, Stre
 import { createSerDe, type SerDe } from './serde.js';
 import { createSink, type SinkWriter } from './sinks.js';
 import { fileInput, randomGen, tcpInput, type RowSource } from './sources.js';
+import { LookupOp } from './lookup.js';
 import { UserOperatorOp } from './user-operator.js';
 import { WindowOp } from './window.js';
 
@@ -125,12 +126,14 @@ interface Built {
   /** Entry points fed by the spout's rows (source nodes). */
   sinks: SinkWriter[];
   ticking: Op[];
+  closers: Op[];
 }
 
 function buildOps(spec: ComponentSpec, ctx: TopologyContext, env: RuntimeEnv, opCtx: OpContext, send: Send): Built {
   const ops = new Map<string, Op>();
   const sinks: SinkWriter[] = [];
   const ticking: Op[] = [];
+  const closers: Op[] = [];
   const self = ctx.getThisTaskId();
   const plan = env.plan;
   const schemaOf = (id: string) => plan.nodes.find((n) => n.id === id)!.schema;
@@ -166,13 +169,17 @@ function buildOps(spec: ComponentSpec, ctx: TopologyContext, env: RuntimeEnv, op
       case 'join': op = new JoinOp(n.type, [n.leftKeys, n.rightKeys], n.residual, n.driver, [schemaOf(n.inputs[0]!.from).length, schemaOf(n.inputs[1]!.from).length], o, out); break;
       case 'combine': op = new CombineOp(n.keys, n.inputs.map((e) => schemaOf(e.from).length), o, out); break;
       case 'operator': op = new UserOperatorOp(n.operator, env.operators.get(n.ref), n.props, out); break;
-      case 'lookup':
-        throw new MonsoonError(ErrorCodes.SQL_UNSUPPORTED, `query ${n.query}: DATASOURCE lookups (${n.datasource}) are not supported by the runtime yet`);
+      case 'lookup': {
+        const width = schemaOf(n.inputs[0]!.from).length;
+        op = new LookupOp(n.datasource, n.connector.props, n.lookupQuery, n.args, n.schema.slice(width), o, opCtx, out);
+        break;
+      }
     }
     if (op.tick) ticking.push(op);
+    if (op.close) closers.push(op);
     ops.set(n.id, op);
   }
-  return { ops, sinks, ticking };
+  return { ops, sinks, ticking, closers };
 }
 
 /** Rate-limited error reporting shared by spout and bolt tasks. */
@@ -382,6 +389,7 @@ export class SqlBolt implements Bolt {
   }
 
   async cleanup(): Promise<void> {
+    for (const op of this.built?.closers ?? []) await op.close!();
     for (const s of this.built?.sinks ?? []) await s.close();
   }
 }

@@ -42,11 +42,15 @@ export function createSink(name: string, rawProps: Record<string, string>, env: 
       return busSink(p.url!, p.topic!, p.key, env);
     case 'fileoutput':
       return fileSink(p.path!, Number(p.rollinterval ?? 0), env);
+    case 'kvoutput':
+      return kvSink(p.path!, p.key!, env);
+    case 'postgresoutput':
+      return pgSink(p.url!, p.table!, env);
     case 'tcpclientoutput':
     case 'tcpclientoutputoperator':
       return tcpSink(p.server!, Number(p.port), env);
     default:
-      throw new MonsoonError(ErrorCodes.SQL_UNSUPPORTED, `SINK ${name} of stream ${env.stream} has no runtime implementation yet (available: ConsoleOutput, KafkaOutput, BusOutput, FileOutput, TCPClientOutput)`);
+      throw new MonsoonError(ErrorCodes.SQL_UNSUPPORTED, `SINK ${name} of stream ${env.stream} has no runtime implementation yet (available: ConsoleOutput, KafkaOutput, BusOutput, FileOutput, KVOutput, PostgresOutput, TCPClientOutput)`);
   }
 }
 
@@ -120,6 +124,87 @@ function busSink(url: string, topic: string, keyColumn: string | undefined, env:
       await inflight;
       await handle?.release();
     },
+  };
+}
+
+/** Rows gathered while the task runs and written in one call after it (setImmediate); acks follow the write. */
+function batched(env: SinkEnv, what: string, writeAll: (rows: Row[]) => Promise<void>): Pick<SinkWriter, 'write'> & { drain(): Promise<void> } {
+  let pending: Row[] = [];
+  let waiting: (() => void)[] = [];
+  let scheduled = false;
+  let inflight: Promise<void> = Promise.resolve();
+  const flush = (): void => {
+    scheduled = false;
+    const rows = pending;
+    const dones = waiting;
+    pending = [];
+    waiting = [];
+    if (rows.length === 0) return;
+    inflight = inflight.then(() => writeAll(rows)).then(
+      () => { for (const d of dones) d(); },
+      (e: unknown) => {
+        env.report(new MonsoonError(ErrorCodes.SQL_UNSUPPORTED, `stream ${env.stream}: writing to ${what} failed: ${(e as Error).message}`));
+        for (const d of dones) d();
+      },
+    );
+  };
+  return {
+    write(rows, done) {
+      for (const r of rows) pending.push(r);
+      waiting.push(done);
+      if (!scheduled) { scheduled = true; setImmediate(flush); }
+    },
+    async drain() { flush(); await inflight; },
+  };
+}
+
+/** KVOutput: one store row per output row, keyed by the key column's text, one cell per column (family "d", table = stream name). */
+function kvSink(dir: string, keyColumn: string, env: SinkEnv): SinkWriter {
+  const ki = env.columns.findIndex((c) => c.name.toLowerCase() === keyColumn.toLowerCase());
+  if (ki < 0) throw new MonsoonError(ErrorCodes.SQL_BAD_PROPERTY, `KVOutput of stream ${env.stream}: key column ${keyColumn} is not a column of the stream`);
+  let handle: { store: import('../../store/kv/store.js').KvStore; release: () => Promise<void> } | undefined;
+  const b = batched(env, `the key-value store ${dir}`, async (rows) => {
+    const cells = [];
+    for (const r of rows) {
+      if (r[ki] === null) continue;
+      const row = String(r[ki]);
+      for (let i = 0; i < env.columns.length; i++) if (r[i] !== null) cells.push({ row, family: 'd', qualifier: env.columns[i]!.name, value: String(r[i]) });
+    }
+    await handle!.store.table(env.stream).write(cells);
+  });
+  return {
+    async open() {
+      const { acquireStore } = await import('../../store/kv/sink.js');
+      handle = await acquireStore(dir);
+    },
+    write: b.write,
+    async close() { await b.drain(); await handle?.release(); },
+  };
+}
+
+/** PostgresOutput: one multi-row INSERT per batch into the table (columns by the stream's names, values bound as parameters). */
+function pgSink(url: string, table: string, env: SinkEnv): SinkWriter {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(table)) throw new MonsoonError(ErrorCodes.SQL_BAD_PROPERTY, `PostgresOutput of stream ${env.stream}: table ${table} must be a plain name or schema.name`);
+  const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
+  const head = `INSERT INTO ${table.split('.').map(q).join('.')} (${env.columns.map((c) => q(c.name)).join(', ')}) VALUES `;
+  let pool: import('pg').Pool | undefined;
+  const b = batched(env, `table ${table}`, async (rows) => {
+    const w = env.columns.length;
+    for (let at = 0; at < rows.length; at += 1000) {
+      const part = rows.slice(at, at + 1000);
+      const values: unknown[] = [];
+      const tuples = part.map((r, k) => `(${r.map((v, i) => { values.push(env.columns[i]!.type === 'TIMESTAMP' && v !== null ? new Date(v as number) : v); return `$${k * w + i + 1}`; }).join(', ')})`);
+      await pool!.query(head + tuples.join(', '), values);
+    }
+  });
+  return {
+    async open() {
+      const { default: pg } = await import('pg');
+      pool = new pg.Pool({ connectionString: url, max: 2 });
+      pool.on('error', env.report);
+    },
+    write: b.write,
+    async close() { await b.drain(); await pool?.end(); },
   };
 }
 

@@ -17,7 +17,7 @@ export class SqlHarness {
   private topology!: LocalTopology;
   private cluster!: LocalCluster;
 
-  static async start(script: string, opts: { baseDir?: string } = {}): Promise<SqlHarness> {
+  static async start(script: string, opts: { baseDir?: string; realSinks?: boolean } = {}): Promise<SqlHarness> {
     const h = new SqlHarness();
     const r = compileScript(script);
     if (r.errors.length > 0) throw new Error(r.errors.map((e) => e.message).join('; '));
@@ -25,11 +25,13 @@ export class SqlHarness {
     const topo = await planTopology(r.plan!, {
       clock: h.clock,
       inputs: h.queues,
-      capture: (stream, rows) => {
-        const list = h.out.get(stream.toLowerCase()) ?? [];
-        list.push(...rows);
-        h.out.set(stream.toLowerCase(), list);
-      },
+      ...(opts.realSinks ? {} : {
+        capture: (stream: string, rows: Row[]) => {
+          const list = h.out.get(stream.toLowerCase()) ?? [];
+          list.push(...rows);
+          h.out.set(stream.toLowerCase(), list);
+        },
+      }),
       ...(opts.baseDir ? { baseDir: opts.baseDir } : {}),
     });
     h.cluster = new LocalCluster({ clock: h.clock, manual: true });
