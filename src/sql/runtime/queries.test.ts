@@ -160,3 +160,11 @@ test('PARALLEL 3 GROUP BY routes each key to one task; intermediate streams feed
     assert.deepEqual([...final.entries()].sort(), [['k0', 6], ['k1', 6], ['k2', 6], ['k3', 6], ['k4', 6]]);
   });
 });
+
+test('a self-join of one stream under two aliases', async () => {
+  await run(`CREATE OUTPUT STREAM o (a INT, b INT) SINK ConsoleOutput;
+    INSERT INTO o SELECT x.id AS a, y.id AS b FROM s[ROWS 5 SLIDE] AS x JOIN s[ROWS 5 SLIDE] AS y ON x.name = y.name WHERE x.id < y.id;`, (h) => {
+    h.send('s', [1, 'a', 0], [2, 'a', 0]);
+    assert.deepEqual(h.take('o'), [[1, 2]]);
+  });
+});
