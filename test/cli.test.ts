@@ -32,12 +32,12 @@ describe('monsoon CLI', () => {
 
   it('agent --check lists every error with its key and exits non-zero', () => {
     const f = join(dir, 'bad.properties');
-    writeFileSync(f, 'a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\na1.sources.r1.channels = c2\na1.channels.c1.type = memory\na1.channels.c1.capacity = ten\na1.sinks.k1.type = hbase\na1.sinks.k1.channel = c1\n');
+    writeFileSync(f, 'a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\na1.sources.r1.channels = c2\na1.channels.c1.type = memory\na1.channels.c1.capacity = ten\na1.sinks.k1.type = elasticsearch\na1.sinks.k1.channel = c1\n');
     const r = run('agent', '-n', 'a1', '-f', f, '--check');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /error: a1\.sources\.r1\.channels: refers to channel "c2"/);
     assert.match(r.stderr, /error: a1\.channels\.c1\.capacity: expected an integer, got "ten"/);
-    assert.match(r.stderr, /error: a1\.sinks\.k1\.type: sink type "hbase" is not available yet/);
+    assert.match(r.stderr, /error: a1\.sinks\.k1\.type: sink type "elasticsearch" is not available yet/);
     assert.match(r.stderr, /3 error\(s\)/);
   });
 

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCodes, MonsoonError } from '../core/errors.js';
 import { parseKafkaUrl } from './kafka/kafka.js';
+import { parseNatsUrl } from './nats/layout.js';
 import { parseBusUrl } from './url.js';
 
 describe('bus URLs', () => {
@@ -37,10 +38,15 @@ describe('bus URLs', () => {
     }
   });
 
-  it('engines not built yet give a clear error naming the scheme', () => {
-    for (const [url, scheme] of [['nats://127.0.0.1:4222', 'nats'], ['ftp://x', 'ftp']]) {
-      assert.throws(() => parseBusUrl(url!), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED && e.message.includes(`${scheme}:`), url);
+  it('nats:// names the NATS JetStream bus, with servers, replicas and prefix checked', () => {
+    assert.deepEqual(parseBusUrl('nats://127.0.0.1:4222'), { kind: 'nats', url: 'nats://127.0.0.1:4222' });
+    assert.deepEqual(parseNatsUrl('nats://a:1,b:2?replicas=3&prefix=p1'), { servers: ['nats://a:1', 'nats://b:2'], replicas: 3, prefix: 'p1' });
+    for (const bad of ['nats://', 'nats://h:1?replicas=0', 'nats://h:1?replicas=x', 'nats://h:1?prefix=a.b', 'nats://h:1?color=red']) {
+      assert.throws(() => parseBusUrl(bad), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED, bad);
     }
-    assert.throws(() => parseBusUrl('nats://h:1'), /not available yet/);
+  });
+
+  it('an unknown scheme gives a clear error naming it', () => {
+    assert.throws(() => parseBusUrl('ftp://x'), (e: unknown) => e instanceof MonsoonError && e.code === ErrorCodes.BUS_UNSUPPORTED && /unknown scheme ftp:/.test(e.message));
   });
 });

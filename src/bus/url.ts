@@ -4,6 +4,8 @@ import { ErrorCodes, MonsoonError } from '../core/errors.js';
 import type { Bus } from './bus.js';
 import { openEmbeddedBus, type EmbeddedOptions } from './embedded/embedded.js';
 import type { KafkaBusOptions } from './kafka/kafka.js';
+import { parseNatsUrl } from './nats/layout.js';
+import type { NatsBusOptions } from './nats/nats.js';
 import type { RedisBusOptions } from './redis/redis.js';
 
 /**
@@ -11,14 +13,11 @@ import type { RedisBusOptions } from './redis/redis.js';
  * process — or, when a live `monsoon bus serve` holds that directory, connects to it over monsoon://
  * (found through `<dir>/monsoon-bus.addr`); `monsoon://host:port` connects to a served bus directly;
  * `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS) opens Redis Streams;
- * `kafka://h1:p1,h2:p2[?acks=all|1]` opens Kafka. The other engines are named here so a user gets a
- * clear answer until each lands: `nats://host:port`.
+ * `kafka://h1:p1,h2:p2[?acks=all|1]` opens Kafka; `nats://host:port[,host2:port2][?replicas=N&prefix=P]`
+ * opens NATS JetStream (several servers of one cluster for fail-over; `replicas` for the streams and KV
+ * buckets the bus creates, default 1).
  */
-const PLANNED: Record<string, string> = {
-  nats: 'NATS JetStream',
-};
-
-export type BusLocation = { kind: 'embedded'; dir: string } | { kind: 'redis'; url: string } | { kind: 'monsoon'; host: string; port: number } | { kind: 'kafka'; url: string };
+export type BusLocation = { kind: 'embedded'; dir: string } | { kind: 'redis'; url: string } | { kind: 'monsoon'; host: string; port: number } | { kind: 'kafka'; url: string } | { kind: 'nats'; url: string };
 
 export function parseBusUrl(url: string): BusLocation {
   if (!url) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, 'no bus given: pass a directory path (the embedded log) or a bus URL');
@@ -44,15 +43,20 @@ export function parseBusUrl(url: string): BusLocation {
     if (!/^kafka:\/\/[^/?#]/i.test(url)) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url} names no Kafka brokers; use kafka://host:port[,host:port...]`);
     return { kind: 'kafka', url };
   }
-  const planned = PLANNED[scheme];
-  if (planned) {
-    throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: the ${scheme}:// bus (${planned}) is not available yet; use a local directory path or file:<path> for the embedded log`);
+  if (scheme === 'nats') {
+    parseNatsUrl(url);
+    return { kind: 'nats', url };
   }
   throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: unknown scheme ${scheme}:; use a directory path, file:<path>, monsoon://, kafka://, nats:// or redis://`);
 }
 
-export async function openBus(url: string, embedded: EmbeddedOptions = {}, redis: RedisBusOptions = {}, kafka: KafkaBusOptions = {}): Promise<Bus> {
+export async function openBus(url: string, embedded: EmbeddedOptions = {}, redis: RedisBusOptions = {}, kafka: KafkaBusOptions = {}, nats: NatsBusOptions = {}): Promise<Bus> {
   const loc = parseBusUrl(url);
+  if (loc.kind === 'nats') {
+    // Loaded on first use, like the Redis client.
+    const { openNatsBus } = await import('./nats/nats.js');
+    return openNatsBus(loc.url, nats);
+  }
   if (loc.kind === 'kafka') {
     // Loaded on first use, like the Redis client.
     const { openKafkaBus } = await import('./kafka/kafka.js');
@@ -61,7 +65,8 @@ export async function openBus(url: string, embedded: EmbeddedOptions = {}, redis
   if (loc.kind === 'redis') {
     // Loaded on first use, so commands on the embedded log never load the Redis client.
     const { openRedisBus } = await import('./redis/redis.js');
-    return openRedisBus(loc.url, redis);
+    const { url: bare, options } = redisUrlOptions(loc.url);
+    return openRedisBus(bare, { ...options, ...redis });
   }
   if (loc.kind === 'monsoon') {
     const { openRemoteBus } = await import('./remote/client.js');
@@ -98,4 +103,23 @@ async function openDir(dir: string, embedded: EmbeddedOptions): Promise<Bus> {
   // This process holds the lock, so an address left by a server that died is stale.
   await removeAddrFile(dir);
   return bus;
+}
+
+/**
+ * Group-membership timings given in a Redis bus URL's query (`?sessionTimeoutMs=3000&heartbeatMs=300`),
+ * so processes that only pass a URL (workers, spouts) can tune them; the query is removed from the URL.
+ */
+export function redisUrlOptions(url: string): { url: string; options: RedisBusOptions } {
+  const q = url.indexOf('?');
+  if (q < 0) return { url, options: {} };
+  const options: RedisBusOptions = {};
+  const rest: string[] = [];
+  for (const [k, v] of new URLSearchParams(url.slice(q + 1))) {
+    if (k === 'sessionTimeoutMs' || k === 'heartbeatMs') {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new MonsoonError(ErrorCodes.BUS_UNSUPPORTED, `bus URL ${url}: ${k} must be a positive integer of milliseconds, got ${JSON.stringify(v)}`);
+      options[k] = n;
+    } else rest.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
+  }
+  return { url: url.slice(0, q) + (rest.length ? `?${rest.join('&')}` : ''), options };
 }

@@ -10,6 +10,7 @@ import { sqlCommand } from './sql.js';
 import { storeCommand } from './store.js';
 import { topicCommand } from './topic.js';
 import { topologyCommand } from './topology.js';
+import { workerCommand } from './worker.js';
 
 /** `monsoon`: one CLI for every tier; each command lives in its own file. */
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -29,6 +30,7 @@ program.addCommand(busCommand());
 program.addCommand(topologyCommand());
 program.addCommand(sqlCommand());
 program.addCommand(storeCommand());
+program.addCommand(workerCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { fail, positiveInt } from './bus-session.js';
+import { confPair } from './worker.js';
 
 /**
  * `monsoon topology submit|list|kill|activate|deactivate|rebalance` — Storm's `storm jar` / `storm
@@ -8,19 +9,6 @@ import { fail, positiveInt } from './bus-session.js';
  * which the other subcommands call.
  */
 const DEFAULT_API = 'http://127.0.0.1:8080';
-
-function confPair(v: string, prev: Record<string, unknown>): Record<string, unknown> {
-  const i = v.indexOf('=');
-  if (i <= 0) throw new Error(`--conf takes key=value, got ${JSON.stringify(v)}`);
-  const raw = v.slice(i + 1);
-  let value: unknown = raw;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    // a plain string
-  }
-  return { ...prev, [v.slice(0, i)]: value };
-}
 
 async function call(api: string, method: 'GET' | 'POST', path: string): Promise<unknown> {
   let res: Response;
@@ -41,14 +29,21 @@ export function topologyCommand(): Command {
     .command('submit <topology>')
     .description('run a topology (a module path[#export] or a Flux YAML file) in the foreground on the local runtime')
     .option('--name <name>', 'topology name (default: the YAML name, or the file name)')
-    .option('--workers <n>', 'topology.workers (the local runtime runs every executor in this one process)')
+    .option('--workers <n>', 'topology.workers: with 2 or more, the executors run in that many worker processes on this machine (no REST API)')
     .option('-c, --conf <key=value>', 'topology configuration (repeatable; values parse as JSON when they can)', confPair, {})
     .option('--api-host <host>', 'address for the REST API', '127.0.0.1')
     .option('--api-port <port>', 'port for the REST API (Storm UI paths)', '8080')
     .option('--no-api', 'do not serve the REST API')
     .option('--check', 'validate and print the Topology IR as JSON, then exit')
-    .action(async (ref: string, o: { name?: string; workers?: string; conf: Record<string, unknown>; apiHost: string; apiPort: string; api: boolean; check?: boolean }) => {
+    .option('--bus <url>', 'with --distributed: the bus for repartition topics')
+    .option('--distributed', 'run this process as one worker of a distributed topology (same as `monsoon worker`)')
+    .action(async (ref: string, o: { name?: string; workers?: string; conf: Record<string, unknown>; apiHost: string; apiPort: string; api: boolean; check?: boolean; bus?: string; distributed?: boolean }) => {
       try {
+        if (o.distributed) {
+          if (!o.bus) throw new Error('--distributed needs --bus <url> (the bus the workers share)');
+          const { runWorker } = await import('./worker.js');
+          return await runWorker(ref, { bus: o.bus, conf: o.conf, ...(o.name ? { name: o.name } : {}) });
+        }
         const { loadTopology } = await import('../compute/loader.js');
         const workers = positiveInt('--workers', o.workers);
         const conf = { ...o.conf, ...(workers ? { 'topology.workers': workers } : {}) };
@@ -59,9 +54,21 @@ export function topologyCommand(): Command {
           process.stdout.write(JSON.stringify({ ...topo.ir, name, config: { ...topo.ir.config, ...conf } }, null, 2) + '\n');
           return;
         }
-        const { LocalCluster } = await import('../compute/runtime/local.js');
         const { createLogger } = await import('../core/log.js');
         const log = createLogger('topology');
+        if (workers && workers > 1) {
+          // worker processes on this machine; the REST API lives in the local runtime only
+          const { startWorkers } = await import('../compute/runtime/workers.js');
+          const w = await startWorkers({ ref, name, conf, workers, logger: log });
+          log.info({ workers: w.pids }, `topology ${name} is running in ${workers} worker processes`);
+          process.once('SIGINT', w.stop);
+          process.once('SIGTERM', w.stop);
+          const code = await w.done;
+          log.info({}, `topology ${name} stopped`);
+          process.exitCode = code;
+          return;
+        }
+        const { LocalCluster } = await import('../compute/runtime/local.js');
         const cluster = new LocalCluster({ logger: log });
         const t = await cluster.submitTopology(name, conf, topo);
         let api: { port: number; close(): Promise<void> } | undefined;

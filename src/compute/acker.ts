@@ -41,7 +41,8 @@ export class Acker {
   timedOut = 0;
   executed = 0;
 
-  constructor(private readonly listener: AckerListener, public timeoutMs: number) {
+  /** `genLimit` below 2^28 leaves room above the root ids for a worker index (runtime/workers.ts). */
+  constructor(private readonly listener: AckerListener, public timeoutMs: number, private readonly genLimit = GEN_LIMIT) {
     this.grow(1024);
   }
 
@@ -58,7 +59,7 @@ export class Acker {
       if (this.used === this.cap) this.grow(this.cap * 2);
       slot = this.used++;
     }
-    const g = this.gen[slot]! + 1 === GEN_LIMIT ? 1 : this.gen[slot]! + 1;
+    const g = this.gen[slot]! + 1 >= this.genLimit ? 1 : this.gen[slot]! + 1;
     this.gen[slot] = g;
     this.valHi[slot] = 0;
     this.valLo[slot] = 0;
@@ -97,6 +98,13 @@ export class Acker {
     this.release(slot);
     this.failed++;
     this.listener.treeFailed(task, msgId, started, 'failed');
+  }
+
+  /** The spout message id of a live tree; undefined once it completed, failed or timed out. */
+  messageOf(root: number): unknown {
+    const slot = root % SLOTS;
+    if (slot >= this.used || this.live[slot] === 0 || this.gen[slot] !== (root - slot) / SLOTS) return undefined;
+    return this.msgIds[slot];
   }
 
   /** Restarts a tree's timeout (OutputCollector.resetTimeout). */

@@ -7,14 +7,21 @@
 import { ErrorCodes, MonsoonError } from '../core/errors.js';
 import { StreamDeclarer, type BasicBolt, type Bolt, type CustomStreamGrouping, type Spout, type TopologyConfig } from './api.js';
 import { validateIR, type ComponentIR, type GroupingIR, type InputIR, type TopologyIR } from './ir.js';
+import { isStatefulBolt, type StatefulBolt } from './state/bolt.js';
+import { CHECKPOINT_COMPONENT, CHECKPOINT_FIELDS, CHECKPOINT_STREAM, CheckpointSpout } from './state/checkpoint.js';
+import { isWindowedBolt, type WindowedBolt } from './windows/bolt.js';
+import { declareWindowStreams } from './windows/executor.js';
 import { DEFAULT_STREAM, Fields } from './tuple.js';
 
 /** A component given as an instance (copied per task, like Storm's serialised copies), a factory or a class. */
 export type ComponentSource<T> = T | (() => T) | (new () => T);
 
+/** Every kind of bolt a topology takes: rich, basic, windowed, stateful. */
+export type AnyBolt = Bolt | BasicBolt | WindowedBolt | StatefulBolt;
+
 export interface StormTopology {
   readonly ir: TopologyIR;
-  readonly components: ReadonlyMap<string, ComponentSource<Spout> | ComponentSource<Bolt | BasicBolt>>;
+  readonly components: ReadonlyMap<string, ComponentSource<Spout> | ComponentSource<AnyBolt>>;
   /** CUSTOM groupings by `bolt\0component\0stream`. */
   readonly customGroupings: ReadonlyMap<string, ComponentSource<CustomStreamGrouping>>;
 }
@@ -96,7 +103,7 @@ export class BoltDeclarer extends ComponentDeclarer<BoltDeclarer> {
 
 export class TopologyBuilder {
   private readonly spouts = new Map<string, { d: SpoutDeclarer; src: ComponentSource<Spout> }>();
-  private readonly bolts = new Map<string, { d: BoltDeclarer; src: ComponentSource<Bolt | BasicBolt> }>();
+  private readonly bolts = new Map<string, { d: BoltDeclarer; src: ComponentSource<AnyBolt> }>();
 
   setSpout(id: string, spout: ComponentSource<Spout>, parallelism = 1): SpoutDeclarer {
     this.checkId(id);
@@ -105,7 +112,7 @@ export class TopologyBuilder {
     return d;
   }
 
-  setBolt(id: string, bolt: ComponentSource<Bolt | BasicBolt>, parallelism = 1): BoltDeclarer {
+  setBolt(id: string, bolt: ComponentSource<AnyBolt>, parallelism = 1): BoltDeclarer {
     this.checkId(id);
     const d = new BoltDeclarer(id, parallelism);
     this.bolts.set(id, { d, src: bolt });
@@ -114,13 +121,16 @@ export class TopologyBuilder {
 
   /** Builds and validates; throws MON_ERR_TOPOLOGY_INVALID listing every problem. */
   createTopology(conf: TopologyConfig = {}, name?: string): StormTopology {
-    const components = new Map<string, ComponentSource<Spout> | ComponentSource<Bolt | BasicBolt>>();
+    const components = new Map<string, ComponentSource<Spout> | ComponentSource<AnyBolt>>();
     const custom = new Map<string, ComponentSource<CustomStreamGrouping>>();
     const list: ComponentIR[] = [];
-    const describe = (kind: 'spout' | 'bolt', d: SpoutDeclarer | BoltDeclarer, src: ComponentSource<Spout> | ComponentSource<Bolt | BasicBolt>): void => {
+    let stateful = false;
+    const describe = (kind: 'spout' | 'bolt', d: SpoutDeclarer | BoltDeclarer, src: ComponentSource<Spout> | ComponentSource<AnyBolt>): void => {
       const sample = instantiate(src);
       const declarer = new StreamDeclarer(d.id);
       sample.declareOutputFields?.(declarer);
+      if (isWindowedBolt(sample)) declareWindowStreams(sample, declarer);
+      if (isStatefulBolt(sample)) stateful = true;
       list.push({
         id: d.id,
         kind,
@@ -128,7 +138,7 @@ export class TopologyBuilder {
         parallelism: d.parallelism,
         numTasks: d.numTasks ?? d.parallelism,
         config: { ...(sample.getComponentConfiguration?.() ?? {}), ...d.config },
-        inputs: d instanceof BoltDeclarer ? d.inputs : [],
+        inputs: d instanceof BoltDeclarer ? [...d.inputs] : [],
         streams: declarer.streams,
       });
       components.set(d.id, src);
@@ -136,6 +146,7 @@ export class TopologyBuilder {
     };
     for (const { d, src } of this.spouts.values()) describe('spout', d, src);
     for (const { d, src } of this.bolts.values()) describe('bolt', d, src);
+    if (stateful) addCheckpointing(list, components);
     const ir: TopologyIR = { version: 1, config: { ...conf }, components: list };
     if (name) ir.name = name;
     validateIR(ir);
@@ -145,6 +156,24 @@ export class TopologyBuilder {
   private checkId(id: string): void {
     if (this.spouts.has(id) || this.bolts.has(id)) throw new MonsoonError(ErrorCodes.TOPOLOGY_INVALID, `component ${JSON.stringify(id)} is declared twice (component ids are unique across spouts and bolts)`);
   }
+}
+
+/**
+ * A topology with a stateful bolt gets Storm's checkpoint wiring: the `$checkpointspout` spout, a
+ * `$checkpoint` stream on every bolt, and every bolt subscribed (ALL grouping) to `$checkpoint` of each
+ * bolt it reads from, and of the checkpoint spout when it reads from a spout.
+ */
+function addCheckpointing(list: ComponentIR[], components: Map<string, ComponentSource<Spout> | ComponentSource<AnyBolt>>): void {
+  const kind = new Map(list.map((c) => [c.id, c.kind]));
+  for (const c of list) {
+    if (c.kind !== 'bolt') continue;
+    const from = new Set<string>();
+    for (const inp of c.inputs) if (kind.has(inp.component)) from.add(kind.get(inp.component) === 'spout' ? CHECKPOINT_COMPONENT : inp.component);
+    for (const f of from) c.inputs.push({ component: f, stream: CHECKPOINT_STREAM, grouping: { type: 'ALL' } });
+    c.streams.push({ id: CHECKPOINT_STREAM, direct: false, fields: [...CHECKPOINT_FIELDS] });
+  }
+  list.push({ id: CHECKPOINT_COMPONENT, kind: 'spout', className: 'CheckpointSpout', parallelism: 1, numTasks: 1, config: {}, inputs: [], streams: [{ id: CHECKPOINT_STREAM, direct: false, fields: [...CHECKPOINT_FIELDS] }] });
+  components.set(CHECKPOINT_COMPONENT, CheckpointSpout);
 }
 
 /** The class name an IR records for a component given as an instance, factory or class. */

@@ -63,6 +63,12 @@ export const ErrorCodes = {
   STORE_REJECTED: 'MON_ERR_STORE_REJECTED',
   /** A store address names a system Monsoon cannot reach from here (webhdfs://, hdfs://). */
   STORE_UNSUPPORTED: 'MON_ERR_STORE_UNSUPPORTED',
+  /** A windowed bolt's window configuration is invalid (lengths, slide, lag, or a message timeout shorter than length + slide). */
+  WINDOW_INVALID: 'MON_ERR_WINDOW_INVALID',
+  /** A windowed bolt task holds topology.bolts.window.max.tuples tuples: the input is failed (replayed later). */
+  WINDOW_FULL: 'MON_ERR_WINDOW_FULL',
+  /** The state store (LMDB environment or its directory) could not be opened, read or written. */
+  STATE_STORE: 'MON_ERR_STATE_STORE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

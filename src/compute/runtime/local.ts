@@ -10,15 +10,17 @@
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { Acker, EdgeIds, type AckerListener } from '../acker.js';
-import { isBasicBolt, type BasicBolt, type Bolt, type CustomStreamGrouping, type Spout, type TopologyConfig } from '../api.js';
+import type { CustomStreamGrouping, Spout, TopologyConfig } from '../api.js';
 import { componentSettings, topologySettings, type TopologySettings } from '../config.js';
 import { createGrouper, type Grouper } from '../groupings.js';
 import { validateIR, type ComponentIR, type TopologyIR } from '../ir.js';
-import { customGroupingKey, instantiate, type StormTopology } from '../topology.js';
+import { CHECKPOINT_COMPONENT } from '../state/checkpoint.js';
+import { customGroupingKey, instantiate, type AnyBolt, type StormTopology } from '../topology.js';
 import { Fields, StreamInfo, Tuple } from '../tuple.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
 import { assignTasks, TaskContext } from './context.js';
-import { BasicBoltAdapter, BoltCollectorImpl, SpoutCollectorImpl } from './collectors.js';
+import { adaptBolt } from './adapt.js';
+import { BoltCollectorImpl, SpoutCollectorImpl } from './collectors.js';
 import { BoltExecutor, BoltTask, SpoutExecutor, SpoutTask, TaskRoute, type Executor, type ExecutorHost, type Task } from './executor.js';
 import { TaskStats } from './stats.js';
 import { componentPage, topologyPage, topologySummaryEntry, type ComponentPage, type TopologyPage, type TopologySummaryEntry } from './ui.js';
@@ -28,6 +30,18 @@ export interface LocalClusterOptions {
   /** Do not schedule rounds automatically; the caller drives runRound()/runUntilIdle(). */
   manual?: boolean;
   logger?: Logger;
+  /** Runs only some tasks here (a worker of the multi-process runtime, runtime/workers.ts). */
+  placement?: Placement;
+}
+
+/**
+ * Which tasks this process runs. A task run elsewhere is reached through `remote(task)`: an executor
+ * stand-in whose queue sends batches to the process running it. The acker may be partitioned too.
+ */
+export interface Placement {
+  owns(task: number): boolean;
+  remote(task: number): Executor;
+  acker?(listener: AckerListener, timeoutMs: number): Acker;
 }
 
 export type TopologyStatus = 'ACTIVE' | 'INACTIVE' | 'KILLED';
@@ -95,7 +109,7 @@ export class LocalTopology implements ExecutorHost, AckerListener {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger;
-    this.acker = settings.ackers > 0 ? new Acker(this, settings.timeoutMs) : null;
+    this.acker = settings.ackers > 0 ? (opts.placement?.acker?.(this, settings.timeoutMs) ?? new Acker(this, settings.timeoutMs)) : null;
     this.tasksByComponent = assignTasks(ir);
   }
 
@@ -115,11 +129,13 @@ export class LocalTopology implements ExecutorHost, AckerListener {
     const totalTasks = [...this.tasksByComponent.values()].reduce((n, l) => n + l.length, 0);
     const allTasks = new Set<number>();
     for (const l of this.tasksByComponent.values()) for (const x of l) allTasks.add(x);
-    const workerTasks = [...allTasks].sort((a, b) => a - b);
+    const placement = this.opts.placement;
+    const workerTasks = [...allTasks].filter((t) => !placement || placement.owns(t)).sort((a, b) => a - b);
     const spoutById: SpoutTask[] = [];
     const boltById: BoltTask[] = [];
     let execId = 0;
     const execOfComponent = new Map<string, Executor[]>();
+    const checkpointing = ir.components.some((c) => c.id === CHECKPOINT_COMPONENT);
     for (const c of ir.components) {
       const src = topology.components.get(c.id);
       if (!src) throw new MonsoonError(ErrorCodes.TOPOLOGY_INVALID, `component ${c.id}: the topology carries no code for it`);
@@ -132,6 +148,11 @@ export class LocalTopology implements ExecutorHost, AckerListener {
         const from = Math.floor((e * ids.length) / executors);
         const to = Math.floor(((e + 1) * ids.length) / executors);
         const mine = ids.slice(from, to);
+        if (placement && !placement.owns(mine[0]!)) {
+          for (const tid of mine) this.executorOfTask[tid] = placement.remote(tid);
+          execId++;
+          continue;
+        }
         if (c.kind === 'spout') {
           const tasks = mine.map((tid) => {
             const task = new SpoutTask(tid, ids.indexOf(tid), c.id, c.streams.map((s) => s.id));
@@ -150,8 +171,7 @@ export class LocalTopology implements ExecutorHost, AckerListener {
         } else {
           const tasks = mine.map((tid) => {
             const task = new BoltTask(tid, ids.indexOf(tid), c.id, c.streams.map((s) => s.id));
-            const b = instantiate(src as Bolt | BasicBolt);
-            task.bolt = isBasicBolt(b) ? new BasicBoltAdapter(b) : (b as Bolt);
+            task.bolt = adaptBolt(instantiate(src as AnyBolt), this, checkpointing);
             task.tickSecs = settings.tickSecs;
             boltById[tid] = task;
             return task;
@@ -175,7 +195,8 @@ export class LocalTopology implements ExecutorHost, AckerListener {
     for (const c of ir.components) {
       const infos = c.streams.map((s) => new StreamInfo(c.id, s.id, new Fields(s.fields)));
       for (const tid of this.tasksByComponent.get(c.id)!) {
-        const task = this.tasks.find((x) => x.id === tid)!;
+        const task = this.tasks.find((x) => x.id === tid);
+        if (!task) continue; // run by another process
         c.streams.forEach((s, index) => {
           const groupers: Grouper[] = [];
           const direct = new Set<number>();
@@ -215,7 +236,10 @@ export class LocalTopology implements ExecutorHost, AckerListener {
       for (const ex of list) {
         const down = new Set<Executor>();
         for (const sub of ir.components) {
-          if (sub.inputs.some((i) => i.component === ex.component)) for (const d of execOfComponent.get(sub.id)!) if (d !== ex) down.add(d);
+          if (!sub.inputs.some((i) => i.component === ex.component)) continue;
+          for (const d of execOfComponent.get(sub.id)!) if (d !== ex) down.add(d);
+          // tasks in other processes: their stand-ins signal a full link
+          if (placement) for (const t of this.tasksByComponent.get(sub.id)!) if (!placement.owns(t)) down.add(this.executorOfTask[t]!);
         }
         ex.downstream = [...down];
       }

@@ -17,7 +17,7 @@
  */
 import { errorMessage } from '../../core/errors.js';
 import type { Bus, ConsumedRecord, Consumer, PartitionBatch } from '../../bus/bus.js';
-import { acquireBus } from '../../bus/shared.js';
+import { acquireBus, type BusHandle } from '../../bus/shared.js';
 import type { OutputFieldsDeclarer, Spout, SpoutOutputCollector, TopologyConfig, TopologyContext } from '../api.js';
 import { DEFAULT_STREAM } from '../tuple.js';
 
@@ -42,8 +42,22 @@ export interface BusSpoutOptions {
   now?: () => number;
 }
 
+/**
+ * A record's message id. It is also a sequenced id (seqKey/seq/seqFloor) so stateful bolts can tell a
+ * replayed record from a new one and apply each exactly once across crashes.
+ */
 export class BusMessageId {
-  constructor(readonly topic: string, readonly partition: number, readonly offset: number) {}
+  constructor(readonly topic: string, readonly partition: number, readonly offset: number, private readonly part: { lastCommitted: number } | null = null) {}
+  get seqKey(): string {
+    return `${this.topic}/${this.partition}`;
+  }
+  get seq(): number {
+    return this.offset;
+  }
+  /** The partition's offset committed to the bus: records below it are never replayed. */
+  seqFloor(): number {
+    return this.part?.lastCommitted ?? 0;
+  }
   toString(): string {
     return `${this.topic}-${this.partition}@${this.offset}`;
   }
@@ -75,7 +89,7 @@ class PartitionState {
 }
 
 export class BusSpout implements Spout {
-  private collector!: SpoutOutputCollector;
+  protected collector!: SpoutOutputCollector;
   private consumer: Consumer | null = null;
   private bus: Bus | null = null;
   /** Set when this spout opened the bus from a URL (shared per process, see bus/shared.ts). */
@@ -152,17 +166,18 @@ export class BusSpout implements Spout {
       const p = this.parts.get(key(r.topic, r.partition));
       if (!p) return this.nextTuple(); // partition moved to another consumer meanwhile
       p.inflight.set(r.offset, r);
-      this.emit(r);
+      this.emit(r, p);
       return;
     }
     if (!this.polling && !this.closed && this.uncommitted() < this.o.maxUncommittedOffsets) this.startPoll();
   }
 
-  private emit(r: ConsumedRecord): void {
+  /** Emits one record as a tuple anchored to its message id (the repartition spout decodes instead). */
+  protected emit(r: ConsumedRecord, p?: { lastCommitted: number }): void {
     this.counters.emitted++;
     const k = r.key === null ? null : this.o.encoding === 'utf8' ? r.key.toString('utf8') : r.key;
     const v = this.o.encoding === 'utf8' ? r.value.toString('utf8') : r.value;
-    this.collector.emit(this.o.stream, [r.topic, r.partition, r.offset, k, v], new BusMessageId(r.topic, r.partition, r.offset));
+    this.collector.emit(this.o.stream, [r.topic, r.partition, r.offset, k, v], new BusMessageId(r.topic, r.partition, r.offset, p ?? null));
   }
 
   private emitDueRetry(now: number): boolean {
@@ -174,7 +189,7 @@ export class BusSpout implements Spout {
     const r = p?.inflight.get(id.offset);
     if (!r) return this.emitDueRetry(now);
     this.counters.retried++;
-    this.emit(r);
+    this.emit(r, p);
     return true;
   }
 
@@ -286,3 +301,23 @@ function key(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
+/**
+ * The compute runtime's handles on shared buses (src/bus/shared.ts: one open bus per URL per process,
+ * which the embedded log needs): each acquireSharedBus(url) is paired with a releaseSharedBus(url).
+ */
+const held = new Map<string, BusHandle[]>();
+
+export async function acquireSharedBus(url: string): Promise<Bus> {
+  const h = await acquireBus(url);
+  const list = held.get(url) ?? [];
+  list.push(h);
+  held.set(url, list);
+  return h.bus;
+}
+
+export async function releaseSharedBus(url: string): Promise<void> {
+  const list = held.get(url);
+  const h = list?.pop();
+  if (list && list.length === 0) held.delete(url);
+  await h?.release();
+}
