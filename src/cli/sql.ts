@@ -130,7 +130,11 @@ function shell(api: string): void {
   const out = (s: string) => process.stdout.write(s);
   out('StreamCQL shell. End statements with ;  EXPLAIN APPLICATION x; prints the plan; \\q quits.\n');
   rl.prompt();
-  rl.on('line', (line) => {
+  // Lines are handled one after another, so a statement sent to a running application finishes
+  // before the next line (already buffered when input is piped) is looked at.
+  let chain: Promise<void> = Promise.resolve();
+  rl.on('line', (line) => { chain = chain.then(() => handle(line)); });
+  const handle = async (line: string): Promise<void> => {
     if (pending === '' && line.trim() === '\\q') { rl.close(); return; }
     try { if (line.trim() !== '') appendFileSync(history, line + '\n'); } catch { /* history is optional */ }
     pending += line + '\n';
@@ -147,12 +151,11 @@ function shell(api: string): void {
       if (last?.kind === 'explainApplication' || last?.kind === 'submitApplication') out(explainText(r.plan!));
       if (last?.kind === 'submitApplication') out('the shell checks applications; run one with `monsoon sql app.cql`\n');
       if (last && (last.kind === 'showApplications' || last.kind === 'dropApplication' || last.kind === 'activateApplication')) {
-        rl.pause();
-        void appCommand(api, last as { kind: string }).then(
-          (text) => { out(text + 'ok\n'); },
-          (e: Error) => { out(`error: ${e.message}\n`); },
-        ).finally(() => { pending = ''; rl.setPrompt('monsoon> '); rl.resume(); rl.prompt(); });
-        return;
+        try {
+          out(await appCommand(api, last as { kind: string }));
+        } catch (e) {
+          out(`error: ${(e as Error).message}\n`);
+        }
       }
       if (last?.kind === 'get') out(`${last.key} = ${r.analysis!.settings.get(last.key) ?? '(not set)'}\n`);
       if (last?.kind === 'showFunctions') out([...r.analysis!.functions.values()].map((f) => `${f.name} = ${f.ref}\n`).join('') || '(no functions)\n');
@@ -161,6 +164,6 @@ function shell(api: string): void {
     pending = '';
     rl.setPrompt('monsoon> ');
     rl.prompt();
-  });
-  rl.on('close', () => out('\n'));
+  };
+  rl.on('close', () => { void chain.then(() => out('\n')); });
 }

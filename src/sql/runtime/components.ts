@@ -221,6 +221,7 @@ export class SqlSpout implements Spout {
     const opCtx: OpContext = { now: () => this.env.clock.now(), hold: () => () => {}, report: this.report };
     const send: Send = (task, stream, values) => {
       const cur = this.current;
+      this.emitted = true;
       if (cur) {
         cur.n++;
         collector.emitDirect(task, stream, values, cur);
@@ -280,7 +281,6 @@ export class SqlSpout implements Spout {
       this.current = null;
     }
     if (f.n === 0) this.bus!.ack(msgId);
-    else this.emitted = true;
   }
 
   nextTuple(): void {
@@ -295,8 +295,19 @@ export class SqlSpout implements Spout {
       }
       return;
     }
-    const rows = this.rows!.poll(64, this.env.clock.now());
-    for (const r of rows) this.entry.push({ ins: [r], rem: EMPTY }, 0, -1);
+    for (let i = 0; i < 16; i++) {
+      const rows = this.rows!.poll(64, this.env.clock.now());
+      if (rows.length === 0) return;
+      this.emitted = false;
+      for (const r of rows) {
+        try {
+          this.entry.push({ ins: [r], rem: EMPTY }, 0, -1);
+        } catch (e) {
+          this.report(e);
+        }
+      }
+      if (this.emitted) return;
+    }
   }
 
   ack(msgId: unknown): void {
