@@ -71,7 +71,7 @@ export class LookupOp implements Op {
           this.ready.push({ row, rows, release });
         },
         (e: Error) => {
-          this.ctx.report(new MonsoonError(ErrorCodes.SQL_UNSUPPORTED, `datasource ${this.name}: query failed: ${e.message}`));
+          this.ctx.report(new MonsoonError(ErrorCodes.SQL_RUNTIME, `datasource ${this.name}: query failed: ${e.message}`));
           this.ready.push({ row, rows: [], release });
         },
       );

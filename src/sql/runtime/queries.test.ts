@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -167,4 +167,17 @@ test('a self-join of one stream under two aliases', async () => {
     h.send('s', [1, 'a', 0], [2, 'a', 0]);
     assert.deepEqual(h.take('o'), [[1, 2]]);
   });
+});
+
+test('FileOutput writes the rows with the stream SerDe', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'monsoon-sql-file-'));
+  const h = await SqlHarness.start(`${DDL}
+    CREATE OUTPUT STREAM o (id INT, name STRING) SERDE CsvSerDe SINK FileOutput PROPERTIES (path = '${join(dir, 'out')}');
+    INSERT INTO o SELECT id, name FROM s WHERE id > 1;`, { realSinks: true });
+  h.send('s', [1, 'x', 0], [2, 'a,b', 0], [3, 'c', 0]);
+  await h.stop();
+  const files = readdirSync(join(dir, 'out'));
+  assert.equal(files.length, 1);
+  assert.match(files[0]!, /^o-\d+\.txt$/);
+  assert.equal(readFileSync(join(dir, 'out', files[0]!), 'utf8'), '2,"a,b"\n3,c\n');
 });

@@ -94,7 +94,7 @@ function busSink(url: string, topic: string, keyColumn: string | undefined, env:
       .then(
         () => { for (const d of dones) d(); },
         (e: unknown) => {
-          env.report(new MonsoonError(ErrorCodes.SQL_UNSUPPORTED, `stream ${env.stream}: writing to topic ${topic} failed: ${(e as Error).message}`));
+          env.report(new MonsoonError(ErrorCodes.SQL_RUNTIME, `stream ${env.stream}: writing to topic ${topic} failed: ${(e as Error).message}`));
           for (const d of dones) d();
         },
       );
@@ -143,7 +143,7 @@ function batched(env: SinkEnv, what: string, writeAll: (rows: Row[]) => Promise<
     inflight = inflight.then(() => writeAll(rows)).then(
       () => { for (const d of dones) d(); },
       (e: unknown) => {
-        env.report(new MonsoonError(ErrorCodes.SQL_UNSUPPORTED, `stream ${env.stream}: writing to ${what} failed: ${(e as Error).message}`));
+        env.report(new MonsoonError(ErrorCodes.SQL_RUNTIME, `stream ${env.stream}: writing to ${what} failed: ${(e as Error).message}`));
         for (const d of dones) d();
       },
     );

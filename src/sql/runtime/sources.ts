@@ -155,7 +155,7 @@ export function tcpInput(host: string, port: number, serde: SerDe, report: (e: u
       buf.feed(d);
       if (buf.rows.length >= BUFFER_ROWS) s.pause();
     });
-    s.on('error', (e) => report(new MonsoonError(ErrorCodes.SQL_UNSUPPORTED, `TCPClientInput ${host}:${port}: ${e.message}`)));
+    s.on('error', (e) => report(new MonsoonError(ErrorCodes.SQL_RUNTIME, `TCPClientInput ${host}:${port}: ${e.message}`)));
     s.on('close', () => { if (!closed) setTimeout(open, 1000).unref(); });
     sock = s;
   };
