@@ -55,6 +55,7 @@ export const ErrorCodes = {
   SQL_UNKNOWN_OPERATOR: 'MON_ERR_SQL_UNKNOWN_OPERATOR',
   SQL_UNSUPPORTED: 'MON_ERR_SQL_UNSUPPORTED',
   SQL_CYCLE: 'MON_ERR_SQL_CYCLE',
+  SQL_RUNTIME: 'MON_ERR_SQL_RUNTIME',
   /** A store request names a bad table, key, range or column, or a store that does not exist. */
   STORE_INVALID_ARGUMENT: 'MON_ERR_STORE_INVALID_ARGUMENT',
   /** The store server could not be reached or did not confirm a write (retriable; nothing counted). */
