@@ -108,6 +108,31 @@ describe('monsoon sql', () => {
     }
   });
 
+  it('the interactive shell submits an application, lists, rebalances and drops it', () => {
+    const r = run(['sql'], [
+      `CREATE INPUT STREAM readings (id INT, v DOUBLE) SOURCE RandomGen PROPERTIES (timeUnit = 'SECONDS', period = '1', eventNumPerPeriod = '2');`,
+      `CREATE OUTPUT STREAM n (k INT, c LONG) SINK ConsoleOutput;`,
+      `INSERT INTO n SELECT id % 2, count(*) FROM readings[RANGE 2 SECONDS SLIDE] GROUP BY id % 2;`,
+      `SUBMIT APPLICATION live;`,
+      `SUBMIT APPLICATION live;`,
+      `SHOW APPLICATIONS;`,
+      `REBALANCE APPLICATION live SET WORKER 3;`,
+      `DEACTIVE APPLICATION live;`,
+      `DROP APPLICATION live;`,
+      `SHOW APPLICATIONS;`,
+      `\\q`,
+    ].join('\n') + '\n');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /submitted live; it runs in this shell/);
+    // After a submit the shell starts a new, empty application: a second SUBMIT has no queries.
+    assert.doesNotMatch(r.stdout.split('submitted live')[2] ?? '', /./, 'submitted once');
+    assert.match(r.stdout, /live\tACTIVE\t/);
+    assert.match(r.stdout, /error: .*(worker|numWorkers)/i, 'the local runtime refuses another worker count with a message');
+    assert.match(r.stdout, /deactivated live/);
+    assert.match(r.stdout, /dropped live/);
+    assert.match(r.stdout, /\(no applications\)/);
+  });
+
   it('the interactive shell checks statements at each ;, across lines', () => {
     const r = run(['sql'], [
       `CREATE INPUT STREAM s (id INT, name STRING)`,

@@ -26,7 +26,7 @@ export function sqlCommand(): Command {
     .option('--no-api', 'do not serve the REST API')
     .option('--api <url>', 'shell: the REST API of a running application', 'http://127.0.0.1:8080')
     .action(async (file: string | undefined, o: { explain?: boolean; json?: boolean; bus?: string; apiHost: string; apiPort: string; api: boolean | string }) => {
-      if (file === undefined) return shell(typeof o.api === 'string' ? o.api : 'http://127.0.0.1:8080');
+      if (file === undefined) return shell(typeof o.api === 'string' ? o.api : 'http://127.0.0.1:8080', o.bus);
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
@@ -87,11 +87,11 @@ async function runApplication(file: string, plan: NonNullable<ReturnType<typeof 
 }
 
 /** The REST API of a running application: SHOW APPLICATIONS, DROP APPLICATION, ACTIVE/DEACTIVE APPLICATION. */
-async function appCommand(api: string, stmt: { kind: string; name?: string; ifExists?: boolean; active?: boolean }): Promise<string> {
-  const call = async (method: 'GET' | 'POST', path: string): Promise<unknown> => {
+async function appCommand(api: string, stmt: { kind: string; name?: string; ifExists?: boolean; active?: boolean; workers?: number }): Promise<string> {
+  const call = async (method: 'GET' | 'POST', path: string, payload?: unknown): Promise<unknown> => {
     let res: Response;
     try {
-      res = await fetch(new URL(path, api), { method });
+      res = await fetch(new URL(path, api), { method, ...(payload === undefined ? {} : { body: JSON.stringify(payload), headers: { 'content-type': 'application/json' } }) });
     } catch (e) {
       throw new Error(`cannot reach an application's API at ${api} (is \`monsoon sql app.cql\` running? start the shell with --api <url>): ${(e as Error).message}`);
     }
@@ -111,7 +111,10 @@ async function appCommand(api: string, stmt: { kind: string; name?: string; ifEx
   }
   const id = encodeURIComponent(found.id);
   if (stmt.kind === 'dropApplication') await call('POST', `/api/v1/topology/${id}/kill/0`);
-  else await call('POST', `/api/v1/topology/${id}/${stmt.active ? 'activate' : 'deactivate'}`);
+  else if (stmt.kind === 'rebalanceApplication') {
+    await call('POST', `/api/v1/topology/${id}/rebalance/0`, { rebalanceOptions: { numWorkers: stmt.workers } });
+    return `rebalanced ${found.name}\n`;
+  } else await call('POST', `/api/v1/topology/${id}/${stmt.active ? 'activate' : 'deactivate'}`);
   return `${stmt.kind === 'dropApplication' ? 'dropped' : stmt.active ? 'activated' : 'deactivated'} ${found.name}\n`;
 }
 
@@ -119,8 +122,38 @@ function where(file: string, e: SqlError): string {
   return e.pos ? `${file}:${e.pos.line}:${e.pos.column}` : file;
 }
 
-/** Interactive shell: statements accumulate into one application; each ';' re-checks it. */
-function shell(api: string): void {
+/**
+ * Interactive shell: statements accumulate into one application; each ';' re-checks it. SUBMIT
+ * APPLICATION runs the application inside the shell's process (on the local runtime, with Storm UI's
+ * REST paths on a free port) and starts a new, empty application; from then on SHOW / DROP / ACTIVE /
+ * DEACTIVE / REBALANCE APPLICATION address the shell's own applications (before that, --api's).
+ * Quitting the shell stops them.
+ */
+function shell(remoteApi: string, bus: string | undefined): void {
+  type Hosted = { cluster: import('../compute/runtime/local.js').LocalCluster; url: string; close(): Promise<void> };
+  let hosted: Promise<Hosted> | undefined;
+  const host = (): Promise<Hosted> =>
+    (hosted ??= (async () => {
+      const { LocalCluster } = await import('../compute/runtime/local.js');
+      const { createLogger } = await import('../core/log.js');
+      const { startComputeApi } = await import('../compute/rest.js');
+      const cluster = new LocalCluster({ logger: createLogger('sql') });
+      const api = await startComputeApi(cluster, { host: '127.0.0.1', port: 0 });
+      const url = `http://127.0.0.1:${api.port}`;
+      return { cluster, url, close: async () => { await cluster.shutdown(); await api.close(); } };
+    })());
+  const apiUrl = async (): Promise<string> => (hosted ? (await hosted).url : remoteApi);
+  const submit = async (plan: NonNullable<ReturnType<typeof compileScript>['plan']>, name: string, force: boolean): Promise<string> => {
+    const h = await host();
+    if (h.cluster.getTopology(name)) {
+      if (!force) throw new Error(`application ${name} is running; SUBMIT APPLICATION FORCE ${name} replaces it`);
+      await h.cluster.killTopology(name, 0);
+    }
+    const { planTopology } = await import('../sql/planner.js');
+    const topo = await planTopology(plan, { baseDir: process.cwd(), ...(bus ? { bus } : {}) });
+    await h.cluster.submitTopology(name, {}, topo);
+    return `submitted ${name}; it runs in this shell (Storm UI paths at ${h.url}/api/v1/topology/summary) until DROP APPLICATION ${name} or \\q; a new application starts empty\n`;
+  };
   const history = join(homedir(), '.monsoon_sql_history');
   let past: string[] = [];
   try { past = readFileSync(history, 'utf8').split('\n').filter(Boolean).reverse().slice(0, 500); } catch { /* no history yet */ }
@@ -148,11 +181,18 @@ function shell(api: string): void {
       accepted.push(pending);
       for (const w of r.warnings) out(`warning: ${w.detail}\n`);
       const last = r.statements[r.statements.length - 1];
-      if (last?.kind === 'explainApplication' || last?.kind === 'submitApplication') out(explainText(r.plan!));
-      if (last?.kind === 'submitApplication') out('the shell checks applications; run one with `monsoon sql app.cql`\n');
-      if (last && (last.kind === 'showApplications' || last.kind === 'dropApplication' || last.kind === 'activateApplication')) {
+      if (last?.kind === 'explainApplication') out(explainText(r.plan!));
+      if (last?.kind === 'submitApplication') {
         try {
-          out(await appCommand(api, last as { kind: string }));
+          out(await submit(r.plan!, last.name, last.force));
+          accepted.length = 0;
+        } catch (e) {
+          out(`error: ${(e as Error).message}\n`);
+        }
+      }
+      if (last && (last.kind === 'showApplications' || last.kind === 'dropApplication' || last.kind === 'activateApplication' || last.kind === 'rebalanceApplication')) {
+        try {
+          out(await appCommand(await apiUrl(), last as { kind: string }));
         } catch (e) {
           out(`error: ${(e as Error).message}\n`);
         }
@@ -165,5 +205,10 @@ function shell(api: string): void {
     rl.setPrompt('monsoon> ');
     rl.prompt();
   };
-  rl.on('close', () => { void chain.then(() => out('\n')); });
+  rl.on('close', () => {
+    void chain
+      .then(async () => (hosted ? (await hosted).close() : undefined))
+      .catch((e: unknown) => out(`error: ${(e as Error).message}\n`))
+      .then(() => out('\n'));
+  });
 }
