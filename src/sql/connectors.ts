@@ -59,8 +59,8 @@ export const CONNECTORS: ConnectorSpec[] = [
     props: { url: { kind: 'url', required: true, doc: 'bus URL' }, topic: { kind: 'string', required: true, doc: 'topic' }, group: { kind: 'string', doc: 'consumer group (default: the application name)' }, frombeginning: { kind: 'bool', doc: 'start at the earliest offset when the group has none' } },
   },
   {
-    name: 'FileInput', role: 'source', aliases: [], doc: 'reads lines of files matching a path (followed as they grow)',
-    props: { path: { kind: 'string', required: true, doc: 'file path or glob' }, frombeginning: { kind: 'bool', doc: 'read existing content first' } },
+    name: 'FileInput', role: 'source', aliases: [], doc: 'reads lines of a file (followed as it grows)',
+    props: { path: { kind: 'string', required: true, doc: 'file path' }, frombeginning: { kind: 'bool', doc: 'read existing content first' } },
   },
   {
     name: 'KafkaOutput', role: 'sink', aliases: ['KafkaFunctionOp'], doc: 'writes rows to a Kafka topic',

@@ -1,5 +1,6 @@
 import { openSync, readSync, closeSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { Column } from '../rexpr.js';
 import type { Row } from './batch.js';
@@ -177,6 +178,8 @@ export function fileInput(path: string, fromBeginning: boolean, serde: SerDe, re
   let pos = 0;
   let lastCheck = 0;
   const chunk = Buffer.alloc(1 << 16);
+  // Keeps the bytes of a character cut by a chunk's end until the next read completes it.
+  const decoder = new StringDecoder('utf8');
   return {
     async open() {
       if (!fromBeginning) { try { pos = statSync(path).size; } catch { pos = 0; } }
@@ -191,7 +194,7 @@ export function fileInput(path: string, fromBeginning: boolean, serde: SerDe, re
             let n: number;
             while (buf.rows.length < BUFFER_ROWS && (n = readSync(fd, chunk, 0, chunk.length, pos)) > 0) {
               pos += n;
-              buf.feed(chunk.subarray(0, n).toString('utf8'));
+              buf.feed(decoder.write(chunk.subarray(0, n)));
             }
           } finally { closeSync(fd); }
         } catch (e) {
