@@ -1,3 +1,5 @@
+import { seededRandom } from '../../core/random.js';
+
 /**
  * The call-detail records of the examples/cdr pipeline: 100 comma-separated fields per line, as a
  * mobile operator's mediation system drops them for collection. Text is ISO-8859-1 (subscriber and
@@ -34,17 +36,8 @@ const APNS = ['internet', 'mms', 'ims', 'corp.example'];
 const AGENTS = ['Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML like Gecko) Chrome/126.0 Mobile Safari/537.36', 'Dalvik/2.1.0 (Linux; U; Android 13; SM-S911B Build/TP1A.220624.014)', 'okhttp/4.12.0'];
 const PAD = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(64);
 
-/** A small, fast, seedable PRNG (mulberry32), so a run can be reproduced from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The generator's seeded random numbers (mulberry32), so a run can be reproduced from its seed. */
+export const prng = seededRandom;
 
 const two = (n: number) => (n < 10 ? '0' + n : String(n));
 

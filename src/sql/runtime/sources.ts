@@ -2,6 +2,7 @@ import { openSync, readSync, closeSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import { seededRandom } from '../../core/random.js';
 import type { Column } from '../rexpr.js';
 import type { Row } from './batch.js';
 import type { SerDe } from './serde.js';
@@ -47,17 +48,7 @@ export class RowQueue implements RowSource {
 
 const UNIT_MS: Record<string, number> = { DAYS: 86_400_000, HOURS: 3_600_000, MINUTES: 60_000, SECONDS: 1000, MILLISECONDS: 1, MICROSECONDS: 0.001, NANOSECONDS: 0.000001 };
 
-/** mulberry32: a small seeded generator, so a seeded RandomGen repeats its rows exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /**
  * RandomGen: random rows of the stream's schema. With isSchedule (default true) it emits
