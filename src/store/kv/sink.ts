@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
 import type { Event } from '../../core/event.js';
@@ -70,32 +70,13 @@ export class KvEventWriter implements StoreWriter<Event> {
   }
 }
 
-/** Stores opened by this process, shared by sinks writing to the same directory (LMDB wants one environment per process). */
-const open = new Map<string, { store: KvStore; refs: number }>();
-
-/** The store in `dir`, opened once per process (LMDB is loaded on first use, not with the agent). */
+/**
+ * The store in `dir`, opened once per process and shared with the server's bolts and lookups
+ * (shared.ts); LMDB is loaded on first use, not with the agent.
+ */
 export async function acquireStore(dir: string): Promise<{ store: KvStore; release: () => Promise<void> }> {
-  const key = resolve(dir);
-  const { KvStore } = await import('./store.js');
-  let e = open.get(key);
-  if (!e) {
-    e = { store: KvStore.open(key), refs: 0 };
-    open.set(key, e);
-  }
-  e.refs++;
-  const entry = e;
-  let released = false;
-  return {
-    store: e.store,
-    release: async () => {
-      if (released) return;
-      released = true;
-      if (--entry.refs === 0) {
-        open.delete(key);
-        await entry.store.close();
-      }
-    },
-  };
+  const { acquireKvStore } = await import('./shared.js');
+  return acquireKvStore(dir);
 }
 
 const SIMPLE_SERIALIZERS = ['simple', 'org.apache.flume.sink.hbase.SimpleHbaseEventSerializer', 'org.apache.flume.sink.hbase2.SimpleHBase2EventSerializer'].map((s) => s.toLowerCase());
