@@ -1,5 +1,5 @@
 import { ErrorCodes, MonsoonError } from '../core/errors.js';
-import type { TopicConfig } from './bus.js';
+import type { BusRecord, ConsumerOptions, TopicConfig } from './bus.js';
 
 /**
  * Kafka's naming and limit rules, checked before anything touches storage so every bus rejects the
@@ -54,4 +54,41 @@ export function checkPartition(topic: string, partition: number, partitions: num
   if (!Number.isInteger(partition) || partition < 0 || partition >= partitions) {
     throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `topic ${topic} has partitions 0..${partitions - 1}; there is no partition ${String(partition)}`);
   }
+}
+
+/** The error for record `i` of a produce to `topic`; nothing of the batch is written. */
+export function recordError(topic: string, i: number, what: string, code: typeof ErrorCodes.BUS_INVALID_ARGUMENT | typeof ErrorCodes.BUS_RECORD_TOO_LARGE = ErrorCodes.BUS_INVALID_ARGUMENT): MonsoonError {
+  return new MonsoonError(code, `produce to ${topic}: record ${i} ${what}; nothing of the batch was written`);
+}
+
+/** The contract's shape of a record: a Buffer value, a Buffer key or none, a finite timestamp or none. */
+export function checkRecordShape(topic: string, r: BusRecord, i: number): void {
+  if (!r || !Buffer.isBuffer(r.value)) throw recordError(topic, i, 'has no Buffer value');
+  if (r.key != null && !Buffer.isBuffer(r.key)) throw recordError(topic, i, 'has a key that is not a Buffer');
+  if (r.timestamp !== undefined && !Number.isFinite(r.timestamp)) throw recordError(topic, i, 'has a timestamp that is not a number');
+}
+
+/**
+ * A record's checked shape and approximate wire size (value, key, string headers, 32 bytes of
+ * framing), refused as BUS_RECORD_TOO_LARGE above `max` — for the buses whose server frames records
+ * itself (Kafka, Redis).
+ */
+export function checkedRecordSize(topic: string, r: BusRecord, i: number, max: number): number {
+  checkRecordShape(topic, r, i);
+  let size = r.value.length + (r.key?.length ?? 0) + 32;
+  for (const [k, v] of Object.entries(r.headers ?? {})) {
+    if (typeof v !== 'string') throw recordError(topic, i, `has header ${JSON.stringify(k)} whose value is not a string`);
+    size += Buffer.byteLength(k) + Buffer.byteLength(v) + 6;
+  }
+  if (size > max) throw recordError(topic, i, `is ${size} bytes; this bus accepts at most ${max}`, ErrorCodes.BUS_RECORD_TOO_LARGE);
+  return size;
+}
+
+/** The contract's checks of `consumer()` arguments; returns where partitions without a commit start. */
+export function checkConsumerArgs(group: string, topics: readonly string[], opts: ConsumerOptions): 'earliest' | 'latest' {
+  validateGroupName(group);
+  if (topics.length === 0) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `consumer of group ${group}: no topics given`);
+  const from = opts.from ?? 'latest';
+  if (from !== 'earliest' && from !== 'latest') throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `consumer of group ${group}: from must be "earliest" or "latest", got ${String(from)}`);
+  return from;
 }

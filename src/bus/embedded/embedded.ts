@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import type { Bus, BusAdmin, BusRecord, Consumer, ConsumerOptions, PartitionLag, ProducedOffset, TopicConfig, TopicDescription } from '../bus.js';
-import { validateGroupName } from '../names.js';
+import { checkConsumerArgs, validateGroupName } from '../names.js';
 import { Partitioner } from '../partitioner.js';
 import { BATCH_HEADER, encodeBatch, recordSize } from './batch.js';
 import { EmbeddedConsumer } from './consumer.js';
@@ -220,11 +220,8 @@ export class EmbeddedBus implements Bus {
 
   async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
     this.check();
-    validateGroupName(group);
-    if (topics.length === 0) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `consumer of group ${group}: no topics given`);
+    const from = checkConsumerArgs(group, topics, opts);
     for (const t of topics) this.topics.get(t);
-    const from = opts.from ?? 'latest';
-    if (from !== 'earliest' && from !== 'latest') throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `consumer of group ${group}: from must be "earliest" or "latest", got ${String(from)}`);
     const c = new EmbeddedConsumer(this.groups.nextMemberId(group), group, [...new Set(topics)], from, {
       log: (t, p) => this.partitionLog(t, p),
       offsets: this.offsets,

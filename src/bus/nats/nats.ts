@@ -4,7 +4,7 @@ import { connect, headers, nanos, RequestError, TimeoutError, type MsgHdrs, type
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import type { Bus, BusAdmin, BusRecord, Consumer, ConsumerOptions, OffsetCommit, PartitionLag, ProducedOffset, TopicConfig, TopicDescription } from '../bus.js';
-import { normalizeTopicConfig, validateGroupName, validateTopicName } from '../names.js';
+import { checkConsumerArgs, checkRecordShape, normalizeTopicConfig, recordError, validateGroupName, validateTopicName } from '../names.js';
 import { Partitioner } from '../partitioner.js';
 import { NatsConsumer, type NatsConsumerHost } from './consumer.js';
 import { checkPrefix, encodeHeaderName, encodeHeaderValue, HEADER_KEY, HEADER_TS, layout, newTopicId, parseNatsUrl, type TopicMeta } from './layout.js';
@@ -337,11 +337,8 @@ export class NatsBus implements Bus {
   }
 
   private encode(topic: string, r: BusRecord, i: number, now: number, maxPayload: number): { h: MsgHdrs; size: number } {
-    const bad = (what: string, code: typeof ErrorCodes.BUS_INVALID_ARGUMENT | typeof ErrorCodes.BUS_RECORD_TOO_LARGE = ErrorCodes.BUS_INVALID_ARGUMENT) =>
-      new MonsoonError(code, `produce to ${topic}: record ${i} ${what}; nothing of the batch was written`);
-    if (!r || !Buffer.isBuffer(r.value)) throw bad('has no Buffer value');
-    if (r.key != null && !Buffer.isBuffer(r.key)) throw bad('has a key that is not a Buffer');
-    if (r.timestamp !== undefined && !Number.isFinite(r.timestamp)) throw bad('has a timestamp that is not a number');
+    const bad = (what: string, code?: typeof ErrorCodes.BUS_RECORD_TOO_LARGE) => recordError(topic, i, what, code);
+    checkRecordShape(topic, r, i);
     const h = headers();
     const ts = String(r.timestamp === undefined ? now : Math.trunc(r.timestamp));
     h.set(HEADER_TS, ts);
@@ -444,11 +441,8 @@ export class NatsBus implements Bus {
 
   async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
     this.check();
-    validateGroupName(group);
-    if (topics.length === 0) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `consumer of group ${group}: no topics given`);
+    const from = checkConsumerArgs(group, topics, opts);
     for (const t of topics) await this.meta(t, true);
-    const from = opts.from ?? 'latest';
-    if (from !== 'earliest' && from !== 'latest') throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `consumer of group ${group}: from must be "earliest" or "latest", got ${String(from)}`);
     const c = new NatsConsumer(this.groups.nextMemberId(group), group, [...new Set(topics)], from, this.consumerHost);
     try {
       await this.groups.join(group, c);

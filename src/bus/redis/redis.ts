@@ -2,7 +2,7 @@ import { createClient } from 'redis';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import type { Bus, BusAdmin, BusRecord, Consumer, ConsumerOptions, OffsetCommit, PartitionLag, ProducedOffset, TopicConfig, TopicDescription } from '../bus.js';
-import { normalizeTopicConfig, validateGroupName, validateTopicName } from '../names.js';
+import { checkConsumerArgs, checkedRecordSize, normalizeTopicConfig, validateGroupName, validateTopicName } from '../names.js';
 import { Partitioner } from '../partitioner.js';
 import { RedisConsumer, type ReadConnection } from './consumer.js';
 import { BUFFERS, CREATE_LUA, keys, offsetOf, PRODUCE_LUA } from './layout.js';
@@ -264,28 +264,13 @@ export class RedisBus implements Bus {
   }
 
   private validateRecord(topic: string, r: BusRecord, i: number): number {
-    const bad = (what: string, code: typeof ErrorCodes.BUS_INVALID_ARGUMENT | typeof ErrorCodes.BUS_RECORD_TOO_LARGE = ErrorCodes.BUS_INVALID_ARGUMENT) =>
-      new MonsoonError(code, `produce to ${topic}: record ${i} ${what}; nothing of the batch was written`);
-    if (!r || !Buffer.isBuffer(r.value)) throw bad('has no Buffer value');
-    if (r.key != null && !Buffer.isBuffer(r.key)) throw bad('has a key that is not a Buffer');
-    if (r.timestamp !== undefined && !Number.isFinite(r.timestamp)) throw bad('has a timestamp that is not a number');
-    let size = r.value.length + (r.key?.length ?? 0) + 32;
-    for (const [k, v] of Object.entries(r.headers ?? {})) {
-      if (typeof v !== 'string') throw bad(`has header ${JSON.stringify(k)} whose value is not a string`);
-      size += Buffer.byteLength(k) + Buffer.byteLength(v) + 6;
-    }
-    const max = this.options.maxRecordBytes ?? 16 * 1024 * 1024;
-    if (size > max) throw bad(`is ${size} bytes; this bus accepts at most ${max}`, ErrorCodes.BUS_RECORD_TOO_LARGE);
-    return size;
+    return checkedRecordSize(topic, r, i, this.options.maxRecordBytes ?? 16 * 1024 * 1024);
   }
 
   async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
     this.check();
-    validateGroupName(group);
-    if (topics.length === 0) throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `consumer of group ${group}: no topics given`);
+    const from = checkConsumerArgs(group, topics, opts);
     for (const t of topics) await this.partitions(t);
-    const from = opts.from ?? 'latest';
-    if (from !== 'earliest' && from !== 'latest') throw new MonsoonError(ErrorCodes.BUS_INVALID_ARGUMENT, `consumer of group ${group}: from must be "earliest" or "latest", got ${String(from)}`);
     const conn = this.client.duplicate();
     conn.on('error', (e: unknown) => this.log.warn({ err: e }, `Redis bus ${this.url}: consumer connection error.`));
     await conn.connect();
