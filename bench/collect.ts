@@ -2,9 +2,11 @@
  * bench:collect — 1 KB lines tailed → file channel (fsync per commit) → thrift → collector → file
  * channel → rolled files, beside rsyslog doing the same job (imfile → omfwd → imtcp → omfile) on the
  * same input in the same run. Prints MB/s, lines/s, the ratio and each side's peak RSS; the last line
- * is one JSON object.
+ * is one JSON object. CPU seconds per process (user + system, from /proc) are printed beside the
+ * rates: unlike the rates they barely move when other work shares the machine.
  *
- * BENCH_MB sets the input size (default 256).
+ * BENCH_MB sets the input size (default 256). BENCH_PROFILE=1 runs our agent and collector with
+ * `node --cpu-prof` and prints their top functions by self time.
  *
  * Tuning, as a Flume user would do it: the agent drains its file channel with BENCH_SINKS (default 3)
  * thrift sinks to the same collector, each on its own connection and sink runner, so that while one
@@ -22,12 +24,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, kill9, peakRssMiB, spawnMonsoon } from '../test/support/procs.js';
+import { cpuSeconds, freePort, kill9, peakRssMiB, spawnMonsoon } from '../test/support/procs.js';
+import { summariseProfile } from './profile.js';
 
 const MB = Number(process.env.BENCH_MB ?? 256);
 const SINKS = Number(process.env.BENCH_SINKS ?? 3);
 const BATCH = Number(process.env.BENCH_BATCH ?? 2500);
 const ROLL_SINKS = Number(process.env.BENCH_ROLL_SINKS ?? 2);
+const PROFILE = process.env.BENCH_PROFILE === '1';
 const LINE = 1024;
 const lines = Math.floor((MB * 1024 * 1024) / LINE);
 const root = mkdtempSync(join(tmpdir(), 'monsoon-bench-collect-'));
@@ -93,21 +97,31 @@ ag.channels.c1.type = file\nag.channels.c1.checkpointDir = ${dir}/ag/cp\nag.chan
 ag.channels.c1.capacity = 1000000\nag.channels.c1.transactionCapacity = 10000\nag.channels.c1.minimumRequiredSpace = 0
 ${sinks.map((k) => `ag.sinks.${k}.type = thrift\nag.sinks.${k}.channel = c1\nag.sinks.${k}.hostname = 127.0.0.1\nag.sinks.${k}.port = ${port}\nag.sinks.${k}.batch-size = ${BATCH}\n`).join('')}`,
   );
-  const collector = spawnMonsoon(['agent', '-n', 'col', '-f', join(dir, 'collector.properties'), '--data-dir', join(dir, 'col')]);
+  const prof = (who: string) => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'profile', who)}`] : []);
+  const collector = spawnMonsoon(['agent', '-n', 'col', '-f', join(dir, 'collector.properties'), '--data-dir', join(dir, 'col')], {}, prof('collector'));
   await new Promise((r) => setTimeout(r, 500));
   const t0 = Date.now();
-  const agent = spawnMonsoon(['agent', '-n', 'ag', '-f', join(dir, 'agent.properties'), '--data-dir', join(dir, 'ag')]);
+  const agent = spawnMonsoon(['agent', '-n', 'ag', '-f', join(dir, 'agent.properties'), '--data-dir', join(dir, 'ag')], {}, prof('agent'));
   let secs = 0;
   let rss = { agent: 0, collector: 0 };
+  let cpu = { agent: 0, collector: 0 };
   try {
     await until(() => dirBytes(out) >= bytes, 600_000, `our pipeline to deliver ${bytes} bytes (agent: ${agent.tail()} collector: ${collector.tail()})`);
   } finally {
     secs = (Date.now() - t0) / 1000;
     rss = { agent: peakRssMiB(agent.child.pid), collector: peakRssMiB(collector.child.pid) };
+    cpu = { agent: cpuSeconds(agent.child.pid), collector: cpuSeconds(collector.child.pid) };
+    if (PROFILE) {
+      // a clean stop, so that each process writes its profile
+      agent.child.kill('SIGTERM');
+      collector.child.kill('SIGTERM');
+      await Promise.all([agent.exited, collector.exited]);
+      process.stdout.write(summariseProfile('agent', join(root, 'profile', 'agent')) + summariseProfile('collector', join(root, 'profile', 'collector')));
+    }
     await kill9(agent);
     await kill9(collector);
   }
-  return { secs, rss };
+  return { secs, rss, cpu };
 }
 
 async function runRsyslog(input: string) {
@@ -138,6 +152,7 @@ input(type="imfile" file="${input}" tag="bench" ruleset="fwd")\n`,
   const a = start('a');
   let secs = 0;
   let rss = { sender: 0, receiver: 0 };
+  let cpu = { sender: 0, receiver: 0 };
   try {
     let last = -1;
     await until(
@@ -157,10 +172,11 @@ input(type="imfile" file="${input}" tag="bench" ruleset="fwd")\n`,
   } finally {
     secs = (Date.now() - t0) / 1000;
     rss = { sender: peakRssMiB(a.pid), receiver: peakRssMiB(b.pid) };
+    cpu = { sender: cpuSeconds(a.pid), receiver: cpuSeconds(b.pid) };
     a.kill('SIGKILL');
     b.kill('SIGKILL');
   }
-  return { secs, rss };
+  return { secs, rss, cpu };
 }
 
 async function main(): Promise<void> {
@@ -176,8 +192,8 @@ async function main(): Promise<void> {
   const rs = await runRsyslog(input);
   const oursMb = mb / ours.secs;
   const rsMb = mb / rs.secs;
-  console.log(`ours:    ${oursMb.toFixed(1)} MB/s, ${Math.round(lines / ours.secs)} lines/s, peak RSS agent ${ours.rss.agent.toFixed(0)} MiB, collector ${ours.rss.collector.toFixed(0)} MiB`);
-  console.log(`rsyslog: ${rsMb.toFixed(1)} MB/s, ${Math.round(lines / rs.secs)} lines/s, peak RSS sender ${rs.rss.sender.toFixed(0)} MiB, receiver ${rs.rss.receiver.toFixed(0)} MiB`);
+  console.log(`ours:    ${oursMb.toFixed(1)} MB/s, ${Math.round(lines / ours.secs)} lines/s, peak RSS agent ${ours.rss.agent.toFixed(0)} MiB, collector ${ours.rss.collector.toFixed(0)} MiB; CPU agent ${ours.cpu.agent.toFixed(2)} s, collector ${ours.cpu.collector.toFixed(2)} s`);
+  console.log(`rsyslog: ${rsMb.toFixed(1)} MB/s, ${Math.round(lines / rs.secs)} lines/s, peak RSS sender ${rs.rss.sender.toFixed(0)} MiB, receiver ${rs.rss.receiver.toFixed(0)} MiB; CPU sender ${rs.cpu.sender.toFixed(2)} s, receiver ${rs.cpu.receiver.toFixed(2)} s`);
   console.log(`collect: ours ${oursMb.toFixed(1)} MB/s, rsyslog ${rsMb.toFixed(1)} MB/s, ratio ${(oursMb / rsMb).toFixed(2)}`);
   rmSync(root, { recursive: true, force: true });
   console.log(
@@ -189,6 +205,8 @@ async function main(): Promise<void> {
       ratio_vs_rsyslog: +(oursMb / rsMb).toFixed(3),
       ours_peak_rss_mib: { agent: Math.round(ours.rss.agent), collector: Math.round(ours.rss.collector) },
       rsyslog_peak_rss_mib: { sender: Math.round(rs.rss.sender), receiver: Math.round(rs.rss.receiver) },
+      ours_cpu_s: { agent: ours.cpu.agent, collector: ours.cpu.collector },
+      rsyslog_cpu_s: { sender: rs.cpu.sender, receiver: rs.cpu.receiver },
       input_mib: Math.round(mb),
     }),
   );

@@ -53,3 +53,16 @@ export function peakRssMiB(pid: number | undefined): number {
     return 0;
   }
 }
+
+/** CPU time (user + system) a live process has used so far, in seconds, or 0 when it cannot be read. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // /proc/<pid>/stat: fields after the parenthesised command name; utime and stime are fields 14 and 15
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,38 @@
+/** CPU profile summaries for the benches' BENCH_PROFILE=1 runs (`node --cpu-prof` output). */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+/** Top functions by self time of a process's CPU profile. */
+export function summariseProfile(what: string, dir: string): string {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return 'no CPU profile was written\n';
+  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[] };
+  const total = prof.samples.length;
+  const self = new Map<string, number>();
+  for (const n of prof.nodes) {
+    const f = n.callFrame;
+    const where = f.url ? `${f.url.replace(/^.*\/(dist|node_modules)\//, '$1/')}:${f.lineNumber + 1}` : '';
+    const k = `${f.functionName || '(anonymous)'} ${where}`.trim();
+    self.set(k, (self.get(k) ?? 0) + (n.hitCount ?? 0));
+  }
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 15);
+  // self time per area: Monsoon's folders (dist/src/<tier>/<part>), node_modules packages, the engine
+  const areas = new Map<string, number>();
+  for (const n of prof.nodes) {
+    const url = n.callFrame.url;
+    const m = /\/dist\/src\/([^/]+\/[^/]+)|\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    const area = m ? (m[1] ?? m[2]!).replace(/\.js$/, '') : url.startsWith('node:') ? 'node core' : n.callFrame.functionName.startsWith('(') ? n.callFrame.functionName : 'native';
+    areas.set(area, (areas.get(area) ?? 0) + (n.hitCount ?? 0));
+  }
+  let out = `${what} CPU profile (${((prof.endTime - prof.startTime) / 1e6).toFixed(1)} s, ${total} samples), top self time:\n`;
+  for (const [k, n] of top) out += `  ${((100 * n) / total).toFixed(1).padStart(5)}%  ${k}\n`;
+  out += `${what}: self time by area:\n`;
+  for (const [k, n] of [...areas].sort((a, b) => b[1] - a[1]).slice(0, 12)) out += `  ${((100 * n) / total).toFixed(1).padStart(5)}%  ${k}\n`;
+  return out;
+}
