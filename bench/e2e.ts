@@ -18,7 +18,8 @@
  *
  * BENCH_RECORDS (default 300,000), BENCH_RATE (records/s, default 0 = as fast as the generator
  * goes), BENCH_FILE_RECORDS (records per landed file, default 2,000), BENCH_PROFILE=1 runs the
- * server and the agent with `node --cpu-prof` and prints their top functions by self time.
+ * server and the agent with `node --cpu-prof` and prints their top functions by self time
+ * (BENCH_PROFILE_DIR keeps the .cpuprofile files there, the agent's in `<dir>-agent`).
  *
  * Measured on the development machine (2 cores shared with other builds, load 8–9; Node 20;
  * 200,000 records): 12,600–15,000 records/s stored at full speed, where latency is queueing
@@ -53,7 +54,7 @@ const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(so
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'monsoon-bench-e2e-'));
-  const profDir = join(dir, 'profile');
+  const profDir = process.env.BENCH_PROFILE_DIR ?? join(dir, 'profile');
   const [http, bus, collector] = [await freePort(), await freePort(), await freePort()];
   const cfg = join(dir, 'monsoon.yaml');
   writeFileSync(
