@@ -35,7 +35,7 @@ export async function drain(c: Consumer, n: number, idleMs = 2000, batch = 5000)
 }
 
 /** Polls until `cond` holds; each round polls once and hands what arrived to `sink`. */
-async function pollUntil(cs: Consumer[], cond: () => boolean, what: string, sink: (r: ConsumedRecord) => void = () => {}): Promise<void> {
+export async function pollUntil(cs: Consumer[], cond: () => boolean, what: string, sink: (r: ConsumedRecord) => void = () => {}): Promise<void> {
   const end = Date.now() + 15_000;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -112,10 +112,53 @@ export function readHeader(buf: Buffer, pos: number): BatchHeader {
 export class MalformedBatch extends Error {}
 
 /**
+ * A record read from a batch. Its headers are decoded when first asked for: most readers (the
+ * compute tier's bus spouts) only want the value, and decoding every header name and value into
+ * strings was a noticeable share of a read.
+ */
+class LogRecord implements ConsumedRecord {
+  private decoded: Record<string, string> | undefined;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+    readonly key: Buffer | null,
+    readonly value: Buffer,
+    readonly timestamp: number,
+    private readonly buf: Buffer,
+    /** Position of the header count (already bounds-checked). */
+    private readonly at: number,
+  ) {}
+
+  get headers(): Record<string, string> {
+    if (this.decoded) return this.decoded;
+    const b = this.buf;
+    const headers: Record<string, string> = {};
+    let p = this.at + 2;
+    for (let j = b.readUInt16LE(this.at); j > 0; j--) {
+      const nl = b.readUInt16LE(p);
+      const name = b.toString('utf8', p + 2, p + 2 + nl);
+      p += 2 + nl;
+      const vl = b.readUInt32LE(p);
+      if (name === '__proto__') Object.defineProperty(headers, name, { value: b.toString('utf8', p + 4, p + 4 + vl), enumerable: true, writable: true, configurable: true });
+      else headers[name] = b.toString('utf8', p + 4, p + 4 + vl);
+      p += 4 + vl;
+    }
+    return (this.decoded = headers);
+  }
+
+  toJSON(): ConsumedRecord {
+    const { topic, partition, offset, key, value, headers, timestamp } = this;
+    return { topic, partition, offset, key, value, headers, timestamp };
+  }
+}
+
+/**
  * Decodes the records of a checked batch with offsets ≥ `from`, at most `max` of them. Keys and
  * values are views of `buf`, not copies: a read allocates a fresh buffer for every chunk (at most
  * 256 KiB, or one large batch) and never reuses it, so a view stays valid; a consumer that keeps a
- * record keeps that chunk alive, which costs less than copying every record.
+ * record keeps that chunk alive, which costs less than copying every record. Every length is
+ * checked here; header strings are made only when a record's headers are read.
  */
 export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: string, partition: number, from: number, max: number, out: ConsumedRecord[]): void {
   const end = pos + h.size;
@@ -142,22 +185,20 @@ export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: s
     const take = offset >= from;
     const value = take ? buf.subarray(p, p + vlen) : undefined;
     p += vlen;
+    const at = p;
     const hc = buf.readUInt16LE(p);
     p += 2;
-    const headers: Record<string, string> = {};
     for (let j = 0; j < hc; j++) {
       need(2);
       const nl = buf.readUInt16LE(p);
       need(2 + nl + 4);
-      const name = take ? buf.toString('utf8', p + 2, p + 2 + nl) : '';
       p += 2 + nl;
       const vl = buf.readUInt32LE(p);
       need(4 + vl);
-      if (take) headers[name] = buf.toString('utf8', p + 4, p + 4 + vl);
       p += 4 + vl;
     }
     if (value) {
-      out.push({ topic, partition, offset, key, value, headers, timestamp });
+      out.push(new LogRecord(topic, partition, offset, key, value, timestamp, buf, at));
       max--;
     }
   }

@@ -2,7 +2,7 @@ import { mkdir, open, readdir, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../../core/log.js';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { ConsumedRecord } from '../bus.js';
-import { BATCH_HEADER, checkBatch, decodeRecords, firstOffsetAtOrAfter, readHeader, stampBaseOffset } from './batch.js';
+import { BATCH_HEADER, checkBatch, decodeRecords, firstOffsetAtOrAfter, readHeader, stampBaseOffset, type BatchHeader } from './batch.js';
 import { fsyncDir } from '../../core/fs.js';
 import { Segment } from './segment.js';
 
@@ -25,6 +25,18 @@ interface PendingAppend {
 }
 
 const READ_CHUNK = 256 * 1024;
+/**
+ * Bytes of the newest batches a partition keeps in memory after appending them, for readers that
+ * keep up with the writer (a topology's spout a few batches behind the collector): they are decoded
+ * from the very buffers that were written — no read call, no checksum pass — and the log file stays
+ * the only durable copy. Readers further behind read the file.
+ */
+const TAIL_CACHE_BYTES = 8 * 1024 * 1024;
+
+interface CachedBatch {
+  header: BatchHeader;
+  buf: Buffer;
+}
 
 /**
  * One partition: its segments, an appender with group commit, and readers. Appends queued while a
@@ -41,6 +53,9 @@ export class PartitionLog {
   /** fdatasync calls made; fewer than appends when appends were grouped. */
   syncs = 0;
   private closed = false;
+  /** The newest appended batches, oldest first, contiguous in offsets and ending at `latest`. */
+  private readonly tail: CachedBatch[] = [];
+  private tailBytes = 0;
 
   constructor(
     readonly topic: string,
@@ -157,6 +172,7 @@ export class PartitionLog {
         this.syncs++;
       }
       for (const x of placed) seg.noteBatch(x.pos, x.base, x.count, x.size, x.maxTs, this.opts.indexIntervalBytes);
+      for (const b of bufs) this.cache(b);
     } catch (e) {
       // Nothing of this group is acknowledged; cut whatever part of it reached the file so the next
       // append starts right after the last durable batch.
@@ -180,6 +196,32 @@ export class PartitionLog {
     this.segments.push(seg);
   }
 
+  private cache(buf: Buffer): void {
+    this.tail.push({ header: readHeader(buf, 0), buf });
+    this.tailBytes += buf.length;
+    while (this.tailBytes > TAIL_CACHE_BYTES && this.tail.length > 1) this.tailBytes -= this.tail.shift()!.buf.length;
+  }
+
+  /** Records from `offset` out of the cached batches (the caller checked it is covered). */
+  private readCached(offset: number, max: number, maxBytes: number): ConsumedRecord[] {
+    const t = this.tail;
+    let lo = 0;
+    let hi = t.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (t[mid]!.header.baseOffset <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    const out: ConsumedRecord[] = [];
+    let bytes = 0;
+    for (let i = lo; i < t.length && out.length < max && bytes < maxBytes; i++) {
+      const before = out.length;
+      decodeRecords(t[i]!.buf, 0, t[i]!.header, this.topic, this.partition, offset, max - out.length, out);
+      for (let j = before; j < out.length; j++) bytes += out[j]!.value.length + (out[j]!.key?.length ?? 0);
+    }
+    return out;
+  }
+
   private wake(): void {
     for (const w of [...this.waiters]) w();
   }
@@ -199,6 +241,7 @@ export class PartitionLog {
    * the end of the log.
    */
   async read(offset: number, max: number, maxBytes: number): Promise<ConsumedRecord[]> {
+    if (this.tail.length > 0 && offset >= this.tail[0]!.header.baseOffset) return offset < this.latest ? this.readCached(offset, max, maxBytes) : [];
     const out: ConsumedRecord[] = [];
     let idx = this.segmentIndex(offset);
     let bytes = 0;
@@ -316,6 +359,8 @@ export class PartitionLog {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.tail.length = 0;
+    this.tailBytes = 0;
     while (this.flushing) await this.flushing;
     await this.writer?.close().catch(() => {});
     this.writer = undefined;
