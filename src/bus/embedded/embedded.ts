@@ -2,12 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import type { Bus, BusAdmin, BusRecord, Consumer, ConsumerOptions, PartitionLag, ProducedOffset, TopicConfig, TopicDescription } from '../bus.js';
-import { checkConsumerArgs, validateGroupName } from '../names.js';
+import { checkConsumerArgs, checkPartition, validateGroupName } from '../names.js';
 import { Partitioner } from '../partitioner.js';
-import { BATCH_HEADER, encodeBatch, recordSize } from './batch.js';
+import { BATCH_HEADER } from './batch.js';
 import { EmbeddedConsumer } from './consumer.js';
 import { lockDir } from '../../core/fs.js';
 import { GroupRegistry } from './group.js';
+import { checkEncoded, encodeProduce, producedOffsets, type EncodedPart } from './produce.js';
 import { OffsetStore } from './offsets.js';
 import type { PartitionLog } from './partition.js';
 import { TopicStore } from './topics.js';
@@ -48,8 +49,6 @@ export interface EmbeddedOptions {
   log?: Logger;
 }
 
-/** Records are grouped into batches of about this size so a reader never decodes much it skips. */
-const TARGET_BATCH_BYTES = 256 * 1024;
 /** No batch is larger (a length field beyond it is damage); maxRecordBytes must stay below it. */
 const MAX_BATCH_BYTES = 1024 * 1024 * 1024;
 
@@ -156,66 +155,38 @@ export class EmbeddedBus implements Bus {
     this.check();
     const t = this.topics.get(topic);
     if (records.length === 0) return [];
-    const sizes = records.map((r, i) => this.validateRecord(topic, r, i));
-    const parts = this.partitioner.assign(topic, t.config.partitions, records);
-    const byPartition = new Map<number, number[]>();
-    for (let i = 0; i < records.length; i++) {
-      const p = parts[i]!;
-      const list = byPartition.get(p);
-      if (list) list.push(i);
-      else byPartition.set(p, [i]);
+    const parts = encodeProduce(topic, t.config.partitions, records, this.partitioner, this.maxRecordBytes, Date.now());
+    return producedOffsets(parts, await this.append(topic, parts), records.length);
+  }
+
+  /** The largest record (encoded) this bus accepts. */
+  get recordLimit(): number {
+    return this.maxRecordBytes;
+  }
+
+  /**
+   * Appends batches encoded elsewhere (encodeProduce in a thread feeding this bus): each part to its
+   * partition; resolves with each part's first offset once all of them are durable.
+   */
+  async appendEncoded(topic: string, parts: ReadonlyArray<Pick<EncodedPart, 'partition' | 'batches' | 'counts'>>): Promise<number[]> {
+    this.check();
+    const t = this.topics.get(topic);
+    for (const p of parts) {
+      checkPartition(topic, p.partition, t.config.partitions);
+      checkEncoded(topic, p.partition, p.batches, p.counts);
     }
-    const now = Date.now();
-    const result: ProducedOffset[] = new Array(records.length);
-    const appends: Promise<void>[] = [];
-    for (const [p, idxs] of byPartition) {
-      const batches: Buffer[] = [];
-      const counts: number[] = [];
-      let start = 0;
-      let bytes = 0;
-      for (let k = 0; k <= idxs.length; k++) {
-        if (k === idxs.length || (k > start && bytes + sizes[idxs[k]!]! > TARGET_BATCH_BYTES)) {
-          const chunk = idxs.slice(start, k);
-          batches.push(encodeBatch(chunk.map((i) => records[i]!), chunk.map((i) => sizes[i]!), now));
-          counts.push(chunk.length);
-          start = k;
-          bytes = 0;
-        }
-        if (k < idxs.length) bytes += sizes[idxs[k]!]!;
-      }
-      appends.push(
-        t.partitions[p]!.append(batches, counts).then((base) => {
-          for (let k = 0; k < idxs.length; k++) result[idxs[k]!] = { partition: p, offset: base + k };
-        }),
-      );
-    }
-    const all = Promise.all(appends);
+    return this.append(topic, parts);
+  }
+
+  private async append(topic: string, parts: ReadonlyArray<Pick<EncodedPart, 'partition' | 'batches' | 'counts'>>): Promise<number[]> {
+    const t = this.topics.get(topic);
+    const all = Promise.all(parts.map((p) => t.partitions[p.partition]!.append(p.batches, p.counts)));
     this.inflight.add(all);
     try {
-      await all;
+      return await all;
     } finally {
       this.inflight.delete(all);
     }
-    return result;
-  }
-
-  private validateRecord(topic: string, r: BusRecord, i: number): number {
-    const bad = (code: typeof ErrorCodes.BUS_INVALID_ARGUMENT | typeof ErrorCodes.BUS_RECORD_TOO_LARGE, what: string) =>
-      new MonsoonError(code, `produce to ${topic}: record ${i} ${what}; nothing of the batch was written`);
-    if (!r || !Buffer.isBuffer(r.value)) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has no Buffer value');
-    if (r.key != null && !Buffer.isBuffer(r.key)) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has a key that is not a Buffer');
-    if (r.timestamp !== undefined && !Number.isFinite(r.timestamp)) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has a timestamp that is not a number');
-    if (r.headers) {
-      const names = Object.keys(r.headers);
-      if (names.length > 0xffff) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, `has ${names.length} headers (at most 65535)`);
-      for (const n of names) {
-        if (Buffer.byteLength(n) > 0xffff) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has a header name longer than 65535 bytes');
-        if (typeof r.headers[n] !== 'string') throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, `has header ${JSON.stringify(n)} whose value is not a string`);
-      }
-    }
-    const size = recordSize(r);
-    if (size > this.maxRecordBytes) throw bad(ErrorCodes.BUS_RECORD_TOO_LARGE, `is ${size} bytes encoded; this bus accepts at most ${this.maxRecordBytes}`);
-    return size;
   }
 
   async consumer(group: string, topics: string[], opts: ConsumerOptions = {}): Promise<Consumer> {
