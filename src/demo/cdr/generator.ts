@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { fsyncDir, writeFileAtomic } from '../../core/fs.js';
-import { makeCdr, prng, type CdrGenOptions } from './record.js';
+import { CdrFileBuilder, prng, type CdrGenOptions } from './record.js';
 
 /**
  * Writes call-detail-record files into a landing directory the way an FTP upload does: each file is
@@ -49,6 +49,7 @@ export class CdrGenerator {
   bytes = 0;
   private stopping = false;
   private state: GenState | undefined;
+  private readonly files = new CdrFileBuilder();
 
   constructor(private readonly opts: CdrGeneratorOptions) {
     if (!Number.isInteger(opts.records) || opts.records < 0) throw new MonsoonError(ErrorCodes.CONFIG_INVALID, `records must be a whole number ≥ 0, got ${opts.records}`);
@@ -110,9 +111,7 @@ export class CdrGenerator {
       const name = fileName(st.runId, first);
       const r = prng((st.seed ^ Math.imul(first + 1, 0x9e3779b1)) >>> 0);
       const now = Date.now();
-      const lines: string[] = new Array(n);
-      for (let i = 0; i < n; i++) lines[i] = makeCdr(st.runId, first + i, now, r, this.opts);
-      const body = Buffer.from(lines.join('\n') + '\n', 'latin1');
+      const body = this.files.build(st.runId, first, n, now, r, this.opts);
       const tmp = join(this.opts.dir, `${name}.tmp`);
       const fh = await open(tmp, 'w');
       try {

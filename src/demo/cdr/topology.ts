@@ -21,7 +21,7 @@ import type { EventIdentity } from '../../core/event.js';
 import { ArchiveBolt } from '../../store/bolts/archive.js';
 import { BatchingStoreBolt } from '../../store/bolts/batching.js';
 import { KvStoreBolt } from '../../store/bolts/kv.js';
-import { cdrRowKey, parseCdr, parseCdrBytes } from './record.js';
+import { cdrEtlBytes, cdrEtlOf, parseCdr, type CdrEtl } from './record.js';
 
 export const CDR_TABLE = 'cdr';
 export const CDR_FAMILY = 'content';
@@ -29,8 +29,7 @@ export const DEAD_STREAM = 'dead';
 export const ETL_FIELDS = ['row', 'qualifier', 'value', 'record_id', 'account', 'local_ipv4', 'remote_ipv4', 'time'] as const;
 export const ARCHIVE_FIELDS = ['record_id', 'account', 'local_ipv4', 'remote_ipv4', 'time'];
 
-/** The KV column of a record: start time (ms, 13 digits, so a row's columns sort by time) and record id. */
-export const cdrQualifier = (time: number, recordId: string) => `${String(time).padStart(13, '0')}#${recordId}`;
+export { cdrQualifier } from './record.js';
 
 /** A record id `<run>-<seq>` as an identity (origin = run, seq), for the archive's dedup set. */
 export function recordIdentity(recordId: string): EventIdentity | undefined {
@@ -39,7 +38,12 @@ export function recordIdentity(recordId: string): EventIdentity | undefined {
   return i > 0 && Number.isSafeInteger(seq) ? { origin: recordId.slice(0, i), seq } : undefined;
 }
 
-/** parseCdr on the record's bytes; good records on the default stream, bad ones on `dead` naming the field. */
+function etlOfString(line: string): CdrEtl {
+  const p = parseCdr(line);
+  return p.ok ? { ok: true, values: cdrEtlOf(p.value) } : p;
+}
+
+/** parseCdr on the record's bytes (cdrEtlBytes); good records on the default stream, bad ones on `dead` naming the field. */
 export class CdrEtlBolt extends BaseRichBolt {
   private collector!: OutputCollector;
   /** Records rejected, by field. */
@@ -56,11 +60,9 @@ export class CdrEtlBolt extends BaseRichBolt {
 
   execute(input: Tuple): void {
     const raw = input.getValueByField('value') as Buffer | string;
-    const p = typeof raw === 'string' ? parseCdr(raw) : parseCdrBytes(raw);
+    const p = typeof raw === 'string' ? etlOfString(raw) : cdrEtlBytes(raw);
     if (p.ok) {
-      const v = p.value;
-      const value = JSON.stringify({ account: v.account, local_ipv4: v.localIpv4, remote_ipv4: v.remoteIpv4, time: new Date(v.time).toISOString(), record_id: v.recordId });
-      this.collector.emit(input, [cdrRowKey(v.account), cdrQualifier(v.time, v.recordId), value, v.recordId, v.account, v.localIpv4, v.remoteIpv4, v.time]);
+      this.collector.emit(input, p.values);
     } else {
       this.rejected[p.field] = (this.rejected[p.field] ?? 0) + 1;
       this.collector.emit(DEAD_STREAM, input, [raw, p.field, p.reason]);
