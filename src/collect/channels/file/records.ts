@@ -29,6 +29,8 @@ export interface Pointer {
   f: number;
   o: number;
   l: number;
+  /** @internal The event itself while the channel keeps it in memory for its take (see RecentEvents). */
+  e?: Event | undefined;
 }
 
 export const pointerKey = (f: number, o: number): number => f * 0x1_0000_0000 + o;
