@@ -6,7 +6,10 @@
  * rates: unlike the rates they barely move when other work shares the machine.
  *
  * BENCH_MB sets the input size (default 256). BENCH_PROFILE=1 runs our agent and collector with
- * `node --cpu-prof` and prints their top functions by self time.
+ * `node --cpu-prof` and prints their top functions by self time. BENCH_RSYSLOG=0 runs our pipeline
+ * only (BENCH_KEEP=1 then leaves the run's directory, profiles included, in place). BENCH_THREADS=1
+ * prints each process's CPU seconds of the main thread and of the others (libuv pool, V8 workers);
+ * BENCH_NODE_ARGS adds node options to both processes (e.g. V8 heap flags for experiments).
  *
  * Tuning, as a Flume user would do it: the agent drains its file channel with BENCH_SINKS (default 3)
  * thrift sinks to the same collector, each on its own connection and sink runner, so that while one
@@ -21,7 +24,7 @@
  * overlaps the other's batch.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuSeconds, freePort, kill9, peakRssMiB, spawnMonsoon } from '../test/support/procs.js';
@@ -52,6 +55,24 @@ function writeInput(path: string): number {
   fsyncSync(fd);
   closeSync(fd);
   return statSync(path).size;
+}
+
+/** CPU seconds (user+system) of a process's main thread and of its other threads (libuv pool, V8 workers). */
+function threadCpu(pid: number | undefined): string {
+  if (pid === undefined) return '';
+  const by = new Map<string, [number, number]>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const name = t === String(pid) ? 'main' : 'other threads';
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const v = by.get(name) ?? [0, 0];
+      by.set(name, [v[0] + Number(f[11]) / 100, v[1] + Number(f[12]) / 100]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return [...by].map(([k, [u, s]]) => `${k} ${u.toFixed(2)}u+${s.toFixed(2)}s`).join(', ');
 }
 
 function dirBytes(dir: string): number {
@@ -97,7 +118,8 @@ ag.channels.c1.type = file\nag.channels.c1.checkpointDir = ${dir}/ag/cp\nag.chan
 ag.channels.c1.capacity = 1000000\nag.channels.c1.transactionCapacity = 10000\nag.channels.c1.minimumRequiredSpace = 0
 ${sinks.map((k) => `ag.sinks.${k}.type = thrift\nag.sinks.${k}.channel = c1\nag.sinks.${k}.hostname = 127.0.0.1\nag.sinks.${k}.port = ${port}\nag.sinks.${k}.batch-size = ${BATCH}\n`).join('')}`,
   );
-  const prof = (who: string) => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'profile', who)}`] : []);
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const prof = (who: string) => [...extra, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'profile', who)}`] : [])];
   const collector = spawnMonsoon(['agent', '-n', 'col', '-f', join(dir, 'collector.properties'), '--data-dir', join(dir, 'col')], {}, prof('collector'));
   await new Promise((r) => setTimeout(r, 500));
   const t0 = Date.now();
@@ -111,6 +133,7 @@ ${sinks.map((k) => `ag.sinks.${k}.type = thrift\nag.sinks.${k}.channel = c1\nag.
     secs = (Date.now() - t0) / 1000;
     rss = { agent: peakRssMiB(agent.child.pid), collector: peakRssMiB(collector.child.pid) };
     cpu = { agent: cpuSeconds(agent.child.pid), collector: cpuSeconds(collector.child.pid) };
+    if (process.env.BENCH_THREADS === '1') console.log(`threads: agent ${threadCpu(agent.child.pid)}; collector ${threadCpu(collector.child.pid)}`);
     if (PROFILE) {
       // a clean stop, so that each process writes its profile
       agent.child.kill('SIGTERM');
@@ -189,6 +212,12 @@ async function main(): Promise<void> {
   console.log(`input: ${lines} lines of ${LINE} bytes (${mb.toFixed(0)} MiB) in ${input}`);
 
   const ours = await runOurs(input, bytes);
+  if (process.env.BENCH_RSYSLOG === '0') {
+    console.log(`ours:    ${(mb / ours.secs).toFixed(1)} MB/s; CPU agent ${ours.cpu.agent.toFixed(2)} s, collector ${ours.cpu.collector.toFixed(2)} s`);
+    if (process.env.BENCH_KEEP !== '1') rmSync(root, { recursive: true, force: true });
+    else console.log(`kept ${root}`);
+    return;
+  }
   const rs = await runRsyslog(input);
   const oursMb = mb / ours.secs;
   const rsMb = mb / rs.secs;

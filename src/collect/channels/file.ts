@@ -295,7 +295,7 @@ export class FileChannel implements Channel {
     const n = enc.offsets.length;
     if (n > 0) {
       const ptrs: Pointer[] = new Array(n);
-      for (let i = 0; i < n; i++) ptrs[i] = { f, o: o + enc.offsets[i]!, l: enc.lengths[i]! };
+      for (let i = 0; i < n; i++) ptrs[i] = { f, o: o + enc.offsets[i]!, l: enc.lengths[i]!, e: undefined };
       this.recent.remember(ptrs, puts);
       this.queue.pushAll(ptrs);
       this.reserved -= n;

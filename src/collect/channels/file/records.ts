@@ -29,6 +29,8 @@ export interface Pointer {
   f: number;
   o: number;
   l: number;
+  /** @internal The event itself while the channel keeps it in memory for its take (see RecentEvents). */
+  e?: Event | undefined;
 }
 
 export const pointerKey = (f: number, o: number): number => f * 0x1_0000_0000 + o;
@@ -49,9 +51,23 @@ function crc32Table(b: Uint8Array): number {
   return (c ^ -1) >>> 0;
 }
 
+const zcrc32 = (zlib as { crc32?: (b: Uint8Array) => number }).crc32;
+
 /** zlib.crc32 exists from Node 20.15; older runtimes use the table version. */
-export const crc32: (b: Uint8Array) => number =
-  typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? (b) => zlib.crc32(b) >>> 0 : crc32Table;
+export const crc32: (b: Uint8Array) => number = zcrc32 ? (b) => zcrc32(b) >>> 0 : crc32Table;
+
+/** CRC-32 of `len` bytes of `buf` from `start`: one native call on a plain Uint8Array view. */
+const crc32At: (buf: Buffer, start: number, len: number) => number = zcrc32
+  ? (buf, start, len) => zcrc32(new Uint8Array(buf.buffer, buf.byteOffset + start, len)) >>> 0
+  : (buf, start, len) => crc32Table(buf.subarray(start, start + len));
+
+/** Little-endian u32 store without Buffer#writeUInt32LE's argument checks (`off` is always in range). */
+function u32(buf: Buffer, off: number, v: number): void {
+  buf[off] = v;
+  buf[off + 1] = v >>> 8;
+  buf[off + 2] = v >>> 16;
+  buf[off + 3] = v >>> 24;
+}
 
 /**
  * Header strings shorter than this (names, sequence numbers) are measured and written by a JS loop
@@ -101,16 +117,16 @@ function writeStr(buf: Buffer, off: number, s: string): number {
       buf[p++] = c;
     }
     if (i === n) {
-      buf.writeUInt32LE(n, off);
+      u32(buf, off, n);
       return p;
     }
     const len = buf.write(s, off + 4);
-    buf.writeUInt32LE(len, off);
+    u32(buf, off, len);
     return off + 4 + len;
   }
   const b = longBytes(s);
   const len = b.length;
-  buf.writeUInt32LE(len, off);
+  u32(buf, off, len);
   let p = off + 4;
   if (len < 128) for (let i = 0; i < len; i++) buf[p++] = b[i]!;
   else {
@@ -126,24 +142,24 @@ function strsBytes(kv: Readonly<Record<string, string>>): number {
   return n;
 }
 
-function strsCount(kv: Readonly<Record<string, string>>): number {
-  let n = 0;
-  for (const _ in kv) n++;
-  return n;
-}
-
+/** Writes the pairs of `kv` after their 4-byte count at `off` (one walk over the keys); returns the offset after them. */
 function writeStrs(buf: Buffer, off: number, kv: Readonly<Record<string, string>>): number {
+  const at = off;
+  let n = 0;
+  off += 4;
   for (const k in kv) {
     off = writeStr(buf, off, k);
     off = writeStr(buf, off, kv[k]!);
+    n++;
   }
+  u32(buf, at, n);
   return off;
 }
 
 function seal(buf: Buffer, start: number, end: number): void {
-  buf.writeUInt32LE(end - start - FRAME, start);
-  // a plain Uint8Array view: cheaper to make than a Buffer one, and all crc32 needs
-  buf.writeUInt32LE(crc32(new Uint8Array(buf.buffer, buf.byteOffset + start + FRAME, end - start - FRAME)), start + 4);
+  const len = end - start - FRAME;
+  u32(buf, start, len);
+  u32(buf, start + 4, crc32At(buf, start + FRAME, len));
 }
 
 export interface EncodedTx {
@@ -163,40 +179,45 @@ export function encodeTx(
   markers: Readonly<Record<string, string>>,
   alloc: (size: number) => Buffer = (n) => Buffer.allocUnsafe(n),
 ): EncodedTx {
+  const n = puts.length;
   let size = 0;
-  for (const e of puts) size += FRAME + 9 + strsBytes(e.headers) + e.body.length;
+  for (let i = 0; i < n; i++) {
+    const e = puts[i]!;
+    size += FRAME + 9 + strsBytes(e.headers) + e.body.length;
+  }
   size += FRAME + 13 + takes.length * 12 + strsBytes(markers);
   const buf = alloc(size);
-  const offsets: number[] = [];
-  const lengths: number[] = [];
+  const offsets: number[] = new Array<number>(n);
+  const lengths: number[] = new Array<number>(n);
   let off = 0;
-  for (const e of puts) {
+  for (let i = 0; i < n; i++) {
+    const e = puts[i]!;
     const start = off;
     buf[off + FRAME] = REC_EVENT;
     off += FRAME + 1;
-    buf.writeUInt32LE(strsCount(e.headers), off);
-    off = writeStrs(buf, off + 4, e.headers);
-    buf.writeUInt32LE(e.body.length, off);
-    e.body.copy(buf, off + 4);
-    off += 4 + e.body.length;
+    off = writeStrs(buf, off, e.headers);
+    const body = e.body;
+    u32(buf, off, body.length);
+    // TypedArray#set: one memcpy, without Buffer#copy's argument handling
+    buf.set(body, off + 4);
+    off += 4 + body.length;
     seal(buf, start, off);
-    offsets.push(start);
-    lengths.push(off - start);
+    offsets[i] = start;
+    lengths[i] = off - start;
   }
   const start = off;
   buf[off + FRAME] = REC_COMMIT;
   off += FRAME + 1;
-  buf.writeUInt32LE(puts.length, off);
-  buf.writeUInt32LE(takes.length, off + 4);
+  u32(buf, off, n);
+  u32(buf, off + 4, takes.length);
   off += 8;
   for (const p of takes) {
-    buf.writeUInt32LE(p.f, off);
-    buf.writeUInt32LE(p.o, off + 4);
-    buf.writeUInt32LE(p.l, off + 8);
+    u32(buf, off, p.f);
+    u32(buf, off + 4, p.o);
+    u32(buf, off + 8, p.l);
     off += 12;
   }
-  buf.writeUInt32LE(strsCount(markers), off);
-  off = writeStrs(buf, off + 4, markers);
+  off = writeStrs(buf, off, markers);
   seal(buf, start, off);
   return { buf: buf.subarray(0, off), backing: buf, offsets, lengths };
 }
