@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/log.js';
 import type { Bus } from './bus.js';
 
@@ -21,11 +23,33 @@ export interface BusHandle {
   release(): Promise<void>;
 }
 
-export async function acquireBus(url: string, log?: Logger): Promise<BusHandle> {
+/**
+ * Embedded logs this thread reaches some other way: a worker thread of a process whose main thread
+ * holds the log must not open its directory a second time (src/bus/thread/).
+ */
+const aliases = new Map<string, () => Promise<Bus>>();
+
+/** From now on, in this thread, naming `dir` (an embedded log's directory) opens the bus `open` gives. */
+export function aliasBus(dir: string, open: () => Promise<Bus>): void {
+  aliases.set(resolve(dir), open);
+}
+
+/** The alias of a bus location in this thread: its key in `open` and how to open it. */
+function aliasOf(url: string): { key: string; open: () => Promise<Bus> } | undefined {
+  if (aliases.size === 0) return undefined;
+  const dir = url.startsWith('file://') ? fileURLToPath(url) : url.startsWith('file:') ? url.slice('file:'.length) : /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? undefined : url;
+  if (dir === undefined) return undefined;
+  const open = aliases.get(resolve(dir));
+  return open ? { key: `alias:${resolve(dir)}`, open } : undefined;
+}
+
+export async function acquireBus(location: string, log?: Logger): Promise<BusHandle> {
+  const alias = aliasOf(location);
+  const url = alias?.key ?? location;
   let e = open.get(url);
   if (!e) {
     const before = closing.get(url) ?? Promise.resolve();
-    const bus = before.then(() => import('./url.js')).then(({ openBus }) => openBus(url, log ? { log } : {}));
+    const bus = alias ? before.then(alias.open) : before.then(() => import('./url.js')).then(({ openBus }) => openBus(url, log ? { log } : {}));
     e = { bus, refs: 0 };
     open.set(url, e);
     bus.catch(() => {

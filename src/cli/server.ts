@@ -29,7 +29,10 @@ export function serverCommand(): Command {
       const { startServer } = await import('../server/server.js');
       let server;
       try {
-        server = await startServer(config, log);
+        server = await startServer(config, log, {
+          // Everything it acknowledged is durable; a supervisor's restart resumes where it stopped.
+          onCollectorExit: () => process.exit(1),
+        });
       } catch (e) {
         process.stderr.write(`monsoon server: ${errorMessage(e)}${e instanceof MonsoonError ? ` (${e.code})` : ''}\n`);
         process.exit(1);

@@ -41,8 +41,8 @@ async function lag(s: Ctx, groups: string[]) {
   return out;
 }
 
-function stuck(s: Ctx): string[] {
-  return s.collector ? [...s.collector.watchdog.stuck(), ...s.collector.problems()] : [];
+async function stuck(s: Ctx): Promise<string[]> {
+  return s.collector ? (await s.collector.snapshot()).stuck : [];
 }
 
 export async function startServerApi(s: Ctx, o: { host: string; port: number }): Promise<{ app: FastifyInstance; port: number }> {
@@ -51,25 +51,28 @@ export async function startServerApi(s: Ctx, o: { host: string; port: number }):
   registerComputeRoutes(app, s.cluster);
 
   app.get('/health', async (_req, reply) => {
-    const problems = stuck(s);
+    const problems = await stuck(s);
     void reply.code(problems.length ? 503 : 200);
     return { status: problems.length ? 'stuck' : 'ok', stuck: problems };
   });
 
-  app.get('/api/v1/status', async () => ({
-    uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
-    dataDir: s.config.dataDir,
-    bus: { dir: s.busUrl, url: s.busServer.url },
-    collector: s.collector ? { enabled: true, name: s.config.collector.name, thrift: `${s.config.collector.host}:${s.config.collector.port}`, metrics: s.collector.metrics.toFlumeJson(), stuck: stuck(s) } : { enabled: false },
-    topics: await topics(s),
-    lag: await lag(s, s.groups()),
-    topologies: s.cluster.summary().topologies,
-    stores: { kv: s.config.stores.kv, archive: s.config.stores.archive, kvTables: s.kv.store.tableNames() },
-  }));
+  app.get('/api/v1/status', async () => {
+    const c = await s.collector?.snapshot();
+    return {
+      uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
+      dataDir: s.config.dataDir,
+      bus: { dir: s.busUrl, url: s.busServer.url },
+      collector: c ? { enabled: true, name: s.config.collector.name, thrift: `${s.config.collector.host}:${s.config.collector.port}`, metrics: c.flume, stuck: c.stuck } : { enabled: false },
+      topics: await topics(s),
+      lag: await lag(s, s.groups()),
+      topologies: s.cluster.summary().topologies,
+      stores: { kv: s.config.stores.kv, archive: s.config.stores.archive, kvTables: s.kv.store.tableNames() },
+    };
+  });
 
   app.get('/api/v1/collector/metrics', async () => {
     if (!s.collector) throw notFound('the collector is disabled (collector.enabled: false)');
-    return s.collector.metrics.toFlumeJson();
+    return (await s.collector.snapshot()).flume;
   });
 
   app.get('/api/v1/bus/topics', async () => ({ topics: await topics(s) }));
@@ -103,7 +106,7 @@ export async function startServerApi(s: Ctx, o: { host: string; port: number }):
   app.get('/metrics', async (_req, reply) => {
     void reply.type('text/plain; version=0.0.4; charset=utf-8');
     const parts = [await prometheusText(s.cluster)];
-    if (s.collector) parts.push(await s.collector.metrics.toPrometheus());
+    if (s.collector) parts.push((await s.collector.snapshot()).prometheus);
     parts.push(await busMetrics(s));
     return parts.join('\n');
   });

@@ -1,8 +1,8 @@
 /**
  * `monsoon server`: one process hosting the whole single-machine pipeline, with no external server:
  *
- *   thrift (agents) ─► collector: thrift source (drops replays) ─► file channel ─► bus sink
- *                                                                                    │
+ *   thrift (agents) ─► collector thread: thrift source (drops replays) ─► file channel ─► bus sink
+ *                                                                                           │ monsoon://
  *   monsoon:// (agents, CLI, processes) ◄──── embedded log (dataDir/bus) ◄────────────┘
  *                                                   │ bus spouts
  *                                   topology runtime (topologies of the config)
@@ -12,23 +12,21 @@
  *   HTTP (fastify): /health, /api/v1/status, collector metrics, topics, lag, Storm UI's topology
  *   routes, row lookups, Prometheus /metrics (api.ts).
  *
+ * The collector runs in a worker thread of its own (collector-thread.ts), so that it and the
+ * topologies each have a core; everything else is in the main thread.
+ *
  * Everything that holds data is durable on its own (the file channel, the embedded log, LMDB, the
  * archive's recorded position), so the process survives kill -9; SIGINT/SIGTERM stop it cleanly:
  * the API first, then the collector (sources stop, sinks finish their batch), the topologies (spouts
  * commit what was acked), the bus server, the bus and the stores.
  */
 import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Bus } from '../bus/bus.js';
+import { EmbeddedBus } from '../bus/embedded/embedded.js';
 import { removeAddrFile, writeAddrFile } from '../bus/remote/addr.js';
 import { serveBus, type BusServer } from '../bus/remote/server.js';
 import { acquireBus, type BusHandle } from '../bus/shared.js';
-import '../collect/builtins.js';
-import { Agent } from '../collect/agent.js';
-import { loadConfigFile, type FlatConfig } from '../collect/config/load.js';
-import { planAgent } from '../collect/config/plan.js';
 import { loadTopology } from '../compute/loader.js';
 import { LocalCluster } from '../compute/runtime/local.js';
 import { BusSpout } from '../compute/spouts/bus.js';
@@ -37,6 +35,7 @@ import { ErrorCodes, errorMessage, MonsoonError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { acquireKvStore, type KvStoreHandle } from '../store/kv/shared.js';
 import { startServerApi } from './api.js';
+import { CollectorThread } from './collector-thread.js';
 import type { ServerConfig } from './config.js';
 
 export interface MonsoonServer {
@@ -45,7 +44,8 @@ export interface MonsoonServer {
   /** The bus's location as every component in this process names it (the log's directory). */
   readonly busUrl: string;
   readonly busServer: BusServer;
-  readonly collector: Agent | undefined;
+  /** The collector's thread (undefined when collector.enabled is false). */
+  readonly collector: CollectorThread | undefined;
   readonly cluster: LocalCluster;
   readonly kv: KvStoreHandle;
   readonly httpPort: number;
@@ -53,31 +53,6 @@ export interface MonsoonServer {
   /** Consumer groups of the running topologies' bus spouts. */
   groups(): string[];
   close(): Promise<void>;
-}
-
-/** The built-in collector: thrift source (exact-delivery dedup) → file channel → bus sink to the embedded log. */
-export function collectorConfig(c: ServerConfig): FlatConfig {
-  const a = c.collector.name;
-  const dir = c.collector.dataDir;
-  return new Map([
-    [`${a}.sources`, 'rpc'],
-    [`${a}.channels`, 'fc'],
-    [`${a}.sinks`, 'bus'],
-    [`${a}.sources.rpc.type`, 'thrift'],
-    [`${a}.sources.rpc.bind`, c.collector.host],
-    [`${a}.sources.rpc.port`, String(c.collector.port)],
-    [`${a}.sources.rpc.channels`, 'fc'],
-    [`${a}.channels.fc.type`, 'file'],
-    [`${a}.channels.fc.checkpointDir`, join(dir, 'channel', 'checkpoint')],
-    [`${a}.channels.fc.dataDirs`, join(dir, 'channel', 'data')],
-    [`${a}.channels.fc.transactionCapacity`, String(Math.max(10_000, c.collector.batchSize))],
-    [`${a}.sinks.bus.type`, 'embedded'],
-    [`${a}.sinks.bus.channel`, 'fc'],
-    [`${a}.sinks.bus.path`, c.bus.dir],
-    [`${a}.sinks.bus.topic`, c.collector.topic],
-    [`${a}.sinks.bus.partitions`, String(c.collector.partitions)],
-    [`${a}.sinks.bus.batchSize`, String(c.collector.batchSize)],
-  ]);
 }
 
 async function ensureTopic(bus: Bus, name: string, partitions: number): Promise<void> {
@@ -89,7 +64,12 @@ async function ensureTopic(bus: Bus, name: string, partitions: number): Promise<
   }
 }
 
-export async function startServer(config: ServerConfig, log: Logger = silentLogger): Promise<MonsoonServer> {
+export interface StartServerOptions {
+  /** Told when the collector thread ends on its own (a fatal error in it); `monsoon server` exits. */
+  onCollectorExit?: (code: number) => void;
+}
+
+export async function startServer(config: ServerConfig, log: Logger = silentLogger, opts: StartServerOptions = {}): Promise<MonsoonServer> {
   const undo: Array<() => Promise<void>> = [];
   const rollback = async () => {
     for (const f of undo.reverse()) await f().catch(() => {});
@@ -131,23 +111,16 @@ export async function startServer(config: ServerConfig, log: Logger = silentLogg
       log.info({ topology: name }, `Topology ${name} is running.`);
     }
 
-    let collector: Agent | undefined;
+    let collector: CollectorThread | undefined;
     if (config.collector.enabled) {
-      const flat = config.collector.file ? loadConfigFile(config.collector.file) : collectorConfig(config);
-      const planned = planAgent(flat, config.collector.name);
-      for (const w of planned.warnings) log.warn({ key: w.key }, `collector: ${w.key}: ${w.message}`);
-      if (!planned.plan) {
-        const src = config.collector.file ?? 'collector';
-        throw new MonsoonError(ErrorCodes.CONFIG_INVALID, `${src}: ${planned.errors.length} error(s):\n${planned.errors.map((e) => `  ${e.key}: ${e.message}`).join('\n')}`);
-      }
-      collector = new Agent({ name: config.collector.name, agentId: `${hostname()}/${config.collector.name}`, dataDir: config.collector.dataDir, log: log.child({ component: 'collector' }) });
-      const agent = collector;
-      undo.push(() => agent.stop());
-      try {
-        await agent.apply(planned.plan);
-      } catch (e) {
-        throw new MonsoonError(e instanceof MonsoonError ? e.code : ErrorCodes.CONFIG_INVALID, `collector: cannot start: ${errorMessage(e)}`, { cause: e });
-      }
+      const logLevel = typeof log.level === 'string' ? log.level : 'info';
+      if (!(bus instanceof EmbeddedBus)) throw new MonsoonError(ErrorCodes.BUS_LOCKED, `dataDir: the embedded log in ${busUrl} is open in another process; the collector needs it in this one`);
+      collector = await CollectorThread.start({ config, busUrl: busServer.url, logLevel }, bus, log, (code) => {
+        log.error({ code }, 'The collector thread ended on its own; agents can no longer deliver. Restart the server.');
+        opts.onCollectorExit?.(code);
+      });
+      const c = collector;
+      undo.push(() => c.stop());
     }
 
     const startedAt = Date.now();
