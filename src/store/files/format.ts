@@ -27,31 +27,45 @@ export function rotationOf(f: FileNameFormat, name: string): number | undefined 
 }
 
 
-/** Serialises rows as delimited records, one buffer per batch. */
+/**
+ * Serialises rows as delimited records, one buffer per batch: the text of a batch is built as one
+ * string and encoded once (a Buffer field value goes in as its bytes, between the encoded text
+ * before and after it), instead of one buffer per field.
+ */
 export class DelimitedRecordFormat {
-  private readonly fd: Buffer;
-  private readonly rd: Buffer;
+  private readonly fd: string;
+  private readonly rd: string;
   constructor(
     readonly fields: readonly string[],
     fieldDelimiter = ',',
     recordDelimiter = '\n',
   ) {
     if (fields.length === 0) throw new MonsoonError(ErrorCodes.STORE_INVALID_ARGUMENT, 'a delimited record format needs at least one field');
-    this.fd = Buffer.from(fieldDelimiter);
-    this.rd = Buffer.from(recordDelimiter);
+    this.fd = fieldDelimiter;
+    this.rd = recordDelimiter;
   }
 
   format(rows: readonly Readonly<Record<string, FieldValue>>[]): Buffer {
-    const parts: Buffer[] = [];
+    const fields = this.fields;
+    const fd = this.fd;
+    const rd = this.rd;
+    let parts: Buffer[] | undefined;
+    let s = '';
     for (const row of rows) {
-      for (let i = 0; i < this.fields.length; i++) {
-        if (i > 0) parts.push(this.fd);
-        const v = row[this.fields[i]!];
+      for (let i = 0; i < fields.length; i++) {
+        if (i > 0) s += fd;
+        const v = row[fields[i]!];
         if (v === null || v === undefined) continue;
-        parts.push(Buffer.isBuffer(v) ? v : Buffer.from(String(v)));
+        if (typeof v === 'string') s += v;
+        else if (Buffer.isBuffer(v)) {
+          (parts ??= []).push(Buffer.from(s), v);
+          s = '';
+        } else s += String(v);
       }
-      parts.push(this.rd);
+      s += rd;
     }
+    if (parts === undefined) return Buffer.from(s);
+    parts.push(Buffer.from(s));
     return Buffer.concat(parts);
   }
 }

@@ -58,6 +58,20 @@ if (process.env.ROLLED_FILES_CRASH_CHILD) {
       assert.equal(fmt.format([{ a: 'x', b: 1, c: null }, { a: Buffer.from('y'), b: undefined, c: true }]).toString(), 'x|1|\r\ny||true\r\n');
     });
 
+    it('writes each field as its own bytes would be (strings as UTF-8, bytes as they are, numbers, booleans and bigints as text)', () => {
+      const fmt = new DelimitedRecordFormat(['id', 'name', 'raw', 'n'], ',', '\n');
+      const values = ['ünï ☎', Buffer.from([0xc3, 0x28, 0x00, 0xff]), 12.5, -3n, false, null, undefined, '', Buffer.alloc(0), 'a,b'];
+      const rows = Array.from({ length: 60 }, (_, i) => ({ id: `run-${i}`, name: values[i % values.length], raw: values[(i * 7) % values.length], n: i % 4 === 0 ? undefined : i }));
+      const want = Buffer.concat(
+        rows.flatMap((r) => [
+          ...[r.id, r.name, r.raw, r.n].flatMap((v, i) => [...(i > 0 ? [Buffer.from(',')] : []), v === null || v === undefined ? Buffer.alloc(0) : Buffer.isBuffer(v) ? v : Buffer.from(String(v))]),
+          Buffer.from('\n'),
+        ]),
+      );
+      assert.deepEqual(fmt.format(rows), want);
+      assert.deepEqual(fmt.format([]), Buffer.alloc(0));
+    });
+
     it('writes to .tmp, rotates by size and by time, and moves finished files to moveTo', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'monsoon-rolled-'));
       try {

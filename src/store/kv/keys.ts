@@ -77,3 +77,82 @@ export function prefixEnd(p: Buffer): Buffer | undefined {
   end[i]!++;
   return end;
 }
+
+/** `v` as a Buffer when it is bytes; a TypeError when it is neither bytes nor a string. */
+function asBuffer(v: unknown): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  throw new TypeError(`a cell's row, qualifier and value must be strings or bytes, got ${typeof v}`);
+}
+
+/**
+ * Cells of one write, encoded into one buffer: cell i's key (encodeKey(row, family, qualifier)) and
+ * then its value, so cell i's key is bytes [ends[2i - 1] (0 for i = 0), ends[2i]) and its value
+ * [ends[2i], ends[2i + 1]). One allocation per batch instead of a handful per cell; strings are
+ * written straight into it (a string holding U+0000 goes through escapePart).
+ */
+export class CellBatch {
+  buf: Buffer;
+  readonly ends: Int32Array;
+  private o = 0;
+
+  constructor(cells: number, bytesPerCell = 256) {
+    this.buf = Buffer.allocUnsafeSlow(Math.max(1024, cells * bytesPerCell));
+    this.ends = new Int32Array(cells * 2);
+  }
+
+  get length(): number {
+    return this.o;
+  }
+
+  /** Appends `part` escaped and terminated, as one part of a key. */
+  keyPart(part: Buffer | string): void {
+    if (typeof part !== 'string') part = asBuffer(part);
+    else {
+      if (part.indexOf('\0') >= 0) part = Buffer.from(part);
+      else {
+        this.room(part.length * 3 + 2);
+        this.o += this.buf.write(part, this.o);
+        this.buf[this.o++] = ESC;
+        this.buf[this.o++] = TERM;
+        return;
+      }
+    }
+    this.room(part.length * 2 + 2);
+    const buf = this.buf;
+    let o = this.o;
+    if (part.indexOf(ESC) < 0) o += part.copy(buf, o);
+    else
+      for (const b of part) {
+        buf[o++] = b;
+        if (b === ESC) buf[o++] = ESC_ZERO;
+      }
+    buf[o++] = ESC;
+    buf[o++] = TERM;
+    this.o = o;
+  }
+
+  /** Appends `part` as it is (a value). */
+  raw(part: Buffer | string): void {
+    if (typeof part === 'string') {
+      this.room(part.length * 3);
+      this.o += this.buf.write(part, this.o);
+    } else {
+      const b = asBuffer(part);
+      this.room(b.length);
+      this.o += b.copy(this.buf, this.o);
+    }
+  }
+
+  /** Marks the end of cell i's key (`value` false) or value. */
+  end(i: number, value: boolean): void {
+    this.ends[2 * i + (value ? 1 : 0)] = this.o;
+  }
+
+  private room(n: number): void {
+    if (this.o + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.o + n));
+    this.buf.copy(next, 0, 0, this.o);
+    this.buf = next;
+  }
+}

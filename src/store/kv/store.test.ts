@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { open, type Database, type DatabaseOptions } from 'lmdb';
 import { makeEvent } from '../../core/event.js';
 import { isRetriable, MonsoonError } from '../../core/errors.js';
 import { memoryChannel, scratchDir, sinkContext } from '../../collect/testkit.js';
@@ -80,6 +82,81 @@ describe('kv store', () => {
     const t = store.table('t');
     await assert.rejects(t.write([{ row: 'ok', family: 'f', qualifier: 'q', value: 'v' }, { row: randomBytes(3000), family: 'f', qualifier: 'q', value: 'v' }]), (e: unknown) => e instanceof MonsoonError && !isRetriable(e) && /over the 1978-byte limit/.test(e.message));
     assert.deepEqual(t.scan(), []);
+    await store.close();
+  });
+
+  it('keeps the key layout: each cell under encodeKey(row, family, qualifier) with its value bytes as given', async () => {
+    const dir = scratchDir('kv-');
+    const store = KvStore.open(dir);
+    const t = store.table('layout');
+    const big = Buffer.alloc(5000, 0x7a);
+    const cells = [
+      { row: '5432100000131', family: 'content', qualifier: '1763700000000#run-1', value: '{"a":"héllo ☎"}' },
+      { row: Buffer.from([0x61, 0x00, 0xff]), family: 'cf', qualifier: Buffer.from([0x00]), value: Buffer.from([0x00, 0x01, 0xff]) },
+      { row: 'r\u0000s', family: 'cf', qualifier: 'q\u0000', value: new Uint8Array([1, 2, 3]) as Buffer },
+      { row: 'ünï', family: 'cf', qualifier: '☎', value: '' },
+      // Values past the batch buffer's first estimate.
+      ...Array.from({ length: 40 }, (_, i) => ({ row: `big${i}`, family: 'cf', qualifier: 'v', value: i % 2 ? big : big.toString() })),
+    ];
+    await t.write(cells);
+    await store.close();
+    const env = open({ path: join(dir, 'kv.mdb'), maxDbs: 256, readOnly: true });
+    const db = env.openDB({ name: 'layout', keyEncoding: 'binary', encoding: 'binary' } as DatabaseOptions & { name: string }) as Database<Buffer, Buffer>;
+    const raw = [...db.getRange({})].map(({ key, value }) => [key.toString('hex'), Buffer.from(value).toString('hex')]);
+    await env.close();
+    const b = (v: Buffer | string | Uint8Array) => (typeof v === 'string' ? Buffer.from(v) : Buffer.from(v));
+    const want = cells.map((c) => [encodeKey(b(c.row), Buffer.from(c.family), b(c.qualifier)).toString('hex'), b(c.value).toString('hex')]).sort((x, y) => Buffer.compare(Buffer.from(x[0]!, 'hex'), Buffer.from(y[0]!, 'hex')));
+    assert.deepEqual(raw, want);
+  });
+
+  it('keeps the last of several writes of one cell in a batch, and a replay of the batch changes nothing', async () => {
+    const store = KvStore.open(scratchDir('kv-'));
+    const t = store.table('dups');
+    const batch = [
+      { row: 'r1', family: 'f', qualifier: 'q', value: 'first' },
+      { row: 'r2', family: 'f', qualifier: 'q', value: 'other' },
+      { row: 'r1', family: 'f', qualifier: 'q', value: 'second' },
+      { row: 'r1', family: 'g', qualifier: 'q', value: 'family g' },
+    ];
+    await t.write(batch);
+    await t.write(batch);
+    assert.deepEqual(t.get('r1').map((c) => `${c.family}:${c.qualifier}=${c.value}`), ['f:q=second', 'g:q=family g']);
+    assert.equal(t.count(), 3);
+    await store.close();
+  });
+
+  it('refuses a batch holding an empty row key or a row, qualifier or value that is neither a string nor bytes, writing none of it', async () => {
+    const store = KvStore.open(scratchDir('kv-'));
+    const t = store.table('bad');
+    const ok = { row: 'ok', family: 'f', qualifier: 'q', value: 'v' };
+    const refused = (e: unknown) => e instanceof MonsoonError && e.code === 'MON_ERR_STORE_INVALID_ARGUMENT' && !isRetriable(e);
+    await assert.rejects(t.write([ok, { row: '', family: 'f', qualifier: 'q', value: 'v' }]), refused);
+    await assert.rejects(t.write([ok, { row: Buffer.alloc(0), family: 'f', qualifier: 'q', value: 'v' }]), refused);
+    await assert.rejects(t.write([ok, { row: 'r', family: 'f', qualifier: 7 as unknown as string, value: 'v' }]), refused);
+    await assert.rejects(t.write([ok, { row: 'r', family: 'f', qualifier: 'q', value: undefined as unknown as string }]), refused);
+    await assert.rejects(t.write([ok, { row: 'r', family: 'f/x', qualifier: 'q', value: 'v' }]), refused);
+    assert.deepEqual(t.scan(), []);
+    await store.close();
+  });
+
+  it('resolves a write only once LMDB reports it flushed to disk', async () => {
+    const store = KvStore.open(scratchDir('kv-'));
+    const t = store.table('durable');
+    const root = (store as unknown as { root: { flushed: PromiseLike<boolean> } }).root;
+    const flushed = root.flushed;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let asked = 0;
+    root.flushed = { then: (ok, fail) => (asked++, gate.then(() => flushed).then(ok, fail)) };
+    let done = false;
+    const w = t.write([{ row: 'r', family: 'f', qualifier: 'q', value: 'v' }]).then(() => (done = true));
+    for (let i = 0; i < 50 && asked === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(asked, 1, 'the write asked whether its commit is flushed');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(done, false, 'the write resolved before its commit was flushed');
+    open();
+    await w;
+    delete (root as { flushed?: unknown }).flushed;
     await store.close();
   });
 

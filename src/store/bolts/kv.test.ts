@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { OutputCollector, TopologyContext } from '../../compute/api.js';
+import { Fields, StreamInfo, Tuple } from '../../compute/tuple.js';
+import { acquireKvStore } from '../kv/shared.js';
+import { KvStoreBolt } from './kv.js';
+
+const root = mkdtempSync(join(tmpdir(), 'monsoon-kv-bolt-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const info = new StreamInfo('etl', 'default', new Fields('row', 'qualifier', 'value'));
+const tuple = (i: number, qualifier: unknown = `${String(1763700000000 + i).padStart(13, '0')}#run-${i}`) =>
+  new Tuple([`row${i % 37}`, qualifier, JSON.stringify({ i })], info, 1, 32);
+const ctx = { getThisComponentId: () => 'kv', getThisTaskIndex: () => 0 } as TopologyContext;
+
+async function until(f: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !f(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(f(), 'timed out');
+}
+
+describe('KvStoreBolt', () => {
+  it('acks a tuple only once its cell is committed, and a replay leaves the table as it was', async () => {
+    const dir = join(root, 'acks');
+    const reader = acquireKvStore(dir);
+    const table = reader.store.table('cdr');
+    const acked: Tuple[] = [];
+    const visible: boolean[] = [];
+    const collector = {
+      ack: (t: Tuple) => {
+        acked.push(t);
+        const cells = table.get(t.getStringByField('row'), { columns: [`content:${t.getStringByField('qualifier')}`] });
+        visible.push(cells.length === 1 && cells[0]!.value.toString() === t.getStringByField('value'));
+      },
+      fail: () => assert.fail('no tuple should fail'),
+      reportError: (e: unknown) => assert.fail(String(e)),
+    } as unknown as OutputCollector;
+    const bolt = new KvStoreBolt({ store: dir, table: 'cdr', family: 'content', rowField: 'row', qualifierField: 'qualifier', valueField: 'value', maxBatch: 300 });
+    await bolt.prepare({}, ctx, collector);
+    for (let i = 0; i < 2000; i++) bolt.execute(tuple(i));
+    await until(() => acked.length === 2000);
+    assert.ok(visible.every(Boolean), 'a tuple was acked before its cell was readable');
+    assert.equal(table.count(), 2000);
+    assert.ok(bolt.counters.batches >= 7);
+    for (let i = 0; i < 2000; i += 3) bolt.execute(tuple(i));
+    await until(() => acked.length === 2000 + 667);
+    assert.equal(table.count(), 2000);
+    await bolt.cleanup();
+    await reader.release();
+  });
+
+  it('fails every tuple of a batch holding a cell it cannot write, and writes none of them', async () => {
+    const dir = join(root, 'fails');
+    const acked: Tuple[] = [];
+    const failed: Tuple[] = [];
+    const errors: unknown[] = [];
+    const collector = { ack: (t: Tuple) => acked.push(t), fail: (t: Tuple) => failed.push(t), reportError: (e: unknown) => errors.push(e) } as unknown as OutputCollector;
+    const bolt = new KvStoreBolt({ store: dir, table: 'cdr', family: 'content', rowField: 'row', qualifierField: 'qualifier', valueField: 'value' });
+    await bolt.prepare({}, ctx, collector);
+    bolt.execute(tuple(1));
+    bolt.execute(tuple(2, 12345));
+    bolt.execute(tuple(3));
+    await until(() => failed.length === 3);
+    assert.equal(acked.length, 0);
+    assert.match(String(errors[0]), /strings or bytes/);
+    bolt.execute(tuple(4));
+    await until(() => acked.length === 1);
+    const reader = acquireKvStore(dir);
+    assert.equal(reader.store.table('cdr').count(), 1);
+    await reader.release();
+    await bolt.cleanup();
+  });
+});
