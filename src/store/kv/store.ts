@@ -188,7 +188,8 @@ export class KvTable {
 
   /** Cells in the table (or in rows starting with `prefix`), counted by LMDB without decoding them. */
   count(prefix?: Buffer | string): number {
-    if (prefix === undefined) return this.db.getKeysCount();
+    // A table is its own LMDB database: its entry count is kept by LMDB, no walk over the cells.
+    if (prefix === undefined) return (this.db.getStats() as { entryCount: number }).entryCount;
     const { start, end } = prefixRange(bytes(prefix));
     return this.db.getKeysCount({ start, end });
   }
