@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseServerConfig } from '../src/server/config.js';
 import { startServer, type MonsoonServer } from '../src/server/server.js';
-import { MONSOON_BIN } from './support/procs.js';
+import { drain } from '../src/bus/conformance.js';
+import { freePort, MONSOON_BIN } from './support/procs.js';
 
 const root = mkdtempSync(join(tmpdir(), 'monsoon-server-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -118,5 +119,57 @@ describe('server HTTP API', () => {
     assert.equal(r.status, 200);
     assert.match(text, /monsoon_bus_partition_latest_offset\{topic="calls",partition="2"\} 0/);
     assert.match(text, /rpc/);
+  });
+});
+
+describe('server collector thread', () => {
+  it('runs a Flume collector file in its thread; a sink naming the log directory writes to the server log', async () => {
+    const base = mkdtempSync(join(root, 'file-'));
+    const port = await freePort();
+    const file = join(base, 'collector.properties');
+    writeFileSync(
+      file,
+      [
+        'c.sources = h',
+        'c.channels = m',
+        'c.sinks = b',
+        'c.sources.h.type = http',
+        'c.sources.h.bind = 127.0.0.1',
+        `c.sources.h.port = ${port}`,
+        'c.sources.h.channels = m',
+        'c.channels.m.type = memory',
+        'c.sinks.b.type = embedded',
+        'c.sinks.b.channel = m',
+        `c.sinks.b.path = ${join(base, 'data', 'bus')}`,
+        'c.sinks.b.topic = posted',
+        '',
+      ].join('\n'),
+    );
+    const config = parseServerConfig({ dataDir: 'data', http: { port: 0 }, bus: { port: 0, topics: [{ name: 'posted', partitions: 1 }] }, collector: { file, name: 'c' } }, 'test', base);
+    const s = await startServer(config);
+    try {
+      const events = Array.from({ length: 20 }, (_, i) => ({ headers: { n: String(i) }, body: `event ${i}` }));
+      const r = await fetch(`http://127.0.0.1:${port}`, { method: 'POST', body: JSON.stringify(events) });
+      assert.equal(r.status, 200);
+      const c = await s.bus.consumer('check', ['posted'], { from: 'earliest' });
+      const got = await drain(c, 20, 100);
+      assert.deepEqual(got.map((x) => x.value.toString()).sort(), events.map((e) => e.body).sort());
+      await c.close();
+      const metrics = (await (await fetch(`http://127.0.0.1:${s.httpPort}/api/v1/collector/metrics`)).json()) as Record<string, Record<string, string>>;
+      assert.equal(metrics['SINK.b']?.EventDrainSuccessCount, '20');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses to start naming the key when the collector file is invalid, and leaves the data directory usable', async () => {
+    const base = mkdtempSync(join(root, 'badfile-'));
+    const file = join(base, 'collector.properties');
+    writeFileSync(file, 'c.sources = h\nc.channels = m\nc.sinks = k\nc.sources.h.type = netcat\nc.sources.h.channels = m\nc.channels.m.type = memory\nc.sinks.k.type = logger\nc.sinks.k.channel = m\n');
+    const bad = parseServerConfig({ dataDir: 'data', http: { port: 0 }, bus: { port: 0 }, collector: { file, name: 'c' } }, 'test', base);
+    await assert.rejects(startServer(bad), (e: Error) => e.message.includes(file) && e.message.includes('c.sources.h.port'));
+    const good = parseServerConfig({ dataDir: 'data', http: { port: 0 }, bus: { port: 0 }, collector: { port: 0 } }, 'test', base);
+    const s = await startServer(good);
+    await s.close();
   });
 });

@@ -45,7 +45,10 @@ function alive(pid: number): boolean {
  * One owner at a time per directory: `dir/file` holds the owner's pid. A lock left by a process that
  * no longer exists is taken over; one held by a live process, or already by this process, is refused
  * with the error `refuse` builds (given the holder's pid, or 'this process', and the lock's path).
- * Resolves with the function that releases the lock.
+ * Resolves with the function that releases the lock. "This process" means this thread: threads of a
+ * process share its pid, and a lock another thread holds looks like one left by a dead process with a
+ * reused pid, so each directory must be opened by one thread (the server's collector thread reaches
+ * the log its main thread holds through src/bus/thread/, never by opening the directory).
  */
 export async function lockDir(dir: string, file: string, refuse: (holder: number | 'this process', path: string) => MonsoonError): Promise<() => Promise<void>> {
   const path = join(resolve(dir), file);

@@ -130,7 +130,10 @@ class ThreadBus implements Bus {
   }
 
   async produce(topic: string, records: BusRecord[]): Promise<ProducedOffset[]> {
-    if (records.length === 0) return [];
+    if (records.length === 0) {
+      await this.admin.describeTopic(topic); // an empty produce still names a topic that must exist
+      return [];
+    }
     let partitions = this.partitions.get(topic);
     if (partitions === undefined) {
       partitions = (await this.admin.describeTopic(topic)).partitions.length;
