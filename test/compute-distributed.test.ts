@@ -55,8 +55,11 @@ test('three workers on the Redis bus, one killed -9 mid-run: every record proces
     };
     const seen = async () => Number(await redis.sCard('keyed:seen'));
     await waitFor(async () => Number(await redis.zCard('monsoon::members:keyed-input')) === 3, 'three members in the input group', 20_000);
-    await waitFor(async () => (await seen()) >= N / 4, `a quarter of ${N} records counted`, 30_000);
     const victim = workers[0]!;
+    // The victim must hold partitions and have counted some records when it dies (on a busy machine
+    // one worker can join late), or the kill would prove nothing.
+    const victimApplied = async () => Number((await redis.hGet('keyed:applied', String(victim.child.pid))) ?? 0);
+    await waitFor(async () => (await seen()) >= N / 4 && (await victimApplied()) > 0, `a quarter of ${N} records counted, some by worker 0`, 30_000);
     await kill9(victim);
     const atKill = await seen();
     assert.ok(atKill < N, `the kill came after every record was counted (${atKill}); the test proves nothing`);
