@@ -68,7 +68,7 @@ async function main(): Promise<void> {
       dataDir: join(dir, 'server'),
       http: { port: http },
       bus: { port: bus, topics: [{ name: 'cdr', partitions: 4 }] },
-      collector: { port: collector, topic: 'cdr', partitions: 4, batchSize: 1000 },
+      collector: { port: collector, topic: 'cdr', partitions: 4, batchSize: 2500 },
       topologies: [{ path: TOPOLOGY, name: 'cdr' }],
     }),
   );

@@ -137,7 +137,7 @@ export async function runCdrDemo(o: CdrDemoOptions): Promise<CdrDemoResult> {
     dataDir: serverData,
     http: { host: '127.0.0.1', port: httpPort },
     bus: { host: '127.0.0.1', port: busPort, topics: [{ name: 'cdr', partitions: 4 }, { name: 'cdr-dead', partitions: 1 }] },
-    collector: { host: '127.0.0.1', port: collectorPort, topic: 'cdr', partitions: 4, batchSize: 1000 },
+    collector: { host: '127.0.0.1', port: collectorPort, topic: 'cdr', partitions: 4, batchSize: 2500 },
     topologies: [{ path: TOPOLOGY, name: 'cdr' }],
   };
   await writeFile(configPath, `# written by monsoon demo cdr (JSON is YAML)\n${JSON.stringify(config, null, 2)}\n`);
