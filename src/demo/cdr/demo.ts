@@ -20,7 +20,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArchiveCounter } from './archive-count.js';
 import { CdrGenerator } from './generator.js';
-import { accountOf, cdrRowKey, prng } from './record.js';
+import { cdrRowKey } from './etl.js';
+import { accountOf, prng } from './record.js';
 import { CDR_TABLE } from './topology.js';
 
 export interface CdrDemoOptions {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cdrEtlBytes, cdrRowKey, makeCdr, parseCdr, parseCdrBytes, prng } from './record.js';
+import { cdrEtlBytes, cdrRowKey, parseCdr, parseCdrBytes } from './etl.js';
+import { makeCdr, prng } from './record.js';
 
 describe('parseCdrBytes', () => {
   it('agrees with parseCdr on good and malformed records, as UTF-8 and as ISO-8859-1 bytes', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { accountOf, CDR_FIELD_COUNT, CDR_FIELDS, CdrFileBuilder, cdrRowKey, formatCdrTime, makeCdr, parseCdr, parseCdrTime, prng } from './record.js';
+import { cdrRowKey, parseCdr, parseCdrTime } from './etl.js';
+import { accountOf, CDR_FIELD_COUNT, CDR_FIELDS, CdrFileBuilder, formatCdrTime, makeCdr, prng } from './record.js';
 
 describe('call-detail records', () => {
   it('have 100 fields, Latin-1 text, some fields over 1,000 bytes, and parse back', () => {

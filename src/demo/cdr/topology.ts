@@ -21,7 +21,7 @@ import type { EventIdentity } from '../../core/event.js';
 import { ArchiveBolt } from '../../store/bolts/archive.js';
 import { BatchingStoreBolt } from '../../store/bolts/batching.js';
 import { KvStoreBolt } from '../../store/bolts/kv.js';
-import { cdrEtlBytes, cdrEtlOf, parseCdr, type CdrEtl } from './record.js';
+import { cdrEtlBytes, cdrEtlOf, parseCdr, type CdrEtl } from './etl.js';
 
 export const CDR_TABLE = 'cdr';
 export const CDR_FAMILY = 'content';
@@ -29,7 +29,7 @@ export const DEAD_STREAM = 'dead';
 export const ETL_FIELDS = ['row', 'qualifier', 'value', 'record_id', 'account', 'local_ipv4', 'remote_ipv4', 'time'] as const;
 export const ARCHIVE_FIELDS = ['record_id', 'account', 'local_ipv4', 'remote_ipv4', 'time'];
 
-export { cdrQualifier } from './record.js';
+export { cdrQualifier } from './etl.js';
 
 /** A record id `<run>-<seq>` as an identity (origin = run, seq), for the archive's dedup set. */
 export function recordIdentity(recordId: string): EventIdentity | undefined {
