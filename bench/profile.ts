@@ -8,11 +8,22 @@ interface ProfileNode {
   hitCount?: number;
 }
 
-/** Top functions by self time of a process's CPU profile. */
+/**
+ * Top functions by self time of a process's CPU profiles: one per thread (`node --cpu-prof` names
+ * them CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main thread).
+ */
 export function summariseProfile(what: string, dir: string): string {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) return 'no CPU profile was written\n';
-  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[] };
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
+  if (files.length === 0) return 'no CPU profile was written\n';
+  return files.map((f) => summariseFile(files.length === 1 ? what : `${what} ${threadOf(f) === '0' ? 'main thread' : `worker thread ${threadOf(f)}`}`, join(dir, f))).join('');
+}
+
+const threadOf = (file: string) => file.split('.').at(-3) ?? '?';
+
+function summariseFile(what: string, path: string): string {
+  const prof = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[] };
   const total = prof.samples.length;
   const self = new Map<string, number>();
   for (const n of prof.nodes) {
