@@ -20,6 +20,8 @@
  * goes), BENCH_FILE_RECORDS (records per landed file, default 2,000), BENCH_PROFILE=1 runs the
  * server and the agent with `node --cpu-prof` and prints their top functions by self time
  * (BENCH_PROFILE_DIR keeps the .cpuprofile files there, the agent's in `<dir>-agent`).
+ * BENCH_STORE_LINGER_MS sets the topology's `cdr.store.linger.ms` (how long the KV and archive
+ * bolts let a batch gather; default 200).
  *
  * Measured on the development machine (2 cores shared with other builds, load 8–9; Node 20;
  * 200,000 records): 12,600–15,000 records/s stored at full speed, where latency is queueing
@@ -70,7 +72,7 @@ async function main(): Promise<void> {
       http: { port: http },
       bus: { port: bus, topics: [{ name: 'cdr', partitions: 4 }] },
       collector: { port: collector, topic: 'cdr', partitions: 4, batchSize: 2500 },
-      topologies: [{ path: TOPOLOGY, name: 'cdr' }],
+      topologies: [{ path: TOPOLOGY, name: 'cdr', config: process.env.BENCH_STORE_LINGER_MS === undefined ? {} : { 'cdr.store.linger.ms': Number(process.env.BENCH_STORE_LINGER_MS) } }],
     }),
   );
   const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);

@@ -7,7 +7,9 @@
  *
  * `monsoon server` runs it from its config (`topologies: [{path: dist/src/demo/cdr/topology.js}]`);
  * the function receives the topology configuration, where the server puts `monsoon.bus`,
- * `monsoon.store.kv` and `monsoon.store.archive`. `cdr.*` keys override them.
+ * `monsoon.store.kv` and `monsoon.store.archive`. `cdr.*` keys override them: `cdr.bus`,
+ * `cdr.store`, `cdr.archive`, `cdr.topic`, `cdr.dead.topic`, `cdr.archive.rotate.minutes` (10),
+ * `cdr.store.linger.ms` (200) and `cdr.store.max.batch` (20,000) for the KV and archive bolts' batches.
  */
 import type { OutputCollector, OutputFieldsDeclarer, TopologyConfig } from '../../compute/api.js';
 import { BaseRichBolt } from '../../compute/api.js';
@@ -109,16 +111,24 @@ export interface CdrTopologyOptions {
   group?: string;
   rotateMs?: number;
   etlParallelism?: number;
+  /**
+   * How long the KV and archive bolts let a batch gather (default 200 ms), and its largest size
+   * (default 20,000): each LMDB commit rewrites every page its cells touch, and each archive batch
+   * costs two fdatasyncs, so fewer, larger batches cost less per record.
+   */
+  storeLingerMs?: number;
+  storeMaxBatch?: number;
 }
 
 export function buildCdrTopology(o: CdrTopologyOptions): StormTopology {
   const b = new TopologyBuilder();
   const bus = o.bus;
+  const batching = { lingerMs: o.storeLingerMs ?? 200, maxBatch: o.storeMaxBatch ?? 20_000 };
   b.setSpout('cdr-spout', () => new BusSpout({ bus, topics: [o.topic ?? 'cdr'], group: o.group ?? 'cdr-etl', from: 'earliest', encoding: 'buffer', pollRecords: 2000, maxUncommittedOffsets: 50_000, commitIntervalMs: 500 }), 1);
   b.setBolt('etl', () => new CdrEtlBolt(), o.etlParallelism ?? 1).localOrShuffleGrouping('cdr-spout');
-  b.setBolt('kv', () => new KvStoreBolt({ store: o.kvStore, table: CDR_TABLE, family: CDR_FAMILY, rowField: 'row', qualifierField: 'qualifier', valueField: 'value', tickSecs: 0.2 }), 1).shuffleGrouping('etl');
+  b.setBolt('kv', () => new KvStoreBolt({ store: o.kvStore, table: CDR_TABLE, family: CDR_FAMILY, rowField: 'row', qualifierField: 'qualifier', valueField: 'value', tickSecs: 0.2, ...batching }), 1).shuffleGrouping('etl');
   // One task: the archive's dedup set must see every replay of a record.
-  b.setBolt('archive', () => new ArchiveBolt({ path: o.archiveDir, fields: ARCHIVE_FIELDS, rotateMs: o.rotateMs ?? 600_000, identity: (t) => recordIdentity(t.getStringByField('record_id')), tickSecs: 0.2 }), 1).shuffleGrouping('etl');
+  b.setBolt('archive', () => new ArchiveBolt({ path: o.archiveDir, fields: ARCHIVE_FIELDS, rotateMs: o.rotateMs ?? 600_000, identity: (t) => recordIdentity(t.getStringByField('record_id')), tickSecs: 0.2, ...batching }), 1).shuffleGrouping('etl');
   b.setBolt('dead-letter', () => new DeadLetterBolt({ bus, topic: o.deadTopic ?? 'cdr-dead' }), 1).shuffleGrouping('etl', DEAD_STREAM);
   return b.createTopology({ 'topology.max.spout.pending': 40_000, 'topology.message.timeout.secs': 60 });
 }
@@ -137,6 +147,12 @@ export default function cdrTopology(opts: LoadOptions = {}): StormTopology {
     return v;
   };
   const rotate = Number(conf['cdr.archive.rotate.minutes'] ?? 10);
+  const num = (key: string, min: number): number | undefined => {
+    if (conf[key] === undefined) return undefined;
+    const n = Number(conf[key]);
+    if (!Number.isInteger(n) || n < min) throw new Error(`the cdr topology's ${key} must be a whole number ≥ ${min}, got ${JSON.stringify(conf[key])}`);
+    return n;
+  };
   return buildCdrTopology({
     bus: need('a bus', 'cdr.bus', 'monsoon.bus'),
     kvStore: need('a key-value store directory', 'cdr.store', 'monsoon.store.kv'),
@@ -144,5 +160,7 @@ export default function cdrTopology(opts: LoadOptions = {}): StormTopology {
     topic: str(conf, 'cdr.topic'),
     deadTopic: str(conf, 'cdr.dead.topic'),
     rotateMs: rotate * 60_000,
+    storeLingerMs: num('cdr.store.linger.ms', 0),
+    storeMaxBatch: num('cdr.store.max.batch', 1),
   });
 }

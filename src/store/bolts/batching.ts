@@ -11,6 +11,9 @@ import type { Tuple } from '../../compute/tuple.js';
  *    gathers),
  *  - at `maxBatch` tuples,
  *  - and at each tick tuple (`topology.tick.tuple.freq.secs`), which also runs `onTick`.
+ * With `lingerMs` (Kafka's linger.ms) a batch below `maxBatch` waits until its oldest tuple is that
+ * old: fewer, larger writes for a store whose cost is per write more than per item (an LMDB commit
+ * rewrites every page the batch touched).
  * At most one write is in flight; the spout's max pending bounds the buffer.
  */
 export interface BatchingOptions {
@@ -18,6 +21,8 @@ export interface BatchingOptions {
   maxBatch?: number;
   /** Tick tuple period in seconds for this bolt (default 1). */
   tickSecs?: number;
+  /** How long a batch below maxBatch may wait for more tuples, in ms (default 0: it goes at once). */
+  lingerMs?: number;
 }
 
 export abstract class BatchingStoreBolt<T> implements Bolt {
@@ -31,10 +36,14 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
   readonly counters = { batches: 0, written: 0, skipped: 0, failedBatches: 0 };
   protected readonly maxBatch: number;
   private readonly tickSecs: number;
+  private readonly lingerMs: number;
+  /** When the oldest buffered tuple arrived. */
+  private firstAt = 0;
 
   constructor(opts: BatchingOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 5000;
     this.tickSecs = opts.tickSecs ?? 1;
+    this.lingerMs = opts.lingerMs ?? 0;
   }
 
   /** Opens the store for this task. */
@@ -79,16 +88,24 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
       this.collector.ack(input);
       return;
     }
+    if (this.buffer.length === 0) this.firstAt = Date.now();
     this.buffer.push(input);
     this.items.push(item);
     if (this.buffer.length >= this.maxBatch) this.flush();
-    else if (!this.scheduled && !this.writing) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.flush();
-      });
-    }
+    else this.schedule();
+  }
+
+  /** Writes the buffer once it has lingered long enough (on the next turn without lingerMs). */
+  private schedule(): void {
+    if (this.scheduled || this.writing || this.buffer.length === 0) return;
+    this.scheduled = true;
+    const go = () => {
+      this.scheduled = false;
+      this.flush();
+    };
+    const wait = this.lingerMs - (Date.now() - this.firstAt);
+    if (wait > 0) setTimeout(go, wait);
+    else setImmediate(go);
   }
 
   /** Runs `f` after the write in flight, as part of the write chain. */
@@ -102,7 +119,8 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
     const w: Promise<void> = run.finally(() => {
       if (this.writing !== w) return;
       this.writing = null;
-      if (this.buffer.length > 0) this.flush();
+      if (this.buffer.length >= this.maxBatch || this.lingerMs === 0) this.flush();
+      else this.schedule();
     });
     this.writing = w;
   }
@@ -112,6 +130,7 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
     if (this.writing || this.buffer.length === 0 || this.closed) return;
     const tuples = this.buffer.splice(0, this.maxBatch);
     const items = this.items.splice(0, this.maxBatch);
+    this.firstAt = Date.now(); // what stays buffered waits from now
     const run = this.write(items).then(
       () => {
         this.counters.batches++;

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { OutputCollector, TopologyContext } from '../../compute/api.js';
+import { Fields, StreamInfo, Tuple } from '../../compute/tuple.js';
+import { BatchingStoreBolt, type BatchingOptions } from './batching.js';
+
+const info = new StreamInfo('src', 'default', new Fields('n'));
+const tuple = (n: number) => new Tuple([n], info, 1, 8);
+const ctx = { getThisComponentId: () => 'store', getThisTaskIndex: () => 0 } as TopologyContext;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Records each write (its items and when it started) and commits it after `writeMs`. */
+class Recorder extends BatchingStoreBolt<number> {
+  readonly writes: { items: number[]; at: number }[] = [];
+  constructor(
+    opts: BatchingOptions,
+    private readonly writeMs = 0,
+  ) {
+    super(opts);
+  }
+  protected async open(): Promise<void> {}
+  protected item(t: Tuple): number {
+    return t.getValue(0) as number;
+  }
+  protected async write(items: number[]): Promise<void> {
+    this.writes.push({ items, at: Date.now() });
+    await sleep(this.writeMs);
+  }
+  protected async closeStore(): Promise<void> {}
+}
+
+async function run(opts: BatchingOptions, writeMs = 0): Promise<{ bolt: Recorder; acked: number[] }> {
+  const acked: number[] = [];
+  const collector = { ack: (t: Tuple) => acked.push(t.getValue(0) as number), fail: () => assert.fail('nothing fails'), reportError: (e: unknown) => assert.fail(String(e)) } as unknown as OutputCollector;
+  const bolt = new Recorder(opts, writeMs);
+  await bolt.prepare({}, ctx, collector);
+  return { bolt, acked };
+}
+
+describe('BatchingStoreBolt', () => {
+  it('without lingerMs writes what one turn of the event loop handed over, at once', async () => {
+    const { bolt, acked } = await run({});
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) bolt.execute(tuple(i));
+    await sleep(30);
+    assert.deepEqual(bolt.writes.map((w) => w.items.length), [10]);
+    assert.ok(bolt.writes[0]!.at - t0 < 100, `written after ${bolt.writes[0]!.at - t0} ms`);
+    assert.equal(acked.length, 10);
+    await bolt.cleanup();
+  });
+
+  it('with lingerMs holds a small batch until its oldest tuple lingered, and writes a full one at once', async () => {
+    const { bolt, acked } = await run({ lingerMs: 300, maxBatch: 100 });
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) bolt.execute(tuple(i));
+    await sleep(100);
+    for (let i = 10; i < 20; i++) bolt.execute(tuple(i));
+    await sleep(100);
+    assert.equal(bolt.writes.length, 0, 'nothing written before the linger ran out');
+    await sleep(250);
+    assert.deepEqual(bolt.writes.map((w) => w.items.length), [20], 'both turns in one write');
+    assert.ok(bolt.writes[0]!.at - t0 >= 290, `written after ${bolt.writes[0]!.at - t0} ms`);
+    const t1 = Date.now();
+    for (let i = 0; i < 100; i++) bolt.execute(tuple(100 + i));
+    assert.equal(bolt.writes.length, 2, 'a full batch goes without lingering');
+    assert.ok(bolt.writes[1]!.at - t1 < 100);
+    await sleep(10);
+    assert.equal(acked.length, 120);
+    await bolt.cleanup();
+  });
+
+  it('with lingerMs, tuples arriving during a write wait for the linger after it, not for another write', async () => {
+    const { bolt, acked } = await run({ lingerMs: 100, maxBatch: 1000 }, 50);
+    for (let i = 0; i < 5; i++) bolt.execute(tuple(i));
+    await sleep(120); // the first write starts at ~100 ms and runs 50 ms
+    for (let i = 5; i < 10; i++) bolt.execute(tuple(i));
+    await sleep(200);
+    assert.deepEqual(bolt.writes.map((w) => w.items), [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]);
+    assert.equal(acked.length, 10);
+    await bolt.cleanup();
+  });
+});
