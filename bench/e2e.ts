@@ -23,12 +23,10 @@
  * BENCH_STORE_LINGER_MS sets the topology's `cdr.store.linger.ms` (how long the KV and archive
  * bolts let a batch gather; default 200).
  *
- * Measured on the development machine (2 cores shared with other builds, load 8–9; Node 20;
- * 200,000 records): 12,600–15,000 records/s stored at full speed, where latency is queueing
- * (p50 4–6.5 s); at BENCH_RATE=5000, p50 0.46 s, p99 2.1 s. Peak RSS: server ~450 MiB, agent ~250 MiB.
- * Profile (BENCH_PROFILE=1): the server is the hottest stage (~85% of a core); its self time is
- * native I/O and buffers (write, fdatasync, read, crc32) ~30%, LMDB's writeInstructions ~10–12%,
- * GC 8–12%, the CDR ETL ~10%, the topology runtime ~3%, the embedded log ~3%, the file channel ~3%.
+ * Measured on the development machine (2 cores, quiet, Node 20; 200,000 records): 36,300–40,300
+ * records/s stored at full speed, where latency is queueing (p50 2.4–2.8 s); at BENCH_RATE=20000,
+ * p50 0.33 s, p99 1.2 s. CPU per record: server 38–44 µs, agent 14–15 µs, generator + this harness
+ * 8 µs — the two cores are saturated. Peak RSS: server ~670 MiB, agent ~130 MiB.
  * Details and next steps: src/server/README.md "Performance".
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
