@@ -40,6 +40,11 @@ export interface ProducedOffset {
   offset: number;
 }
 
+/**
+ * A record as a consumer receives it. `key` and `value` may share memory with what other readers of
+ * the same records receive (the embedded log hands out views of the batches it holds): treat them as
+ * read-only, and copy before changing bytes in place.
+ */
 export interface ConsumedRecord {
   topic: string;
   partition: number;

@@ -52,6 +52,8 @@ export type FromCollector =
   | { type: 'stopped' };
 
 const ENTRY = fileURLToPath(new URL('./collector-worker.js', import.meta.url));
+/** How long the API waits for the collector thread's counters. */
+const SNAPSHOT_MS = 5000;
 
 export class CollectorThread {
   private readonly worker: Worker;
@@ -112,12 +114,23 @@ export class CollectorThread {
     return new CollectorThread(worker, onExit);
   }
 
-  /** The collector's counters and stuck components, as the thread sees them now. */
+  /**
+   * The collector's counters and stuck components, as the thread sees them now; a thread that does
+   * not answer within SNAPSHOT_MS is reported stuck (so /health answers 503 instead of waiting).
+   */
   snapshot(): Promise<CollectorSnapshot> {
     if (this.exited) return Promise.resolve({ flume: {}, prometheus: '', stuck: ['collector: its thread exited'] });
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        resolve({ flume: {}, prometheus: '', stuck: [`collector: its thread did not answer within ${SNAPSHOT_MS} ms`] });
+      }, SNAPSHOT_MS);
+      timer.unref();
+      this.waiting.set(id, (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      });
       this.worker.postMessage({ type: 'snapshot', id } satisfies ToCollector);
     });
   }

@@ -74,6 +74,7 @@ async function main(port: NonNullable<typeof parentPort>, init: CollectorWorkerD
       void agent.stop().then(
         () => {
           post({ type: 'stopped' });
+          init.busPort.close();
           port.close();
         },
         (e: unknown) => {

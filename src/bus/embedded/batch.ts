@@ -117,7 +117,11 @@ export class MalformedBatch extends Error {}
  * strings was a noticeable share of a read.
  */
 class LogRecord implements ConsumedRecord {
-  private decoded: Record<string, string> | undefined;
+  // Private (#) so that a spread, Object.keys or a logger sees only the record's own fields.
+  readonly #buf: Buffer;
+  /** Position of the header count (already bounds-checked). */
+  readonly #at: number;
+  #decoded: Record<string, string> | undefined;
   constructor(
     readonly topic: string,
     readonly partition: number,
@@ -125,17 +129,19 @@ class LogRecord implements ConsumedRecord {
     readonly key: Buffer | null,
     readonly value: Buffer,
     readonly timestamp: number,
-    private readonly buf: Buffer,
-    /** Position of the header count (already bounds-checked). */
-    private readonly at: number,
-  ) {}
+    buf: Buffer,
+    at: number,
+  ) {
+    this.#buf = buf;
+    this.#at = at;
+  }
 
   get headers(): Record<string, string> {
-    if (this.decoded) return this.decoded;
-    const b = this.buf;
+    if (this.#decoded) return this.#decoded;
+    const b = this.#buf;
     const headers: Record<string, string> = {};
-    let p = this.at + 2;
-    for (let j = b.readUInt16LE(this.at); j > 0; j--) {
+    let p = this.#at + 2;
+    for (let j = b.readUInt16LE(this.#at); j > 0; j--) {
       const nl = b.readUInt16LE(p);
       const name = b.toString('utf8', p + 2, p + 2 + nl);
       p += 2 + nl;
@@ -144,7 +150,7 @@ class LogRecord implements ConsumedRecord {
       else headers[name] = b.toString('utf8', p + 4, p + 4 + vl);
       p += 4 + vl;
     }
-    return (this.decoded = headers);
+    return (this.#decoded = headers);
   }
 
   toJSON(): ConsumedRecord {

@@ -63,6 +63,7 @@ export class EmbeddedConsumer extends GroupConsumer<Owned> {
       const log = this.host.log(o.topic, o.partition);
       if (!log) continue;
       const pos = this.position(o, log);
+      log.noteReader();
       if (pos >= log.latest) continue;
       const records: ConsumedRecord[] = await log.read(pos, left, bytes);
       if (records.length === 0 || !this.stillOwned(o)) continue;

@@ -46,6 +46,11 @@ export interface EmbeddedOptions {
    * default flush settings and of NATS JetStream's default sync_interval.
    */
   fsync?: boolean;
+  /**
+   * Bytes of just-appended batches kept in memory for readers that keep up (all partitions
+   * together; a partition caches only while it is being read; default 64 MiB, 0: none).
+   */
+  readCacheBytes?: number;
   log?: Logger;
 }
 
@@ -102,6 +107,7 @@ export class EmbeddedBus implements Bus {
       // recovery mistake an acknowledged large batch for damage.
       maxBatchBytes: MAX_BATCH_BYTES,
       fsync: options.fsync ?? true,
+      readCache: { limit: options.readCacheBytes ?? 64 * 1024 * 1024, used: 0 },
       log: this.log,
     });
     this.offsets = new OffsetStore(dir);

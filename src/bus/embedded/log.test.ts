@@ -210,36 +210,55 @@ describe('embedded log', () => {
   });
 
   it('serves readers close behind the writer from the batches it wrote, and others from the file', async () => {
-    const dir = await scratch();
-    const bus = await openEmbeddedBus(dir);
-    try {
-      await bus.admin.createTopic('t', { partitions: 1 });
-      const big = Buffer.alloc(10_000, 120);
-      const rec = (i: number) => ({ value: Buffer.concat([Buffer.from(`r${i}:`), big]), headers: { i: String(i), 'naïve': 'é' } });
-      // 1,600 records of ~10 KB: about twice what a partition keeps in memory
-      for (let b = 0; b < 16; b++) await bus.produce('t', Array.from({ length: 100 }, (_, i) => rec(b * 100 + i)));
-      const seg = join(partDir(dir, 't'), (await segments(partDir(dir, 't')))[0]!);
-      const size = (await stat(seg)).size;
-      // Damage the file at its start and at its end: a reader of the start reads the file and finds
-      // the damage; a reader of the newest records is served what was written, undamaged.
-      const fh = await open(seg, 'r+');
-      await fh.write(Buffer.alloc(64, 0), 0, 64, 100);
-      await fh.write(Buffer.alloc(64, 0), 0, 64, size - 5000);
-      await fh.close();
-      const tail = await bus.consumer('tail', ['t'], { from: 'latest' });
-      await pollUntil([tail], () => tail.assignment().length === 1, 'an assignment');
-      await tail.seek({ topic: 't', partition: 0 }, 1_590);
-      const got = await drain(tail, 10, 100);
-      assert.deepEqual(got.map((r) => r.offset), Array.from({ length: 10 }, (_, i) => 1_590 + i));
-      for (const r of got) {
-        assert.equal(r.value.subarray(0, 6).toString(), `r${r.offset}:`);
-        assert.ok(r.value.subarray(6).equals(big));
-        assert.deepEqual({ ...r.headers }, { i: String(r.offset), 'naïve': 'é' });
+    const big = Buffer.alloc(10_000, 120);
+    const rec = (i: number) => ({ value: Buffer.concat([Buffer.from(`r${i}:`), big]), headers: { i: String(i), 'naïve': 'é' } });
+    /**
+     * Writes 1,600 records of ~10 KB (about twice what a partition keeps), then damages the file at
+     * its start and near its end, and reads the newest records: from the batches written when the
+     * partition was being read as they were appended and the cache allows it, else from the file
+     * (where the damage shows).
+     */
+    const scenario = async (opts: EmbeddedOptions, readWhileWriting: boolean) => {
+      const dir = await scratch();
+      const bus = await openEmbeddedBus(dir, opts);
+      try {
+        await bus.admin.createTopic('t', { partitions: 1 });
+        const tail = await bus.consumer('tail', ['t'], { from: 'latest' });
+        if (readWhileWriting) {
+          await pollUntil([tail], () => tail.assignment().length === 1, 'an assignment');
+          assert.deepEqual(await tail.poll(10, 0), [], 'nothing yet: the reader waits at the end');
+        }
+        for (let b = 0; b < 16; b++) await bus.produce('t', Array.from({ length: 100 }, (_, i) => rec(b * 100 + i)));
+        const seg = join(partDir(dir, 't'), (await segments(partDir(dir, 't')))[0]!);
+        const size = (await stat(seg)).size;
+        const fh = await open(seg, 'r+');
+        await fh.write(Buffer.alloc(64, 0), 0, 64, 100);
+        await fh.write(Buffer.alloc(64, 0), 0, 64, size - 5000);
+        await fh.close();
+        await pollUntil([tail], () => tail.assignment().length === 1, 'an assignment');
+        await tail.seek({ topic: 't', partition: 0 }, 1_590);
+        let got: Awaited<ReturnType<typeof drain>>;
+        try {
+          got = await drain(tail, 10, 100);
+        } catch (e) {
+          if (isCode(ErrorCodes.BUS_CORRUPT)(e)) return 'file';
+          throw e;
+        }
+        assert.deepEqual(got.map((r) => r.offset), Array.from({ length: 10 }, (_, i) => 1_590 + i));
+        for (const r of got) {
+          assert.equal(r.value.subarray(0, 6).toString(), `r${r.offset}:`);
+          assert.ok(r.value.subarray(6).equals(big));
+          assert.deepEqual({ ...r.headers }, { i: String(r.offset), 'naïve': 'é' });
+        }
+        const head = await bus.consumer('head', ['t'], { from: 'earliest' });
+        await assert.rejects(drain(head, 10, 100), isCode(ErrorCodes.BUS_CORRUPT), 'the start is read from the file');
+        return 'memory';
+      } finally {
+        await bus.close();
       }
-      const head = await bus.consumer('head', ['t'], { from: 'earliest' });
-      await assert.rejects(drain(head, 10, 100), isCode(ErrorCodes.BUS_CORRUPT));
-    } finally {
-      await bus.close();
-    }
+    };
+    assert.equal(await scenario({}, true), 'memory', 'a partition being read caches its newest batches');
+    assert.equal(await scenario({}, false), 'file', 'a partition nobody reads caches nothing');
+    assert.equal(await scenario({ readCacheBytes: 0 }, true), 'file', 'readCacheBytes 0 turns the cache off');
   });
 });

@@ -14,7 +14,15 @@ export interface LogOptions {
   maxBatchBytes: number;
   /** false: appends are acknowledged once written to the OS, without fdatasync (see EmbeddedOptions.fsync). */
   fsync: boolean;
+  /** Bytes of newly appended batches all partitions of the log may keep for their readers together. */
+  readCache: ReadCacheBudget;
   log: Logger;
+}
+
+/** One budget shared by every partition's read cache. */
+export interface ReadCacheBudget {
+  limit: number;
+  used: number;
 }
 
 interface PendingAppend {
@@ -29,9 +37,13 @@ const READ_CHUNK = 256 * 1024;
  * Bytes of the newest batches a partition keeps in memory after appending them, for readers that
  * keep up with the writer (a topology's spout a few batches behind the collector): they are decoded
  * from the very buffers that were written — no read call, no checksum pass — and the log file stays
- * the only durable copy. Readers further behind read the file.
+ * the only durable copy. Readers further behind read the file. Only a partition read within the
+ * last READER_IDLE_MS caches, at most this much and this many batches, and all partitions together
+ * stay within the log's `readCache` budget.
  */
 const TAIL_CACHE_BYTES = 8 * 1024 * 1024;
+const TAIL_CACHE_BATCHES = 4096;
+const READER_IDLE_MS = 10_000;
 
 interface CachedBatch {
   header: BatchHeader;
@@ -56,6 +68,8 @@ export class PartitionLog {
   /** The newest appended batches, oldest first, contiguous in offsets and ending at `latest`. */
   private readonly tail: CachedBatch[] = [];
   private tailBytes = 0;
+  /** When a reader last read this partition (-Infinity: never). */
+  private lastReadAt = -Infinity;
 
   constructor(
     readonly topic: string,
@@ -197,9 +211,32 @@ export class PartitionLog {
   }
 
   private cache(buf: Buffer): void {
-    this.tail.push({ header: readHeader(buf, 0), buf });
-    this.tailBytes += buf.length;
-    while (this.tailBytes > TAIL_CACHE_BYTES && this.tail.length > 1) this.tailBytes -= this.tail.shift()!.buf.length;
+    const budget = this.opts.readCache;
+    if (performance.now() - this.lastReadAt > READER_IDLE_MS || buf.length > Math.min(TAIL_CACHE_BYTES, budget.limit)) {
+      this.dropTail(); // nobody reads here lately (or the batch alone is over budget): the file serves them
+      return;
+    }
+    // A small batch is a slice of Node's shared buffer pool: kept as it is, it would pin the whole
+    // pool block; it is copied into memory of its own size.
+    let own = buf;
+    if (buf.byteOffset !== 0 || buf.buffer.byteLength !== buf.length) {
+      own = Buffer.allocUnsafeSlow(buf.length);
+      buf.copy(own);
+    }
+    this.tail.push({ header: readHeader(own, 0), buf: own });
+    this.tailBytes += own.length;
+    budget.used += own.length;
+    while (this.tail.length > 0 && (this.tailBytes > TAIL_CACHE_BYTES || this.tail.length > TAIL_CACHE_BATCHES || budget.used > budget.limit)) this.evictOldest();
+  }
+
+  private evictOldest(): void {
+    const n = this.tail.shift()!.buf.length;
+    this.tailBytes -= n;
+    this.opts.readCache.used -= n;
+  }
+
+  private dropTail(): void {
+    while (this.tail.length > 0) this.evictOldest();
   }
 
   /** Records from `offset` out of the cached batches (the caller checked it is covered). */
@@ -240,7 +277,13 @@ export class PartitionLog {
    * Up to `max` records from `offset` (≥ earliest), stopping after about `maxBytes`. Returns [] at
    * the end of the log.
    */
+  /** A consumer polls this partition (whether or not there is anything new): appends start caching. */
+  noteReader(): void {
+    this.lastReadAt = performance.now();
+  }
+
   async read(offset: number, max: number, maxBytes: number): Promise<ConsumedRecord[]> {
+    this.lastReadAt = performance.now();
     if (this.tail.length > 0 && offset >= this.tail[0]!.header.baseOffset) return offset < this.latest ? this.readCached(offset, max, maxBytes) : [];
     const out: ConsumedRecord[] = [];
     let idx = this.segmentIndex(offset);
@@ -359,9 +402,8 @@ export class PartitionLog {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.tail.length = 0;
-    this.tailBytes = 0;
     while (this.flushing) await this.flushing;
+    this.dropTail(); // after the last flush, which may still have cached its batches
     await this.writer?.close().catch(() => {});
     this.writer = undefined;
     for (const s of this.segments) await s.closeReader();

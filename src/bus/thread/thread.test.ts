@@ -127,4 +127,54 @@ describe('thread bus', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('opens again on the same port after a close, and fails at once (not never) once the port is closed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'monsoon-thread-'));
+    const embedded = await openEmbeddedBus(dir);
+    const server = await serveBus(embedded);
+    try {
+      await embedded.admin.createTopic('t', { partitions: 1 });
+      const { port1, port2 } = new MessageChannel();
+      serveThreadBus(embedded, port1);
+      const first = await openThreadBus(port2, server.url);
+      assert.deepEqual(await first.produce('t', [{ value: Buffer.from('a') }]), [{ partition: 0, offset: 0 }]);
+      await first.close();
+      await assert.rejects(first.produce('t', [{ value: Buffer.from('x') }]), isCode(ErrorCodes.BUS_CLOSED));
+      await new Promise((r) => setTimeout(r, 50));
+      const second = await openThreadBus(port2, server.url);
+      assert.deepEqual(await second.produce('t', [{ value: Buffer.from('b') }]), [{ partition: 0, offset: 1 }]);
+      port1.close();
+      await new Promise((r) => setTimeout(r, 50));
+      const settled = await Promise.race([second.produce('t', [{ value: Buffer.from('c') }]).then(() => 'produced', (e: unknown) => (isCode(ErrorCodes.BUS_CLOSED)(e) ? 'closed' : String(e))), new Promise((r) => setTimeout(() => r('pending'), 2000))]);
+      assert.equal(settled, 'closed');
+      await second.close();
+    } finally {
+      await server.close();
+      await embedded.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('asks for the partition count again after a topic was recreated by someone else', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'monsoon-thread-'));
+    const embedded = await openEmbeddedBus(dir);
+    const server = await serveBus(embedded);
+    try {
+      await embedded.admin.createTopic('t', { partitions: 4 });
+      const t = await threadBus(embedded, server);
+      const keyed = (k: string) => ({ key: Buffer.from(k), value: Buffer.from(k) });
+      await t.bus.produce('t', ['a', 'b', 'c', 'd', 'e', 'f'].map(keyed));
+      await embedded.admin.deleteTopic('t');
+      await embedded.admin.createTopic('t', { partitions: 1 });
+      // The first produce after the change may fail (the count it knew is gone); the next one works.
+      await t.bus.produce('t', ['a', 'b', 'c', 'd', 'e', 'f'].map(keyed)).catch((e: unknown) => assert.ok(isCode(ErrorCodes.BUS_INVALID_ARGUMENT)(e), String(e)));
+      const got = await t.bus.produce('t', ['a', 'b', 'c', 'd', 'e', 'f'].map(keyed));
+      assert.ok(got.every((o) => o.partition === 0));
+      await t.close();
+    } finally {
+      await server.close();
+      await embedded.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

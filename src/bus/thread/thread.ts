@@ -71,18 +71,29 @@ export function serveThreadBus(bus: EmbeddedBus, port: MessagePort): void {
   });
 }
 
-/** The feeding thread's end: a Bus whose produce and admin go over `port`, consumers to `consumerUrl`. */
+/**
+ * The feeding thread's end: a Bus whose produce and admin go over `port`, consumers to `consumerUrl`.
+ * The port outlives the bus: closing the bus leaves it open, so the thread may open the bus again on
+ * it (a component restarted); whoever created the port closes it.
+ */
 export async function openThreadBus(port: MessagePort, consumerUrl: string): Promise<Bus> {
   const bus = new ThreadBus(port, consumerUrl);
-  const hello = (await bus.call('hello', [])) as { maxRecordBytes: number };
-  bus.maxRecordBytes = hello.maxRecordBytes;
+  try {
+    const hello = (await bus.call('hello', [])) as { maxRecordBytes: number };
+    bus.maxRecordBytes = hello.maxRecordBytes;
+  } catch (e) {
+    await bus.close();
+    throw e;
+  }
   return bus;
 }
+
+/** Request ids unique in this thread, so replies to a closed bus's requests never reach a new bus on the same port. */
+let nextRequestId = 1;
 
 class ThreadBus implements Bus {
   readonly admin: BusAdmin;
   maxRecordBytes = 0;
-  private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private readonly partitions = new Map<string, number>();
   private readonly partitioner = new Partitioner();
@@ -93,14 +104,8 @@ class ThreadBus implements Bus {
     private readonly port: MessagePort,
     private readonly consumerUrl: string,
   ) {
-    port.on('message', (m: Reply) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (m.ok) p.resolve(m.result);
-      else p.reject(new MonsoonError(m.error.code as ErrorCode, m.error.message, { retriable: m.error.retriable }));
-    });
-    port.on('close', () => this.fail(new MonsoonError(ErrorCodes.BUS_CLOSED, 'the thread holding the embedded log closed its end', { retriable: true })));
+    port.on('message', this.onReply);
+    port.once('close', this.onClose);
     this.admin = {
       createTopic: async (name, cfg) => {
         this.partitions.delete(name);
@@ -115,12 +120,31 @@ class ThreadBus implements Bus {
     };
   }
 
+  private readonly onReply = (m: Reply): void => {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (m.ok) p.resolve(m.result);
+    else p.reject(new MonsoonError(m.error.code as ErrorCode, m.error.message, { retriable: m.error.retriable }));
+  };
+
+  /** The port closed: nothing sent on it would ever be answered. */
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.fail(new MonsoonError(ErrorCodes.BUS_CLOSED, 'the thread holding the embedded log closed its end', { retriable: true }));
+  };
+
   call(op: Op, args: unknown[], transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.closed) return Promise.reject(new MonsoonError(ErrorCodes.BUS_CLOSED, 'this bus is closed'));
-    const id = this.nextId++;
+    const id = nextRequestId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.port.postMessage({ id, op, args } satisfies Request, transfer);
+      try {
+        this.port.postMessage({ id, op, args } satisfies Request, transfer);
+      } catch (e) {
+        this.pending.delete(id);
+        reject(e);
+      }
     });
   }
 
@@ -154,7 +178,14 @@ class ThreadBus implements Bus {
         return new Uint8Array(b);
       }),
     }));
-    const bases = (await this.call('append', [topic, wire], transfer)) as number[];
+    let bases: number[];
+    try {
+      bases = (await this.call('append', [topic, wire], transfer)) as number[];
+    } catch (e) {
+      // The topic may have been deleted or recreated with other partitions by someone else: ask again next time.
+      if (e instanceof MonsoonError && (e.code === ErrorCodes.BUS_INVALID_ARGUMENT || e.code === ErrorCodes.BUS_UNKNOWN_TOPIC)) this.partitions.delete(topic);
+      throw e;
+    }
     return producedOffsets(parts, bases, records.length);
   }
 
@@ -171,10 +202,14 @@ class ThreadBus implements Bus {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.fail(new MonsoonError(ErrorCodes.BUS_CLOSED, 'this bus is closed'));
-    this.port.close();
-    if (this.remote) await (await this.remote.catch(() => undefined))?.close();
+    this.port.off('message', this.onReply);
+    this.port.off('close', this.onClose);
+    if (!this.closed) {
+      this.closed = true;
+      this.fail(new MonsoonError(ErrorCodes.BUS_CLOSED, 'this bus is closed'));
+    }
+    const remote = this.remote;
+    this.remote = undefined;
+    if (remote) await (await remote.catch(() => undefined))?.close();
   }
 }

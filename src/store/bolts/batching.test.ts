@@ -79,4 +79,28 @@ describe('BatchingStoreBolt', () => {
     assert.equal(acked.length, 10);
     await bolt.cleanup();
   });
+
+  it('with lingerMs, a tick writes what is buffered at once, and cleanup writes everything left', async () => {
+    const { bolt, acked } = await run({ lingerMs: 60_000, maxBatch: 4 });
+    for (let i = 0; i < 3; i++) bolt.execute(tuple(i));
+    await sleep(30);
+    assert.equal(bolt.writes.length, 0, 'lingering');
+    bolt.execute(Tuple.tick(1));
+    await sleep(30);
+    assert.deepEqual(bolt.writes.map((w) => w.items), [[0, 1, 2]], 'the tick wrote the batch');
+    for (let i = 3; i < 13; i++) bolt.execute(tuple(i)); // 2 full batches go at once, 2 tuples linger
+    await sleep(30);
+    assert.equal(bolt.writes.length, 3);
+    await bolt.cleanup();
+    assert.deepEqual(bolt.writes.map((w) => w.items.length), [3, 4, 4, 2]);
+    assert.equal(acked.length, 13);
+  });
+
+  it('with lingerMs, cleanup writes more than maxBatch left behind a write in flight', async () => {
+    const { bolt, acked } = await run({ lingerMs: 60_000, maxBatch: 4 }, 50);
+    for (let i = 0; i < 14; i++) bolt.execute(tuple(i)); // the first 4 start a write; 10 wait behind it
+    await bolt.cleanup();
+    assert.deepEqual(bolt.writes.map((w) => w.items.length), [4, 4, 4, 2]);
+    assert.equal(acked.length, 14);
+  });
 });

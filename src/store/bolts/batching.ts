@@ -30,14 +30,17 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
   private buffer: Tuple[] = [];
   private items: T[] = [];
   private writing: Promise<void> | null = null;
-  private scheduled = false;
+  /** The pending turn or linger timer that will write the buffer. */
+  private scheduled: { cancel(): void } | null = null;
+  /** A tick asked for a write: it goes as soon as the write in flight ends, lingering or not. */
+  private forced = false;
   private closed = false;
   /** Committed writes and tuples, for metrics and tests. */
   readonly counters = { batches: 0, written: 0, skipped: 0, failedBatches: 0 };
   protected readonly maxBatch: number;
   private readonly tickSecs: number;
   private readonly lingerMs: number;
-  /** When the oldest buffered tuple arrived. */
+  /** When the oldest buffered tuple arrived (performance.now()). */
   private firstAt = 0;
 
   constructor(opts: BatchingOptions = {}) {
@@ -72,6 +75,7 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
   execute(input: Tuple): void {
     if (input.isTick()) {
       this.chain(() => this.onTick());
+      this.forced = true;
       this.flush();
       return;
     }
@@ -88,7 +92,7 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
       this.collector.ack(input);
       return;
     }
-    if (this.buffer.length === 0) this.firstAt = Date.now();
+    if (this.buffer.length === 0) this.firstAt = performance.now();
     this.buffer.push(input);
     this.items.push(item);
     if (this.buffer.length >= this.maxBatch) this.flush();
@@ -97,15 +101,20 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
 
   /** Writes the buffer once it has lingered long enough (on the next turn without lingerMs). */
   private schedule(): void {
-    if (this.scheduled || this.writing || this.buffer.length === 0) return;
-    this.scheduled = true;
+    if (this.scheduled || this.writing || this.buffer.length === 0 || this.closed) return;
     const go = () => {
-      this.scheduled = false;
+      this.scheduled = null;
       this.flush();
     };
-    const wait = this.lingerMs - (Date.now() - this.firstAt);
-    if (wait > 0) setTimeout(go, wait);
-    else setImmediate(go);
+    const wait = this.lingerMs - (performance.now() - this.firstAt);
+    if (wait > 0) {
+      const t = setTimeout(go, wait);
+      t.unref(); // a tick or cleanup writes what is left
+      this.scheduled = { cancel: () => clearTimeout(t) };
+    } else {
+      const i = setImmediate(go);
+      this.scheduled = { cancel: () => clearImmediate(i) };
+    }
   }
 
   /** Runs `f` after the write in flight, as part of the write chain. */
@@ -119,7 +128,7 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
     const w: Promise<void> = run.finally(() => {
       if (this.writing !== w) return;
       this.writing = null;
-      if (this.buffer.length >= this.maxBatch || this.lingerMs === 0) this.flush();
+      if (this.buffer.length >= this.maxBatch || this.lingerMs === 0 || this.forced) this.flush();
       else this.schedule();
     });
     this.writing = w;
@@ -127,10 +136,14 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
 
   /** Writes the buffer now unless a write is in flight (then it goes when that one finishes). */
   private flush(): void {
-    if (this.writing || this.buffer.length === 0 || this.closed) return;
+    if (this.writing || this.closed) return;
+    this.forced = false;
+    if (this.buffer.length === 0) return;
+    this.scheduled?.cancel();
+    this.scheduled = null;
     const tuples = this.buffer.splice(0, this.maxBatch);
     const items = this.items.splice(0, this.maxBatch);
-    this.firstAt = Date.now(); // what stays buffered waits from now
+    this.firstAt = performance.now(); // what stays buffered waits from now
     const run = this.write(items).then(
       () => {
         this.counters.batches++;
@@ -147,10 +160,14 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
   }
 
   async cleanup(): Promise<void> {
-    while (this.writing) await this.writing;
-    this.flush();
-    while (this.writing) await this.writing;
+    for (;;) {
+      while (this.writing) await this.writing;
+      if (this.buffer.length === 0) break;
+      this.flush(); // everything left goes now, lingering or not, maxBatch at a time
+    }
     this.closed = true;
+    this.scheduled?.cancel();
+    this.scheduled = null;
     await this.closeStore();
   }
 }
