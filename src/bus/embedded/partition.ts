@@ -273,15 +273,15 @@ export class PartitionLog {
     return () => this.waiters.delete(once);
   }
 
-  /**
-   * Up to `max` records from `offset` (≥ earliest), stopping after about `maxBytes`. Returns [] at
-   * the end of the log.
-   */
   /** A consumer polls this partition (whether or not there is anything new): appends start caching. */
   noteReader(): void {
     this.lastReadAt = performance.now();
   }
 
+  /**
+   * Up to `max` records from `offset` (≥ earliest), stopping after about `maxBytes`. Returns [] at
+   * the end of the log.
+   */
   async read(offset: number, max: number, maxBytes: number): Promise<ConsumedRecord[]> {
     this.lastReadAt = performance.now();
     if (this.tail.length > 0 && offset >= this.tail[0]!.header.baseOffset) return offset < this.latest ? this.readCached(offset, max, maxBytes) : [];
