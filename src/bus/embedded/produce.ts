@@ -1,4 +1,5 @@
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import { checkRecordShape, recordError } from '../names.js';
 import type { BusRecord, ProducedOffset } from '../bus.js';
 import type { Partitioner } from '../partitioner.js';
 import { encodeBatch, readHeader, recordSize } from './batch.js';
@@ -24,21 +25,17 @@ const TARGET_BATCH_BYTES = 256 * 1024;
 
 /** The encoded size of record `i`, or a MonsoonError naming what is wrong with it. */
 export function checkRecord(topic: string, r: BusRecord, i: number, maxRecordBytes: number): number {
-  const bad = (code: typeof ErrorCodes.BUS_INVALID_ARGUMENT | typeof ErrorCodes.BUS_RECORD_TOO_LARGE, what: string) =>
-    new MonsoonError(code, `produce to ${topic}: record ${i} ${what}; nothing of the batch was written`);
-  if (!r || !Buffer.isBuffer(r.value)) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has no Buffer value');
-  if (r.key != null && !Buffer.isBuffer(r.key)) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has a key that is not a Buffer');
-  if (r.timestamp !== undefined && !Number.isFinite(r.timestamp)) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has a timestamp that is not a number');
+  checkRecordShape(topic, r, i);
   if (r.headers) {
     const names = Object.keys(r.headers);
-    if (names.length > 0xffff) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, `has ${names.length} headers (at most 65535)`);
+    if (names.length > 0xffff) throw recordError(topic, i, `has ${names.length} headers (at most 65535)`);
     for (const n of names) {
-      if (Buffer.byteLength(n) > 0xffff) throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, 'has a header name longer than 65535 bytes');
-      if (typeof r.headers[n] !== 'string') throw bad(ErrorCodes.BUS_INVALID_ARGUMENT, `has header ${JSON.stringify(n)} whose value is not a string`);
+      if (Buffer.byteLength(n) > 0xffff) throw recordError(topic, i, 'has a header name longer than 65535 bytes');
+      if (typeof r.headers[n] !== 'string') throw recordError(topic, i, `has header ${JSON.stringify(n)} whose value is not a string`);
     }
   }
   const size = recordSize(r);
-  if (size > maxRecordBytes) throw bad(ErrorCodes.BUS_RECORD_TOO_LARGE, `is ${size} bytes encoded; this bus accepts at most ${maxRecordBytes}`);
+  if (size > maxRecordBytes) throw recordError(topic, i, `is ${size} bytes encoded; this bus accepts at most ${maxRecordBytes}`, ErrorCodes.BUS_RECORD_TOO_LARGE);
   return size;
 }
 
