@@ -34,11 +34,14 @@ export interface EventIdentity {
 }
 
 export function identityOf(e: Event): EventIdentity | undefined {
+  return hasIdentity(e) ? { origin: e.headers[ORIGIN_HEADER]!, seq: Number(e.headers[SEQ_HEADER]) } : undefined;
+}
+
+/** `identityOf(e) !== undefined`, without building the identity (for checks on every event). */
+export function hasIdentity(e: Event): boolean {
   const origin = e.headers[ORIGIN_HEADER];
   const seq = e.headers[SEQ_HEADER];
-  if (origin === undefined || seq === undefined) return undefined;
-  const n = Number(seq);
-  return Number.isSafeInteger(n) ? { origin, seq: n } : undefined;
+  return origin !== undefined && seq !== undefined && Number.isSafeInteger(Number(seq));
 }
 
 export function stampIdentity(e: Event, origin: string, seq: number): void {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
 import { errorMessage } from '../../core/errors.js';
-import { ORIGIN_HEADER, SEQ_HEADER, SequenceStamper, type Event } from '../../core/event.js';
+import { hasIdentity, SequenceStamper, type Event } from '../../core/event.js';
 import { defineSource, type Source, type SourceContext } from '../contracts.js';
 import { DedupCommitter, MAX_SLOTS } from '../dedup-commits.js';
 import { MAX_FRAME_BYTES, Status, type Method, type StatusCode } from '../thrift/codec.js';
@@ -120,13 +120,6 @@ export class ThriftSource implements Source {
     if (anonymous) this.stamper.stamp(anonymous);
     await this.ctx.processor.process(fresh, markers);
   }
-}
-
-/** `identityOf(e) !== undefined`, without building the identity (checked for every event received). */
-function hasIdentity(e: Event): boolean {
-  const origin = e.headers[ORIGIN_HEADER];
-  const seq = e.headers[SEQ_HEADER];
-  return origin !== undefined && seq !== undefined && Number.isSafeInteger(Number(seq));
 }
 
 defineSource({
