@@ -207,6 +207,21 @@ a1.sinks.k1.type = bus\na1.sinks.k1.bus.url = ${busDir}\na1.sinks.k1.topic = t\n
     }
   });
 
+  it("agent --check on Flume's Kafka channel without a sink: resolved under its class name, deprecated names warned", () => {
+    const f = join(root, 'kafka-channel.properties');
+    writeFileSync(
+      f,
+      `a1.sources = r1\na1.channels = c1
+a1.sources.r1.type = netcat\na1.sources.r1.bind = 127.0.0.1\na1.sources.r1.port = 0\na1.sources.r1.channels = c1
+a1.channels.c1.type = org.apache.flume.channel.kafka.KafkaChannel\na1.channels.c1.brokerList = 127.0.0.1:9\na1.channels.c1.kafka.topic = raw\na1.channels.c1.parseAsFlumeEvent = false\na1.channels.c1.migrateZookeeperOffsets = true\n`,
+    );
+    const r = spawnSync(process.execPath, [MONSOON_BIN, 'agent', '-n', 'a1', '-f', f, '--check'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: a1\.channels\.c1\.brokerList: is deprecated; use a1\.channels\.c1\.kafka\.bootstrap\.servers/);
+    assert.match(r.stderr, /warning: a1\.channels\.c1\.migrateZookeeperOffsets: is ignored/);
+    assert.match(r.stdout, /channel c1: kafka/);
+  });
+
   it('agent --check on a Flume Kafka configuration: deprecated names warned, the kafka:// bus URL checked', () => {
     const f = join(root, 'kafka.properties');
     writeFileSync(

@@ -151,7 +151,10 @@ export class Agent {
         this.watchdog.watch({ what: `source ${s.name}`, counters, pending: backlog, progress: () => counters.get('EventAcceptedCount') });
       }
     }
+    const drained = new Set(plan.sinks.map((s) => s.channel));
     for (const [name, rc] of this.channels) {
+      // a channel without sinks (a bus channel feeding a topic) has no takers to be stuck
+      if (!drained.has(name)) continue;
       const counters = this.metrics.component('CHANNEL', name, ChannelCounterNames);
       this.watchdog.watch({ what: `channel ${name} (its sinks)`, counters, pending: () => rc.channel.size(), progress: () => counters.get('EventTakeSuccessCount') });
     }

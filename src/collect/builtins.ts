@@ -8,6 +8,7 @@ import './unavailable.js';
 import './sources/thrift.js';
 import './sinks/thrift.js';
 import './channels/file.js';
+import './channels/bus.js';
 import './sources/taildir/source.js';
 import './sources/exec.js';
 import './sources/spooldir.js';

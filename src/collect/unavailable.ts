@@ -4,11 +4,6 @@ import { registerUnavailable } from '../core/config/component.js';
  * Flume components whose Monsoon tier is not built yet. Naming them gives a clear error instead of an
  * "unknown type" guess, and a config that uses them is never run with the component silently missing.
  */
-registerUnavailable(
-  'channel',
-  ['kafka', 'org.apache.flume.channel.kafka.KafkaChannel'],
-  'a channel on the bus is not built; use a file channel with a kafka (or bus) sink, and a kafka (or bus) source on the reading side',
-);
 const STORE = 'not built yet; use kv (the embedded key-value store, HBase\'s model), postgres, clickhouse, hdfs or file_roll';
 registerUnavailable('sink', ['asynchbase', 'org.apache.flume.sink.hbase.AsyncHBaseSink'], STORE);
 registerUnavailable('sink', ['elasticsearch', 'org.apache.flume.sink.elasticsearch.ElasticSearchSink', 'hive', 'org.apache.flume.sink.hive.HiveSink', 'morphline_solr', 'org.apache.flume.sink.solr.morphline.MorphlineSolrSink'], STORE);

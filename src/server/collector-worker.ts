@@ -3,6 +3,7 @@
  * server configuration — the built-in one or `collector.file` — in this thread, starts it, answers
  * metrics snapshots and stops it on request.
  */
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -17,29 +18,45 @@ import type { ServerConfig } from './config.js';
 import { openThreadBus } from '../bus/thread/thread.js';
 import type { CollectorWorkerData, FromCollector, ToCollector } from './collector-thread.js';
 
-/** The built-in collector: thrift source (exact-delivery dedup) → file channel → bus sink to the embedded log. */
+/**
+ * The built-in collector: thrift source (exact-delivery dedup) → bus channel on the embedded log's
+ * collector topic, no sink: a received batch is one produce, its dedup marker in the batch's last
+ * record. A file channel left by an earlier layout (thrift → file channel → bus sink) is drained into
+ * the topic by its own sink until empty.
+ */
 export function collectorConfig(c: ServerConfig): FlatConfig {
   const a = c.collector.name;
   const dir = c.collector.dataDir;
-  return new Map([
+  const legacy = existsSync(join(dir, 'channel', 'data'));
+  const conf = new Map([
     [`${a}.sources`, 'rpc'],
-    [`${a}.channels`, 'fc'],
-    [`${a}.sinks`, 'bus'],
+    [`${a}.channels`, legacy ? 'topic fc' : 'topic'],
+    [`${a}.sinks`, legacy ? 'drain' : ''],
     [`${a}.sources.rpc.type`, 'thrift'],
     [`${a}.sources.rpc.bind`, c.collector.host],
     [`${a}.sources.rpc.port`, String(c.collector.port)],
-    [`${a}.sources.rpc.channels`, 'fc'],
-    [`${a}.channels.fc.type`, 'file'],
-    [`${a}.channels.fc.checkpointDir`, join(dir, 'channel', 'checkpoint')],
-    [`${a}.channels.fc.dataDirs`, join(dir, 'channel', 'data')],
-    [`${a}.channels.fc.transactionCapacity`, String(Math.max(10_000, c.collector.batchSize))],
-    [`${a}.sinks.bus.type`, 'embedded'],
-    [`${a}.sinks.bus.channel`, 'fc'],
-    [`${a}.sinks.bus.path`, c.bus.dir],
-    [`${a}.sinks.bus.topic`, c.collector.topic],
-    [`${a}.sinks.bus.partitions`, String(c.collector.partitions)],
-    [`${a}.sinks.bus.batchSize`, String(c.collector.batchSize)],
+    [`${a}.sources.rpc.channels`, 'topic'],
+    [`${a}.channels.topic.type`, 'embedded'],
+    [`${a}.channels.topic.path`, c.bus.dir],
+    [`${a}.channels.topic.topic`, c.collector.topic],
+    [`${a}.channels.topic.partitions`, String(c.collector.partitions)],
+    [`${a}.channels.topic.group`, `${a}-channel`],
+    [`${a}.channels.topic.transactionCapacity`, String(c.collector.batchSize)],
+    [`${a}.channels.topic.checkpointDir`, join(dir, 'topic-channel')],
   ]);
+  if (legacy) {
+    for (const [k, v] of [
+      ['channels.fc.type', 'file'],
+      ['channels.fc.checkpointDir', join(dir, 'channel', 'checkpoint')],
+      ['channels.fc.dataDirs', join(dir, 'channel', 'data')],
+      ['sinks.drain.type', 'embedded'],
+      ['sinks.drain.channel', 'fc'],
+      ['sinks.drain.path', c.bus.dir],
+      ['sinks.drain.topic', c.collector.topic],
+      ['sinks.drain.partitions', String(c.collector.partitions)],
+    ] as const) conf.set(`${a}.${k}`, v);
+  }
+  return conf;
 }
 
 async function main(port: NonNullable<typeof parentPort>, init: CollectorWorkerData): Promise<void> {

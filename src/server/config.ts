@@ -5,7 +5,8 @@
  *   dataDir: ./monsoon-data            # bus/, kv/, archive/, collector/ live under it
  *   http:      { host: 127.0.0.1, port: 9393 }        # HTTP API, /health, /metrics
  *   bus:       { host: 127.0.0.1, port: 9392, topics: [] }   # monsoon:// for agents, CLI, processes
- *   collector: { enabled: true, host: 127.0.0.1, port: 4141, topic: cdr, partitions: 4, batchSize: 1000 }
+ *   collector: { enabled: true, host: 127.0.0.1, port: 4141, topic: cdr, partitions: 4, batchSize: 10000 }
+ *              # batchSize: the most events one write to the topic carries (larger batches are split)
  *   stores:    { kv: <dataDir>/kv, archive: <dataDir>/archive }
  *   topologies: []                     # [{ path: module.js[#export] | flux.yaml, name, config }]
  *
@@ -42,10 +43,10 @@ const schema = z
         port: port.default(4141),
         topic: name.default('cdr'),
         partitions: z.number().int().min(1).max(1024).default(4),
-        batchSize: z.number().int().min(1).max(100_000).default(1000),
+        batchSize: z.number().int().min(1).max(100_000).default(10_000),
       })
       .strict()
-      .default({ enabled: true, name: 'collector', host: '127.0.0.1', port: 4141, topic: 'cdr', partitions: 4, batchSize: 1000 }),
+      .default({ enabled: true, name: 'collector', host: '127.0.0.1', port: 4141, topic: 'cdr', partitions: 4, batchSize: 10000 }),
     stores: z.object({ kv: z.string().min(1).optional(), archive: z.string().min(1).optional() }).strict().default({}),
     topologies: z
       .array(

@@ -66,6 +66,10 @@ export const MONSOON_TYPES: BusType[] = [
   },
 ];
 
+/** Why Flume's ZooKeeper offset keys (migrateZookeeperOffsets, zookeeperConnect) are accepted and ignored. */
+export const ZOOKEEPER_IGNORED =
+  'Monsoon does not read offsets Flume kept in ZooKeeper; the group starts from its committed offsets on the bus, or from kafka.consumer.auto.offset.reset';
+
 /** The Kafka bus URL for Flume's `kafka.bootstrap.servers`, with settings passed as query parameters. */
 export function kafkaUrl(servers: string, query: Record<string, string>): string {
   const q = new URLSearchParams(query).toString();

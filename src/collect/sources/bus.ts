@@ -4,7 +4,7 @@ import { prop } from '../../core/config/props.js';
 import { ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
 import { ORIGIN_HEADER, stampIdentity, type Event } from '../../core/event.js';
 import { decodeAvroEvent } from '../bus/avro-event.js';
-import { checkUrl, kafkaUrl, MONSOON_TYPES } from '../bus/location.js';
+import { checkUrl, kafkaUrl, MONSOON_TYPES, ZOOKEEPER_IGNORED } from '../bus/location.js';
 import { acquireBus, displayUrl, type BusHandle } from '../../bus/shared.js';
 import { defineSource, type Source, type SourceContext } from '../contracts.js';
 import { deliver } from './delivery.js';
@@ -377,7 +377,6 @@ const kafkaOptions = (c: KafkaSourceConfig): BusSourceOptions => ({
   partitions: c.partitions,
 });
 
-const ZK = 'Monsoon does not read offsets Flume kept in ZooKeeper; the group starts from its committed offsets on the bus, or from kafka.consumer.auto.offset.reset';
 
 defineSource({
   type: 'kafka',
@@ -386,7 +385,7 @@ defineSource({
     "Flume's KafkaSource on Monsoon's kafka:// bus: reads topics as consumer group kafka.consumer.group.id and commits the group's offsets only after the channel transaction committed (at-least-once). kafka.consumer.* properties other than group.id and auto.offset.reset are not supported yet and are reported.",
   schema: kafkaSchema,
   deprecated: { topic: 'kafka.topics', groupId: 'kafka.consumer.group.id' },
-  ignored: { migrateZookeeperOffsets: ZK, zookeeperConnect: ZK },
+  ignored: { migrateZookeeperOffsets: ZOOKEEPER_IGNORED, zookeeperConnect: ZOOKEEPER_IGNORED },
   check: (c) => [
     ...checkTopics(c['kafka.topics'], c['kafka.topics.regex'], 'kafka.topics', 'kafka.topics.regex'),
     ...(c['kafka.consumer.auto.offset.reset'] === 'none' ? ([['kafka.consumer.auto.offset.reset', '"none" (fail when the group has no offset) is not supported; use earliest or latest']] as Array<[string, string]>) : []),

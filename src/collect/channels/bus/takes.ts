@@ -1,0 +1,184 @@
+import type { Bus, ConsumedRecord, Consumer, OffsetCommit } from '../../../bus/bus.js';
+import { errorMessage } from '../../../core/errors.js';
+import type { Event } from '../../../core/event.js';
+import type { Logger } from '../../../core/log.js';
+import type { ChannelContext } from '../../contracts.js';
+import { decodeAvroEvent } from '../../bus/avro-event.js';
+import { Deque } from '../deque.js';
+import { MARKER_HEADER } from './state.js';
+import type { Taken } from './tx.js';
+
+/** Records asked for per poll when no take said how many it wants. */
+const DEFAULT_POLL = 100;
+
+export interface TakeOptions {
+  channel: string;
+  topic: string;
+  group: string;
+  from: 'earliest' | 'latest';
+  parseAsFlumeEvent: boolean;
+  transactionCapacity: number;
+  counters: ChannelContext['counters'];
+  log: Logger;
+}
+
+/**
+ * The take side of a bus channel: reads the topic as a member of the channel's group and hands records
+ * out in offset order per partition. A rolled-back take puts its records back at the front; a
+ * committed take advances the group's offset of a partition over its prefix of committed records.
+ * `base` is where the group is done per partition, as this channel sees it (it sizes the channel).
+ */
+export class TakeQueue {
+  private consumer: Consumer | undefined;
+  private polling: Promise<void> | undefined;
+  private wanted = DEFAULT_POLL;
+  private readonly ready = new Deque<Taken>();
+  private readonly positioned = new Set<number>();
+  /** Per partition: offsets handed out at least once and not committed, ascending. */
+  private readonly outstanding = new Map<number, Deque<number>>();
+  private readonly committed = new Map<number, Set<number>>();
+  /** Per partition: the offset after the last record read. */
+  private readonly polled = new Map<number, number>();
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly o: TakeOptions,
+    /** Per partition: the group is done below this offset. */
+    readonly base: number[],
+    /** Per partition: the offset `base` had at the last commit this channel made (null: none yet). */
+    readonly takesAt: Array<number | null>,
+  ) {}
+
+  get waiting(): number {
+    return this.ready.length;
+  }
+
+  async close(): Promise<void> {
+    await this.polling?.catch(() => {});
+    const c = this.consumer;
+    this.consumer = undefined;
+    await c?.close().catch(() => {});
+  }
+
+  /** Up to `n` records from the front: returned ones first, then read ones. */
+  async take(n: number): Promise<Taken[]> {
+    this.wanted = Math.max(1, n);
+    if (this.ready.length < n) await this.fill(0);
+    return this.ready.shiftMany(n);
+  }
+
+  /** Puts rolled-back takes back at the front, in their order. */
+  giveBack(taken: readonly Taken[]): void {
+    this.ready.unshiftAll(taken);
+  }
+
+  /** Reads what the topic has (waiting up to `timeoutMs`); one poll at a time. */
+  fill(timeoutMs: number): Promise<void> {
+    this.polling ??= this.pollOnce(timeoutMs).finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  private async pollOnce(timeoutMs: number): Promise<void> {
+    const c = (this.consumer ??= await this.bus.consumer(this.o.group, [this.o.topic], { from: this.o.from }));
+    await this.position(c);
+    const t0 = performance.now();
+    const batches = await c.poll(Math.min(this.wanted, this.o.transactionCapacity), timeoutMs);
+    this.o.counters.inc('KafkaEventGetTimer', Math.round(performance.now() - t0));
+    for (const b of batches) {
+      const p = b.partition;
+      if (!this.positioned.has(p)) continue; // assigned during this poll: read again after its seek
+      let out = this.outstanding.get(p);
+      if (!out) this.outstanding.set(p, (out = new Deque<number>()));
+      const taken: Taken[] = [];
+      const offsets: number[] = [];
+      const from = this.polled.get(p) ?? 0;
+      for (const r of b.records) {
+        if (r.offset < from) continue;
+        offsets.push(r.offset);
+        const e = this.toEvent(r);
+        if (e) taken.push({ p, o: r.offset, e });
+        else this.doneSet(p).add(r.offset); // skipped: nothing to take, done with the next commit
+      }
+      if (b.records.length > 0) this.polled.set(p, b.records[b.records.length - 1]!.offset + 1);
+      out.pushAll(offsets);
+      this.ready.pushAll(taken);
+    }
+    await this.position(c);
+  }
+
+  /** Moves partitions not read yet to where this channel's takes stand (base), once. */
+  private async position(c: Consumer): Promise<void> {
+    for (const tp of c.assignment()) {
+      if (tp.topic !== this.o.topic || this.positioned.has(tp.partition)) continue;
+      const at = this.base[tp.partition] ?? 0;
+      await c.seek(tp, at);
+      this.polled.set(tp.partition, at);
+      this.positioned.add(tp.partition);
+    }
+  }
+
+  private doneSet(p: number): Set<number> {
+    let s = this.committed.get(p);
+    if (!s) this.committed.set(p, (s = new Set()));
+    return s;
+  }
+
+  private toEvent(r: ConsumedRecord): Event | undefined {
+    if (this.o.parseAsFlumeEvent) {
+      try {
+        return decodeAvroEvent(r.value, `record ${r.offset} of ${r.topic}/${r.partition}`);
+      } catch (e) {
+        this.o.counters.inc('CorruptRecordCount', 1);
+        this.o.log.warn(
+          { channel: this.o.channel, topic: r.topic, partition: r.partition, offset: r.offset, err: errorMessage(e) },
+          `channel ${this.o.channel}: skipping a record that is not a Flume event (parseAsFlumeEvent = true)`,
+        );
+        return undefined;
+      }
+    }
+    const h = r.headers;
+    if (h[MARKER_HEADER] === undefined) return { headers: h, body: r.value };
+    const headers: Record<string, string> = {};
+    for (const k in h) if (k !== MARKER_HEADER) headers[k] = h[k]!;
+    return { headers, body: r.value };
+  }
+
+  /** Marks taken records committed; returns the group offsets that advance (base and takesAt follow). */
+  done(taken: readonly Taken[]): OffsetCommit[] {
+    const touched = new Set<number>();
+    for (const t of taken) {
+      this.doneSet(t.p).add(t.o);
+      touched.add(t.p);
+    }
+    const commits: OffsetCommit[] = [];
+    for (const p of touched) {
+      const out = this.outstanding.get(p)!;
+      const done = this.committed.get(p)!;
+      const items = out.toArray();
+      let n = 0;
+      while (n < items.length && done.has(items[n]!)) done.delete(items[n++]!);
+      out.shiftMany(n);
+      const next = items[n] ?? this.polled.get(p) ?? this.base[p]!;
+      if (next > this.base[p]!) {
+        this.base[p] = next;
+        this.takesAt[p] = next;
+        commits.push({ topic: this.o.topic, partition: p, offset: next });
+      }
+    }
+    return commits;
+  }
+
+  /** Commits group offsets on the bus; a failure is counted and logged, the next commit covers it. */
+  async commit(commits: OffsetCommit[]): Promise<void> {
+    if (commits.length === 0 || !this.consumer) return;
+    const t0 = performance.now();
+    try {
+      await this.consumer.commit(commits);
+    } catch (e) {
+      // the records are done here; after a crash before the next commit they are read again
+      this.o.counters.inc('KafkaCommitErrorCount', 1);
+      this.o.log.warn({ channel: this.o.channel, err: errorMessage(e) }, `channel ${this.o.channel}: committing the group's offsets failed; the next commit retries`);
+    }
+    this.o.counters.inc('KafkaCommitTimer', Math.round(performance.now() - t0));
+  }
+}
