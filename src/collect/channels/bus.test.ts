@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { ConsumedRecord } from '../../bus/bus.js';
-import { acquireBus } from '../../bus/shared.js';
+import type { Bus, ConsumedRecord } from '../../bus/bus.js';
+import { acquireBus, aliasBus } from '../../bus/shared.js';
+import { openBus } from '../../bus/url.js';
 import { resolveComponent, validateComponent } from '../../core/config/component.js';
 import { makeEvent, type Event } from '../../core/event.js';
 import { encodeAvroEvent } from '../bus/avro-event.js';
@@ -158,6 +159,47 @@ describe('bus channel', () => {
       assert.ok(taken.every((e) => e.headers[MARKER_HEADER] === undefined), 'the marker header is not an event header');
     } finally {
       await again.stop();
+    }
+  });
+
+  it('finds the markers of a write still unacknowledged when its state file was written', async () => {
+    // the bus stores A's records at once but holds its acknowledgement until `release`
+    const h = harness({ checkpointBytes: 1 });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let real: Bus | undefined;
+    aliasBus(h.opts.url, async () => {
+      real = await openBus(join(h.dir, 'real'));
+      const bus = real;
+      return {
+        admin: bus.admin,
+        consumer: (group, topics, o) => bus.consumer(group, topics, o),
+        lag: (group) => bus.lag(group),
+        close: () => bus.close(),
+        produce: async (topic, recs) => {
+          const out = await bus.produce(topic, recs);
+          if (recs.some((r) => r.headers?.i === 'A')) await held;
+          return out;
+        },
+      } satisfies Bus;
+    });
+    const ch = h.open();
+    await ch.start();
+    const a = put(ch, [ev(0, { i: 'A' })], { slot0: 'A' });
+    await new Promise((r) => setTimeout(r, 50));
+    await put(ch, [ev(1, { i: 'B' })], { slot1: 'B' }); // its commit writes the state file while A is unacknowledged
+    await new Promise((r) => setTimeout(r, 50));
+    await ch.halt();
+    release();
+    await a.catch(() => {});
+    const again = h.open();
+    await again.start();
+    try {
+      assert.equal(again.marker('slot1'), 'B');
+      assert.equal(again.marker('slot0'), 'A', 'A is in the log, so its marker must come back');
+    } finally {
+      await again.stop();
+      await real?.close();
     }
   });
 

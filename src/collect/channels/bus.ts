@@ -76,10 +76,13 @@ export class BusChannel implements Channel {
   private turn = 0;
   /** Per partition: the next offset as this channel knows it. */
   private end: number[] = [];
-  /** Per partition: the offset after this channel's latest produce, in-flight produces, and the scan start for the next recovery. */
+  /** Per partition: the offset after the records of every produce of this channel that resolved. */
   private applied: number[] = [];
-  private inflight: number[] = [];
-  private safe: number[] = [];
+  /**
+   * Per partition: for each produce in flight, `applied` when it was issued — it lands at or after
+   * that offset, so below the lowest of them every record of this channel has its markers applied.
+   */
+  private floors: number[][] = [];
   private putBytes = 0;
   private saving: Promise<void> = Promise.resolve();
   private readonly running = new Set<Promise<unknown>>();
@@ -152,8 +155,7 @@ export class BusChannel implements Channel {
     this.partitionCount = n;
     this.end = [...latest];
     this.applied = [...latest];
-    this.safe = [...latest];
-    this.inflight = new Array<number>(n).fill(0);
+    this.floors = desc.map(() => []);
     const takesAt = desc.map((_, i) => st!.takes[i] ?? null);
     const lag = (await bus.lag(this.o.group)).filter((l) => l.topic === this.o.topic);
     const base = desc.map((p, i) => {
@@ -314,17 +316,23 @@ export class BusChannel implements Channel {
         ? { value: encodeAvroEvent(e), partition: p, ...(m === undefined ? {} : { headers: { [MARKER_HEADER]: m } }) }
         : { value: e.body, headers: m === undefined ? e.headers : { ...e.headers, [MARKER_HEADER]: m }, partition: p };
     }
-    this.inflight[p]!++;
+    const floors = this.floors[p]!;
+    const floor = this.applied[p]!;
+    floors.push(floor);
     let next: number;
     try {
       const offsets = await this.handle!.bus.produce(this.o.topic, records);
       next = offsets[offsets.length - 1]!.offset + 1;
     } finally {
-      this.inflight[p]!--;
+      floors.splice(floors.indexOf(floor), 1);
     }
     if (next > this.applied[p]!) this.applied[p] = next;
     if (next > this.end[p]!) this.end[p] = next;
-    if (this.inflight[p] === 0) this.safe[p] = this.applied[p]!;
+  }
+
+  /** Per partition, where the next recovery must start reading markers back. */
+  private scanStart(): number[] {
+    return this.applied.map((a, p) => Math.min(a, ...this.floors[p]!));
   }
 
   /** @internal A commit with markers and nothing else: they are durable once the state file is. */
@@ -342,7 +350,7 @@ export class BusChannel implements Channel {
     this.saving = this.saving.catch(() => {}).then(async () => {
       if (!force && this.putBytes === 0) return;
       this.putBytes = 0;
-      const st: ChannelState = { seq: this.seq, scan: [...this.safe], takes: [...(this.takes?.takesAt ?? [])], markers: new Map(this.markers) };
+      const st: ChannelState = { seq: this.seq, scan: this.scanStart(), takes: [...(this.takes?.takesAt ?? [])], markers: new Map(this.markers) };
       await writeState(this.statePath, st);
     });
     return this.saving;
