@@ -348,7 +348,7 @@ export class BusChannel implements Channel {
    */
   private save(force = false): Promise<void> {
     this.saving = this.saving.catch(() => {}).then(async () => {
-      if (!force && this.putBytes === 0) return;
+      if (this.state === 'stopped' || (!force && this.putBytes === 0)) return; // halted: as after a crash, nothing more is written
       this.putBytes = 0;
       const st: ChannelState = { seq: this.seq, scan: this.scanStart(), takes: [...(this.takes?.takesAt ?? [])], markers: new Map(this.markers) };
       await writeState(this.statePath, st);
