@@ -10,20 +10,20 @@
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { Acker, EdgeIds, type AckerListener } from '../acker.js';
-import type { CustomStreamGrouping, Spout, TopologyConfig } from '../api.js';
-import { componentSettings, topologySettings, type TopologySettings } from '../config.js';
-import { createGrouper, type Grouper } from '../groupings.js';
+import type { TopologyConfig } from '../api.js';
+import { topologySettings, type TopologySettings } from '../config.js';
 import { validateIR, type ComponentIR, type TopologyIR } from '../ir.js';
-import { CHECKPOINT_COMPONENT } from '../state/checkpoint.js';
-import { customGroupingKey, instantiate, type AnyBolt, type StormTopology } from '../topology.js';
-import { Fields, StreamInfo, Tuple } from '../tuple.js';
+import type { StormTopology } from '../topology.js';
+import { Tuple } from '../tuple.js';
+import { buildExecutors, TaskIndex, wireExecutors, type Placement } from './build.js';
 import { systemClock, type Cancel, type Clock } from './clock.js';
-import { assignTasks, TaskContext } from './context.js';
-import { adaptBolt } from './adapt.js';
-import { BoltCollectorImpl, SpoutCollectorImpl } from './collectors.js';
-import { BoltExecutor, BoltTask, SpoutExecutor, SpoutTask, TaskRoute, type Executor, type ExecutorHost, type Task } from './executor.js';
-import { TaskStats } from './stats.js';
+import { assignTasks } from './context.js';
+import { BoltExecutor, BoltTask, SpoutExecutor, SpoutTask, type Executor, type ExecutorHost, type Task } from './executor.js';
+import { planRebalance, rebalanceError, regroup, type RebalanceOptions } from './rebalance.js';
 import { componentPage, topologyPage, topologySummaryEntry, type ComponentPage, type TopologyPage, type TopologySummaryEntry } from './ui.js';
+
+export type { Placement } from './build.js';
+export type { RebalanceOptions } from './rebalance.js';
 
 export interface LocalClusterOptions {
   clock?: Clock;
@@ -34,27 +34,6 @@ export interface LocalClusterOptions {
   placement?: Placement;
   /** When set, rebalance is refused with this reason (runtimes whose executors are placed elsewhere). */
   rebalanceRefusal?: string;
-}
-
-/**
- * Storm's rebalance options: the worker count (the local runtime is one worker) and new executor
- * counts per component (each between 1 and the component's task count). `waitSecs` bounds how long
- * the deactivated topology waits for pending tuple trees (default topology.message.timeout.secs).
- */
-export interface RebalanceOptions {
-  waitSecs?: number;
-  numWorkers?: number;
-  executors?: Record<string, number>;
-}
-
-/**
- * Which tasks this process runs. A task run elsewhere is reached through `remote(task)`: an executor
- * stand-in whose queue sends batches to the process running it. The acker may be partitioned too.
- */
-export interface Placement {
-  owns(task: number): boolean;
-  remote(task: number): Executor;
-  acker?(listener: AckerListener, timeoutMs: number): Acker;
 }
 
 export type TopologyStatus = 'ACTIVE' | 'INACTIVE' | 'REBALANCING' | 'KILLED';
@@ -116,11 +95,7 @@ export class LocalTopology implements ExecutorHost, AckerListener {
   private readonly timers: Cancel[] = [];
   private loopScheduled = false;
   private stopped = false;
-  private readonly spoutTaskExecutor: SpoutExecutor[] = [];
-  private readonly spoutById: SpoutTask[] = [];
-  private readonly boltById: BoltTask[] = [];
-  private nextExecId = 0;
-  private totalTasks = 0;
+  private readonly index = new TaskIndex();
 
   private constructor(
     readonly id: string,
@@ -141,143 +116,11 @@ export class LocalTopology implements ExecutorHost, AckerListener {
     const ir: TopologyIR = { ...topology.ir, name, components: topology.ir.components.map((c) => ({ ...c })), config: { ...topology.ir.config, ...conf, 'topology.name': name } };
     validateIR(ir);
     const t = new LocalTopology(id, name, ir, topologySettings(ir.config), ir.config, opts);
-    t.build(topology);
+    buildExecutors(t, t.index, topology, opts.placement);
     await t.openAll();
     t.startTimers();
     t.activate();
     return t;
-  }
-
-  private build(topology: StormTopology): void {
-    const ir = this.ir;
-    const totalTasks = (this.totalTasks = [...this.tasksByComponent.values()].reduce((n, l) => n + l.length, 0));
-    const allTasks = new Set<number>();
-    for (const l of this.tasksByComponent.values()) for (const x of l) allTasks.add(x);
-    const placement = this.opts.placement;
-    const workerTasks = [...allTasks].filter((t) => !placement || placement.owns(t)).sort((a, b) => a - b);
-    const spoutById = this.spoutById;
-    const boltById = this.boltById;
-    let execId = 0;
-    const checkpointing = ir.components.some((c) => c.id === CHECKPOINT_COMPONENT);
-    for (const c of ir.components) {
-      const src = topology.components.get(c.id);
-      if (!src) throw new MonsoonError(ErrorCodes.TOPOLOGY_INVALID, `component ${c.id}: the topology carries no code for it`);
-      const settings = componentSettings(c.id, this.conf, c.config, this.settings);
-      const ids = this.tasksByComponent.get(c.id)!;
-      const executors = Math.min(c.parallelism, ids.length);
-      const list: Executor[] = [];
-      for (let e = 0; e < executors; e++) {
-        // tasks split evenly over executors (Storm's partitioning); rebalance splits them alike
-        const from = Math.floor((e * ids.length) / executors);
-        const to = Math.floor(((e + 1) * ids.length) / executors);
-        const mine = ids.slice(from, to);
-        if (placement && !placement.owns(mine[0]!)) {
-          for (const tid of mine) this.executorOfTask[tid] = placement.remote(tid);
-          execId++;
-          continue;
-        }
-        if (c.kind === 'spout') {
-          const tasks = mine.map((tid) => {
-            const task = new SpoutTask(tid, ids.indexOf(tid), c.id, c.streams.map((s) => s.id));
-            task.spout = instantiate(src as Spout);
-            task.maxPending = settings.maxSpoutPending;
-            spoutById[tid] = task;
-            return task;
-          });
-          const ex = new SpoutExecutor(execId++, c.id, this, totalTasks, tasks, spoutById);
-          for (const task of tasks) {
-            task.collector = new SpoutCollectorImpl(ex, task, this.log);
-            this.spoutTaskExecutor[task.id] = ex;
-          }
-          this.spoutExecutors.push(ex);
-          list.push(ex);
-        } else {
-          const tasks = mine.map((tid) => {
-            const task = new BoltTask(tid, ids.indexOf(tid), c.id, c.streams.map((s) => s.id));
-            task.bolt = adaptBolt(instantiate(src as AnyBolt), this, checkpointing);
-            task.tickSecs = settings.tickSecs;
-            boltById[tid] = task;
-            return task;
-          });
-          const ex = new BoltExecutor(execId++, c.id, this, totalTasks, settings.queueBytes, tasks, boltById);
-          for (const task of tasks) task.collector = new BoltCollectorImpl(ex, task, this);
-          this.boltExecutors.push(ex);
-          list.push(ex);
-        }
-      }
-      for (const ex of list) for (const task of ex.tasks) {
-        this.executorOfTask[task.id] = ex;
-        task.stats = new TaskStats(c.streams.length, this.clock.now());
-        task.context = new TaskContext(this.id, ir, this.tasksByComponent, c.id, task.id, workerTasks);
-        this.tasks.push(task);
-      }
-    }
-    // routes: for every task, every declared stream → the groupers of the subscribing bolts
-    const workerSet = new Set(workerTasks);
-    for (const c of ir.components) {
-      const infos = c.streams.map((s) => new StreamInfo(c.id, s.id, new Fields(s.fields)));
-      for (const tid of this.tasksByComponent.get(c.id)!) {
-        const task = this.tasks.find((x) => x.id === tid);
-        if (!task) continue; // run by another process
-        c.streams.forEach((s, index) => {
-          const groupers: Grouper[] = [];
-          const direct = new Set<number>();
-          for (const sub of ir.components) {
-            for (const inp of sub.inputs) {
-              if (inp.component !== c.id || inp.stream !== s.id) continue;
-              const targets = this.tasksByComponent.get(sub.id)!;
-              if (inp.grouping.type === 'DIRECT') {
-                for (const x of targets) direct.add(x);
-                continue;
-              }
-              let custom: CustomStreamGrouping | undefined;
-              if (inp.grouping.type === 'CUSTOM') {
-                const g = topology.customGroupings.get(customGroupingKey(sub.id, c.id, s.id));
-                if (!g) throw new MonsoonError(ErrorCodes.TOPOLOGY_INVALID, `component ${sub.id}: CUSTOM grouping on ${c.id}:${s.id} has no grouping object`);
-                custom = instantiate(g);
-              }
-              groupers.push(
-                createGrouper({
-                  type: inp.grouping.type,
-                  streamFields: infos[index]!.fields,
-                  fields: inp.grouping.fields ?? [],
-                  targetTasks: targets,
-                  sourceTask: tid,
-                  workerTasks: workerSet,
-                  ...(custom ? { custom, context: task.context, stream: { component: c.id, stream: s.id } } : {}),
-                }),
-              );
-            }
-          }
-          task.routes[s.id] = new TaskRoute(infos[index]!, index, s.direct, groupers, direct);
-        });
-      }
-    }
-    this.nextExecId = execId;
-    this.wireExecutors();
-  }
-
-  /** Downstream executors of every executor (backpressure) and a sinks-first order for bolts. */
-  private wireExecutors(): void {
-    const ir = this.ir;
-    const placement = this.opts.placement;
-    const execOfComponent = new Map<string, Executor[]>();
-    for (const c of ir.components) execOfComponent.set(c.id, []);
-    for (const ex of [...this.spoutExecutors, ...this.boltExecutors]) execOfComponent.get(ex.component)!.push(ex);
-    for (const list of execOfComponent.values()) {
-      for (const ex of list) {
-        const down = new Set<Executor>();
-        for (const sub of ir.components) {
-          if (!sub.inputs.some((i) => i.component === ex.component)) continue;
-          for (const d of execOfComponent.get(sub.id)!) if (d !== ex) down.add(d);
-          // tasks in other processes: their stand-ins signal a full link
-          if (placement) for (const t of this.tasksByComponent.get(sub.id)!) if (!placement.owns(t)) down.add(this.executorOfTask[t]!);
-        }
-        ex.downstream = [...down];
-      }
-    }
-    const depth = depthFromSpouts(ir);
-    this.boltExecutors.sort((a, b) => (depth.get(b.component) ?? 0) - (depth.get(a.component) ?? 0));
   }
 
   private async openAll(): Promise<void> {
@@ -319,10 +162,10 @@ export class LocalTopology implements ExecutorHost, AckerListener {
 
   // AckerListener: trees completed or failed go to the owning spout executor, delivered at its next turn.
   treeAcked(spoutTask: number, msgId: unknown, startedAt: number): void {
-    this.spoutTaskExecutor[spoutTask]!.completed(spoutTask, msgId, startedAt, true);
+    this.index.spoutTaskExecutor[spoutTask]!.completed(spoutTask, msgId, startedAt, true);
   }
   treeFailed(spoutTask: number, msgId: unknown, startedAt: number): void {
-    this.spoutTaskExecutor[spoutTask]!.completed(spoutTask, msgId, startedAt, false);
+    this.index.spoutTaskExecutor[spoutTask]!.completed(spoutTask, msgId, startedAt, false);
     this.wake();
   }
 
@@ -411,22 +254,7 @@ export class LocalTopology implements ExecutorHost, AckerListener {
    * task, so nothing in flight is lost.
    */
   async rebalance(o: RebalanceOptions = {}): Promise<void> {
-    const refuse = (msg: string): MonsoonError => new MonsoonError(ErrorCodes.TOPOLOGY_INVALID, `rebalance of topology ${this.name}: ${msg}`);
-    if (this.opts.rebalanceRefusal) throw refuse(this.opts.rebalanceRefusal);
-    if (this.status === 'KILLED') throw refuse('it was killed');
-    if (this.status === 'REBALANCING') throw refuse('a rebalance is already in progress');
-    if (o.waitSecs !== undefined && !(Number.isFinite(o.waitSecs) && o.waitSecs >= 0)) throw refuse(`the wait time must be a number of seconds ≥ 0, got ${String(o.waitSecs)}`);
-    if (o.numWorkers !== undefined && o.numWorkers !== 1) {
-      throw refuse(`numWorkers ${String(o.numWorkers)}: the local runtime runs in one worker; run the topology in worker processes with \`monsoon topology submit --workers N\``);
-    }
-    const changes: [ComponentIR, number][] = [];
-    for (const [id, p] of Object.entries(o.executors ?? {})) {
-      const c = this.ir.components.find((x) => x.id === id);
-      if (!c) throw refuse(`component ${id} is not in the topology (it has ${this.ir.components.map((x) => x.id).join(', ')})`);
-      const tasks = this.tasksByComponent.get(id)!.length;
-      if (!Number.isInteger(p) || p < 1 || p > tasks) throw refuse(`component ${id}: executors must be an integer from 1 to its ${tasks} task${tasks === 1 ? '' : 's'} (numTasks), got ${String(p)}`);
-      changes.push([c, p]);
-    }
+    const changes = planRebalance(this, o, this.opts.rebalanceRefusal);
     this.afterRebalance = this.status === 'ACTIVE' ? 'ACTIVE' : 'INACTIVE';
     this.deactivate();
     this.status = 'REBALANCING';
@@ -437,10 +265,10 @@ export class LocalTopology implements ExecutorHost, AckerListener {
         if (this.quiet()) break;
         await new Promise((r) => setTimeout(r, 10));
       }
-      if (this.stopped) throw refuse('it was killed while waiting');
+      if (this.stopped) throw rebalanceError(this.name, 'it was killed while waiting');
       for (const ex of [...this.spoutExecutors, ...this.boltExecutors]) ex.flush();
-      for (const [c, p] of changes) this.regroup(c, p);
-      this.wireExecutors();
+      for (const [c, p] of changes) regroup(this, this.index, c, p, this.opts.placement);
+      wireExecutors(this, this.opts.placement);
     } finally {
       if (!this.stopped) {
         this.status = 'INACTIVE';
@@ -459,48 +287,6 @@ export class LocalTopology implements ExecutorHost, AckerListener {
     for (const ex of this.boltExecutors) if (ex.queue!.count > 0 || ex.hasBuffered()) return false;
     for (const ex of this.spoutExecutors) if (ex.hasBuffered() || ex.hasCompletions()) return false;
     return true;
-  }
-
-  /** Deals a component's tasks over `p` new executors (Storm's split) and moves what the old ones held. */
-  private regroup(c: ComponentIR, p: number): void {
-    if (this.opts.placement) throw new MonsoonError(ErrorCodes.TOPOLOGY_INVALID, `rebalance of topology ${this.name}: executors are placed over worker processes`);
-    const ids = this.tasksByComponent.get(c.id)!;
-    c.parallelism = p;
-    const settings = componentSettings(c.id, this.conf, c.config, this.settings);
-    if (c.kind === 'spout') {
-      const old = this.spoutExecutors.filter((e) => e.component === c.id);
-      const wasActive = old.some((e) => e.active);
-      const fresh: SpoutExecutor[] = [];
-      for (let e = 0; e < p; e++) {
-        const tasks = ids.slice(Math.floor((e * ids.length) / p), Math.floor(((e + 1) * ids.length) / p)).map((tid) => this.spoutById[tid]!);
-        const ex = new SpoutExecutor(this.nextExecId++, c.id, this, this.totalTasks, tasks, this.spoutById);
-        ex.active = wasActive;
-        for (const task of tasks) {
-          task.collector.ex = ex;
-          this.spoutTaskExecutor[task.id] = ex;
-          this.executorOfTask[task.id] = ex;
-        }
-        fresh.push(ex);
-      }
-      for (const ex of old) ex.moveCompletions((task, msg, start, ok) => this.spoutTaskExecutor[task]!.completed(task, msg, start, ok));
-      const at = this.spoutExecutors.indexOf(old[0]!);
-      this.spoutExecutors.splice(0, this.spoutExecutors.length, ...this.spoutExecutors.slice(0, at), ...fresh, ...this.spoutExecutors.slice(at).filter((e) => e.component !== c.id));
-      return;
-    }
-    const old = this.boltExecutors.filter((e) => e.component === c.id);
-    const fresh: BoltExecutor[] = [];
-    for (let e = 0; e < p; e++) {
-      const tasks = ids.slice(Math.floor((e * ids.length) / p), Math.floor(((e + 1) * ids.length) / p)).map((tid) => this.boltById[tid]!);
-      const ex = new BoltExecutor(this.nextExecId++, c.id, this, this.totalTasks, settings.queueBytes, tasks, this.boltById);
-      for (const task of tasks) {
-        task.collector.ex = ex;
-        this.executorOfTask[task.id] = ex;
-      }
-      fresh.push(ex);
-    }
-    for (const ex of old) ex.queue!.drainTo((task, tuples, bytes) => this.executorOfTask[task]!.queue!.push(task, tuples, bytes));
-    const keep = this.boltExecutors.filter((e) => e.component !== c.id);
-    this.boltExecutors.splice(0, this.boltExecutors.length, ...keep, ...fresh);
   }
 
   /** Deactivates, lets in-flight tuples finish for `waitSecs`, then stops and closes every component. */
@@ -539,22 +325,4 @@ export class LocalTopology implements ExecutorHost, AckerListener {
   component(id: string): ComponentPage {
     return componentPage(this, id);
   }
-}
-
-function depthFromSpouts(ir: TopologyIR): Map<string, number> {
-  const depth = new Map<string, number>();
-  const queue: string[] = [];
-  for (const c of ir.components) if (c.kind === 'spout') {
-    depth.set(c.id, 0);
-    queue.push(c.id);
-  }
-  while (queue.length) {
-    const id = queue.shift()!;
-    for (const c of ir.components) {
-      if (depth.has(c.id) || !c.inputs.some((i) => i.component === id)) continue;
-      depth.set(c.id, depth.get(id)! + 1);
-      queue.push(c.id);
-    }
-  }
-  return depth;
 }
