@@ -163,8 +163,9 @@ export class BusChannel implements Channel {
       const from = c ?? (this.o.from === 'earliest' ? p.earliest : p.latest);
       return Math.max(from, takesAt[i] ?? 0);
     });
-    const { topic, group, from, parseAsFlumeEvent, transactionCapacity } = this.o;
-    this.takes = new TakeQueue(bus, { channel: this.name, topic, group, from, parseAsFlumeEvent, transactionCapacity, counters: this.counters, log: this.log }, base, takesAt);
+    const { topic, group, from, parseAsFlumeEvent, transactionCapacity, pollTimeout } = this.o;
+    const takeOptions = { channel: this.name, topic, group, from, parseAsFlumeEvent, transactionCapacity, pollTimeout, counters: this.counters, log: this.log };
+    this.takes = new TakeQueue(bus, takeOptions, base, takesAt, this.end);
     await this.save(true);
   }
 

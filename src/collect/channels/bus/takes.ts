@@ -18,6 +18,8 @@ export interface TakeOptions {
   from: 'earliest' | 'latest';
   parseAsFlumeEvent: boolean;
   transactionCapacity: number;
+  /** How long a take waits for records the channel knows are committed but has not read yet. */
+  pollTimeout: number;
   counters: ChannelContext['counters'];
   log: Logger;
 }
@@ -47,6 +49,8 @@ export class TakeQueue {
     readonly base: number[],
     /** Per partition: the offset `base` had at the last commit this channel made (null: none yet). */
     readonly takesAt: Array<number | null>,
+    /** Per partition: the next offset as the channel knows it (its own writes included). */
+    private readonly end: readonly number[],
   ) {}
 
   get waiting(): number {
@@ -60,11 +64,29 @@ export class TakeQueue {
     await c?.close().catch(() => {});
   }
 
-  /** Up to `n` records from the front: returned ones first, then read ones. */
+  /**
+   * Up to `n` records from the front: returned ones first, then read ones. Records committed to the
+   * topic that the consumer has not fetched yet are waited for (up to pollTimeout): a take sees what
+   * the channel holds, whatever the bus's fetch latency.
+   */
   async take(n: number): Promise<Taken[]> {
     this.wanted = Math.max(1, n);
     if (this.ready.length < n) await this.fill(0);
+    const deadline = Date.now() + this.o.pollTimeout;
+    while (this.ready.length < n && this.behind()) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await this.fill(left);
+    }
     return this.ready.shiftMany(n);
+  }
+
+  /** True while a partition this channel reads has records it knows of beyond what was read. */
+  private behind(): boolean {
+    const mine = this.consumer?.assignment();
+    if (!mine) return this.end.some((e, p) => e > this.base[p]!);
+    for (const tp of mine) if (tp.topic === this.o.topic && this.end[tp.partition]! > (this.polled.get(tp.partition) ?? this.base[tp.partition]!)) return true;
+    return false;
   }
 
   /** Puts rolled-back takes back at the front, in their order. */
