@@ -6,16 +6,19 @@ import type { BusRecord, ConsumedRecord } from '../bus.js';
  * is the unit of checksum, of torn-write detection and of the offset index. Little-endian:
  *
  *   batch  := baseOffset:u64 length:u32 crc:u32 body           (length = 4 + body bytes)
- *   body   := magic:u8(=1) reserved:u8[3] count:u32 maxTimestamp:f64 record{count}
+ *   body   := magic:u8(=1) flags:u8 reserved:u8[2] count:u32 maxTimestamp:f64 record{count}
  *   record := timestamp:f64 keyLength:i32(-1 = null) key valueLength:u32 value
  *             headerCount:u16 (nameLength:u16 name valueLength:u32 value){headerCount}
  *
- * The CRC32 covers the body. baseOffset is left out so offsets can be stamped when the batch is
+ * flags bit 0 (CONTINUED): the next batch belongs to the same append — a produce's records for one
+ * partition may take several batches, and recovery keeps them all or none (a tail ending in a
+ * CONTINUED batch is cut back to where that append began). The CRC32 covers the body. baseOffset is left out so offsets can be stamped when the batch is
  * written (after it was encoded); recovery checks it instead by continuity (each batch starts where
  * the previous one ended).
  */
 export const BATCH_HEADER = 32;
 const MAGIC = 1;
+const CONTINUED = 1;
 /** Encoded bytes of a record with no key, an empty value and no headers. */
 const RECORD_OVERHEAD = 8 + 4 + 4 + 2;
 
@@ -26,7 +29,7 @@ export function recordSize(r: BusRecord): number {
 }
 
 /** Encodes records (with their precomputed sizes) as one batch; baseOffset is stamped later. */
-export function encodeBatch(records: readonly BusRecord[], sizes: readonly number[], now: number): Buffer {
+export function encodeBatch(records: readonly BusRecord[], sizes: readonly number[], now: number, continued = false): Buffer {
   let total = BATCH_HEADER;
   for (const s of sizes) total += s;
   const buf = Buffer.allocUnsafe(total);
@@ -64,7 +67,8 @@ export function encodeBatch(records: readonly BusRecord[], sizes: readonly numbe
   buf.writeBigUInt64LE(0n, 0);
   buf.writeUInt32LE(total - 12, 8);
   buf.writeUInt8(MAGIC, 16);
-  buf.fill(0, 17, 20);
+  buf[17] = continued ? CONTINUED : 0;
+  buf.fill(0, 18, 20);
   buf.writeUInt32LE(records.length, 20);
   buf.writeDoubleLE(maxTs, 24);
   buf.writeUInt32LE(crc32(buf.subarray(16)), 12);
@@ -81,6 +85,8 @@ export interface BatchHeader {
   maxTimestamp: number;
   /** Total bytes of the batch, header included. */
   size: number;
+  /** The next batch belongs to the same append (see CONTINUED). */
+  continued: boolean;
 }
 
 export type FrameCheck = { ok: true; header: BatchHeader } | { ok: false; torn: boolean; reason: string };
@@ -106,6 +112,7 @@ export function readHeader(buf: Buffer, pos: number): BatchHeader {
     size: buf.readUInt32LE(pos + 8) + 12,
     count: buf.readUInt32LE(pos + 20),
     maxTimestamp: buf.readDoubleLE(pos + 24),
+    continued: (buf[pos + 17]! & CONTINUED) !== 0,
   };
 }
 

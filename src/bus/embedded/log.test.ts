@@ -55,6 +55,35 @@ describe('embedded log', () => {
     assert.deepEqual(await readAll(dir, 't'), [...values(5), ...values(1, 99)].map((v) => v.value.toString()));
   });
 
+  it('keeps a produce of several batches all or nothing: an append whose last batches are missing is cut back to its start', async () => {
+    const dir = await scratch();
+    let bus = await openEmbeddedBus(dir);
+    await bus.admin.createTopic('t', { partitions: 1 });
+    await bus.produce('t', values(3));
+    const big = Array.from({ length: 40 }, (_, i) => ({ value: Buffer.alloc(20_000, 97 + (i % 26)) })); // ~800 KB: several batches
+    await bus.produce('t', big);
+    await bus.close();
+    const seg = join(partDir(dir, 't'), (await segments(partDir(dir, 't')))[0]!);
+    const size = (await stat(seg)).size;
+    // a whole number of batches of the big append reached the file, the rest did not
+    const batches: number[] = [];
+    const fh = await open(seg, 'r');
+    for (let pos = 0; pos < size; ) {
+      const head = Buffer.alloc(12);
+      await fh.read(head, 0, 12, pos);
+      batches.push(pos);
+      pos += head.readUInt32LE(8) + 12;
+    }
+    await fh.close();
+    assert.ok(batches.length >= 3, `the big produce took ${batches.length - 1} batches`);
+    await truncate(seg, batches[batches.length - 1]!);
+    bus = await openEmbeddedBus(dir);
+    assert.equal((await bus.admin.describeTopic('t')).partitions[0]!.latest, 3, 'none of the cut append is left');
+    assert.deepEqual(await bus.produce('t', values(1, 99)), [{ partition: 0, offset: 3 }], 'appends continue after the cut');
+    await bus.close();
+    assert.deepEqual(await readAll(dir, 't'), ['r0', 'r1', 'r2', 'r99']);
+  });
+
   it('cuts a batch whose checksum fails in the active segment', async () => {
     const dir = await scratch();
     const bus = await openEmbeddedBus(dir);

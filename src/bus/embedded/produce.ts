@@ -59,7 +59,7 @@ export function encodeProduce(topic: string, partitions: number, records: readon
     for (let k = 0; k <= idxs.length; k++) {
       if (k === idxs.length || (k > start && bytes + sizes[idxs[k]!]! > TARGET_BATCH_BYTES)) {
         const chunk = idxs.slice(start, k);
-        batches.push(encodeBatch(chunk.map((i) => records[i]!), chunk.map((i) => sizes[i]!), now));
+        batches.push(encodeBatch(chunk.map((i) => records[i]!), chunk.map((i) => sizes[i]!), now, k < idxs.length));
         counts.push(chunk.length);
         start = k;
         bytes = 0;

@@ -19,6 +19,14 @@ const SCAN_CHUNK = 4 * 1024 * 1024;
 
 export const segmentName = (base: number): string => String(base).padStart(20, '0');
 
+interface ScanMark {
+  pos: number;
+  next: number;
+  maxTimestamp: number;
+  sinceIndexed: number;
+  indexed: number;
+}
+
 export class Segment {
   /** Bytes of whole, durable batches. */
   size = 0;
@@ -62,6 +70,21 @@ export class Segment {
     this.size = position + size;
     this.next = baseOffset + count;
     if (maxTs > this.maxTimestamp) this.maxTimestamp = maxTs;
+  }
+
+  /** What the scan has noted up to file position `pos`, to go back to it (see scan). */
+  private mark(pos: number): ScanMark {
+    return { pos, next: this.next, maxTimestamp: this.maxTimestamp, sinceIndexed: this.sinceIndexed, indexed: this.idxOffset.length };
+  }
+
+  private restore(m: ScanMark): void {
+    this.next = m.next;
+    this.maxTimestamp = m.maxTimestamp;
+    this.sinceIndexed = m.sinceIndexed;
+    this.idxOffset.length = m.indexed;
+    this.idxPosition.length = m.indexed;
+    this.idxTsBefore.length = m.indexed;
+    this.size = m.pos;
   }
 
   /** The file position of the indexed batch at or before `offset`. */
@@ -177,6 +200,9 @@ export class Segment {
         buf = buf.subarray(0, bytesRead);
         bufPos = pos;
       };
+      // Where the last complete append ends (a batch without CONTINUED), and what noteBatch had then.
+      let group = this.mark(pos);
+      let inAppend = false;
       while (pos < fileSize) {
         if (pos + 32 > bufPos + buf.length) await fill(SCAN_CHUNK);
         let c = checkBatch(buf, pos - bufPos, buf.length, opts.maxBatch);
@@ -200,6 +226,16 @@ export class Segment {
         const h = c.header;
         this.noteBatch(pos, h.baseOffset, h.count, h.size, h.maxTimestamp, opts.interval);
         pos += h.size;
+        inAppend = h.continued;
+        if (!inAppend) group = this.mark(pos);
+      }
+      if (inAppend && opts.truncate) {
+        // the file ends inside an append whose last batches never reached it: none of it was acknowledged
+        opts.onTruncate?.(group.pos, 'an append was cut short (its last batches are missing)');
+        await fh.truncate(group.pos);
+        await fh.sync();
+        this.restore(group);
+        pos = group.pos;
       }
       this.size = pos;
     } finally {

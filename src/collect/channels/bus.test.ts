@@ -222,6 +222,22 @@ describe('bus channel', () => {
     }
   });
 
+  it('keeps its markers when the host name changes between runs (the owner is kept in the state file)', async () => {
+    const dir = scratchDir('buschan-');
+    const o = options(dir);
+    const first = new BusChannel('c1', o, { ...channelContext('c1'), agentId: 'old-host/a1' });
+    await first.start();
+    await put(first, [ev(1)], { pos: 'p1' });
+    await first.halt();
+    const again = new BusChannel('c1', o, { ...channelContext('c1'), agentId: 'new-host/a1' });
+    await again.start();
+    try {
+      assert.equal(again.marker('pos'), 'p1');
+    } finally {
+      await again.stop();
+    }
+  });
+
   it('ignores markers another channel wrote to the same topic', async () => {
     const dir = scratchDir('buschan-');
     const a = new BusChannel('c1', options(dir, { checkpointDir: join(dir, 'a') }), channelContext('c1'));

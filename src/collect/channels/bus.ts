@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Bus, BusRecord } from '../../bus/bus.js';
+import type { Bus, BusRecord, OffsetCommit } from '../../bus/bus.js';
 import { acquireBus, displayUrl, type BusHandle } from '../../bus/shared.js';
 import { ChannelFullError, ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
 import { batchBytes, type Event } from '../../core/event.js';
@@ -25,7 +25,9 @@ import { Signal } from './signal.js';
  * event instead of a channel's log plus the topic.
  *
  * Each put transaction goes to one partition (defaultPartitionId, else the next one in turn), so it
- * lands as one batch: all of it or none of it after a crash. Its markers ride in a header of its last
+ * is one produce there: the embedded log keeps it all or none after a crash (Kafka, within one
+ * producer batch; on Redis and NATS a crash in the middle of a produce can leave a part of it, which a
+ * source's replay then writes again — at-least-once). Its markers ride in a header of its last
  * record (state.ts) and are read back from the topic at start, from where the state file's scan
  * offsets say they may be; markers of commits that write no record (takes, marker-only commits) are
  * written to that state file before the commit returns. With partitionIdHeader, a transaction whose
@@ -62,7 +64,8 @@ export class BusChannel implements Channel {
   readonly durable = true;
   readonly capacity: number;
   readonly transactionCapacity: number;
-  private readonly owner: string;
+  /** Names this channel in its marker headers (kept in the state file from the first start on). */
+  private owner: string;
   private readonly statePath: string;
   private readonly log: Logger;
   private readonly counters: ChannelContext['counters'];
@@ -146,10 +149,11 @@ export class BusChannel implements Channel {
       this.log.warn({ channel: this.name, err: errorMessage(e) }, `channel ${this.name}: unreadable state file; reading its markers back from the whole topic`);
       scanFrom = desc.map((p) => p.earliest);
     }
-    st ??= emptyState();
+    st ??= emptyState(this.owner);
+    this.owner = st.owner;
     for (const [k, m] of st.markers) this.markers.set(k, m);
     const latest = desc.map((p) => p.latest);
-    const scanned = await scanMarkers(bus, this.o.topic, `${this.o.group}.${this.name}.markers`, this.owner, scanFrom, latest, this.markers, this.log);
+    const scanned = await scanMarkers(bus, this.o.topic, `monsoon-markers.${this.owner.replace(/[^a-zA-Z0-9._-]/g, '_')}`.slice(0, 240), this.owner, scanFrom, latest, this.markers, this.log);
     this.seq = Math.max(st.seq, scanned);
     for (const m of this.markers.values()) this.seq = Math.max(this.seq, m.s);
     this.partitionCount = n;
@@ -273,10 +277,9 @@ export class BusChannel implements Channel {
     const parts = this.route(puts);
     const t0 = performance.now();
     const last = parts.length - 1;
-    if (last > 0) await Promise.all(parts.slice(0, last).map(([p, events]) => this.produceTo(p, events, undefined)));
-    await this.produceTo(parts[last]![0], parts[last]![1], hasMarkers ? markerHeader(this.owner, seq, markers) : undefined);
+    if (last > 0) await Promise.all(parts.slice(0, last).map(([p, events]) => this.produceTo(p, events)));
+    await this.produceTo(parts[last]![0], parts[last]![1], hasMarkers ? { seq, markers } : undefined);
     this.counters.inc('KafkaEventSendTimer', Math.round(performance.now() - t0));
-    if (hasMarkers) for (const k in markers) this.markers.set(k, { s: seq, v: markers[k]! });
     this.counters.inc('EventPutSuccessCount', puts.length);
     this.dataSignal.notify();
     this.putBytes += batchBytes(puts);
@@ -307,7 +310,13 @@ export class BusChannel implements Channel {
     return [...groups];
   }
 
-  private async produceTo(p: number, events: readonly Event[], marker: string | undefined): Promise<void> {
+  /**
+   * Produces `events` to partition `p`, the markers (if any) in a header of the last record. They are
+   * applied in the same step that moves the scan start past the records, so no state file can hold
+   * one without the other.
+   */
+  private async produceTo(p: number, events: readonly Event[], withMarkers?: { seq: number; markers: Readonly<Record<string, string>> }): Promise<void> {
+    const marker = withMarkers && markerHeader(this.owner, withMarkers.seq, withMarkers.markers);
     const n = events.length;
     const records: BusRecord[] = new Array<BusRecord>(n);
     for (let i = 0; i < n; i++) {
@@ -329,6 +338,15 @@ export class BusChannel implements Channel {
     }
     if (next > this.applied[p]!) this.applied[p] = next;
     if (next > this.end[p]!) this.end[p] = next;
+    if (withMarkers) this.setMarkers(withMarkers.seq, withMarkers.markers, this.markers);
+  }
+
+  /** Sets markers of commit `seq` into `into`, unless a later commit already set the key. */
+  private setMarkers(seq: number, markers: Readonly<Record<string, string>>, into: Map<string, Marker>): void {
+    for (const k in markers) {
+      const had = into.get(k);
+      if (!had || had.s < seq) into.set(k, { s: seq, v: markers[k]! });
+    }
   }
 
   /** Per partition, where the next recovery must start reading markers back. */
@@ -339,19 +357,22 @@ export class BusChannel implements Channel {
   /** @internal A commit with markers and nothing else: they are durable once the state file is. */
   async commitMarkers(markers: Readonly<Record<string, string>>): Promise<void> {
     const s = ++this.seq;
-    for (const k in markers) this.markers.set(k, { s, v: markers[k]! });
-    await this.save(true);
+    await this.save(true, { seq: s, markers });
+    this.setMarkers(s, markers, this.markers);
   }
 
   /**
    * Writes the state file: markers, scan offsets (where no produce is in flight), take offsets.
    * Periodic and size-triggered writes skip when nothing changed since the last; `force` writes anyway.
    */
-  private save(force = false): Promise<void> {
+  private save(force = false, pending?: { seq: number; markers: Readonly<Record<string, string>>; takes?: OffsetCommit[] }): Promise<void> {
     this.saving = this.saving.catch(() => {}).then(async () => {
       if (this.state === 'stopped' || (!force && this.putBytes === 0)) return; // halted: as after a crash, nothing more is written
       this.putBytes = 0;
-      const st: ChannelState = { seq: this.seq, scan: this.scanStart(), takes: [...(this.takes?.takesAt ?? [])], markers: new Map(this.markers) };
+      const st: ChannelState = { owner: this.owner, seq: this.seq, scan: this.scanStart(), takes: [...(this.takes?.takesAt ?? [])], markers: new Map(this.markers) };
+      // a commit's markers and offsets are adopted only once this file holds them
+      if (pending) this.setMarkers(pending.seq, pending.markers, st.markers);
+      for (const c of pending?.takes ?? []) st.takes[c.partition] = c.offset;
       await writeState(this.statePath, st);
     });
     return this.saving;
@@ -373,12 +394,12 @@ export class BusChannel implements Channel {
 
   /** @internal Commits taken records: markers (with the offsets they cover) to the state file first, then the group's offsets. */
   async commitTakes(taken: readonly Taken[], markers: Readonly<Record<string, string>> | undefined): Promise<void> {
-    const commits = this.takes!.done(taken);
     if (markers !== undefined && Object.keys(markers).length > 0) {
       const s = ++this.seq;
-      for (const k in markers) this.markers.set(k, { s, v: markers[k]! });
-      await this.save(true);
+      await this.save(true, { seq: s, markers, takes: this.takes!.done(taken, true) });
+      this.setMarkers(s, markers, this.markers);
     }
+    const commits = this.takes!.done(taken);
     this.counters.inc('EventTakeSuccessCount', taken.length);
     this.spaceSignal.notify();
     await this.takes!.commit(commits);

@@ -4,6 +4,7 @@ import { prop } from '../../core/config/props.js';
 import { ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
 import { ORIGIN_HEADER, stampIdentity, type Event } from '../../core/event.js';
 import { decodeAvroEvent } from '../bus/avro-event.js';
+import { MARKER_HEADER } from '../channels/bus/state.js';
 import { checkUrl, kafkaUrl, MONSOON_TYPES, ZOOKEEPER_IGNORED } from '../bus/location.js';
 import { acquireBus, displayUrl, type BusHandle } from '../../bus/shared.js';
 import { defineSource, type Source, type SourceContext } from '../contracts.js';
@@ -258,7 +259,7 @@ export class BusSource implements Source {
     // A for-in copy: object spread of decoded header objects measured ~7× slower per record.
     let headers: Record<string, string> = {};
     const src = r.headers;
-    for (const k in src) headers[k] = src[k]!;
+    for (const k in src) if (k !== MARKER_HEADER) headers[k] = src[k]!; // a bus channel's own markers are not event headers
     let body = r.value;
     if (this.o.useFlumeEventFormat) {
       try {

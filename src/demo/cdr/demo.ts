@@ -171,7 +171,7 @@ export async function runCdrDemo(o: CdrDemoOptions): Promise<CdrDemoResult> {
   const counter = new ArchiveCounter(join(serverData, 'archive'));
   const t0 = Date.now();
   let stored = 0;
-  let storedAtStart = -1;
+  let storedAtStart = 0;
   let archived = 0;
   try {
     await server.start();
@@ -185,6 +185,8 @@ export async function runCdrDemo(o: CdrDemoOptions): Promise<CdrDemoResult> {
     print(`  one subscriber's records:  monsoon store get --store ${join(serverData, 'kv')} --table ${CDR_TABLE} ${row}`);
     print(`                             curl -s ${api}/api/v1/store/${CDR_TABLE}/row/${row}`);
 
+    // records stored by an earlier run (a resumed demo) do not count towards this run's rate
+    storedAtStart = (await getJson<{ cells: number }>(`${api}/api/v1/store/${CDR_TABLE}/count`))?.cells ?? 0;
     const genRun = gen.run();
     let last = { t: Date.now(), generated: gen.generated, collected: 0, processed: 0, stored: 0, archived: 0 };
     for (;;) {
@@ -201,7 +203,6 @@ export async function runCdrDemo(o: CdrDemoOptions): Promise<CdrDemoResult> {
       const status = await getJson<Status>(`${api}/api/v1/status`);
       const count = await getJson<{ cells: number }>(`${api}/api/v1/store/${CDR_TABLE}/count`);
       if (count) stored = count.cells;
-      if (storedAtStart < 0) storedAtStart = stored;
       archived = await counter.count();
       const collected = status?.topics.find((t) => t.name === 'cdr')?.partitions.reduce((n, p) => n + p.latest, 0) ?? last.collected;
       const group = status?.lag.find((g) => g.group === 'cdr-etl');
@@ -226,5 +227,5 @@ export async function runCdrDemo(o: CdrDemoOptions): Promise<CdrDemoResult> {
   }
   archived = await new ArchiveCounter(join(serverData, 'archive')).count();
   const secs = (Date.now() - t0) / 1000;
-  return { generated: gen.generated, stored, archived, records_per_s: Math.round((stored - Math.max(0, storedAtStart)) / secs) };
+  return { generated: gen.generated, stored, archived, records_per_s: Math.round((stored - storedAtStart) / secs) };
 }

@@ -11,8 +11,11 @@ import type { Logger } from '../../../core/log.js';
  * file only bounds that scan, and holds the markers of commits that wrote no record (take commits,
  * marker-only commits).
  *
- *   state file = JSON { v: 1, seq, scan: [offset per partition], takes: [offset | null per partition],
+ *   state file = JSON { v: 1, owner, seq, scan: [offset per partition], takes: [offset | null per partition],
  *                       markers: { key: [seq, value] } }
+ *
+ * `owner` names this channel in the marker headers it writes; it is chosen at the first start and
+ * kept here, so that a new host name (a container recreated on the same volume) does not disown them.
  */
 export const MARKER_HEADER = 'monsoon.channel.markers';
 
@@ -23,6 +26,7 @@ export interface Marker {
 }
 
 export interface ChannelState {
+  owner: string;
   seq: number;
   /** Per partition: every marker of this channel below this offset is in `markers`. */
   scan: number[];
@@ -31,7 +35,7 @@ export interface ChannelState {
   markers: Map<string, Marker>;
 }
 
-export const emptyState = (): ChannelState => ({ seq: 0, scan: [], takes: [], markers: new Map() });
+export const emptyState = (owner: string): ChannelState => ({ owner, seq: 0, scan: [], takes: [], markers: new Map() });
 
 /** The marker header's value: the channel that wrote it, the commit's seq and its markers. */
 export function markerHeader(owner: string, seq: number, markers: Readonly<Record<string, string>>): string {
@@ -65,7 +69,7 @@ export async function readState(path: string): Promise<ChannelState | undefined>
     throw e;
   }
   const bad = (why: string) => new MonsoonError(ErrorCodes.CHANNEL_CORRUPT, `${path}: ${why}`);
-  let doc: { v?: unknown; seq?: unknown; scan?: unknown; takes?: unknown; markers?: unknown };
+  let doc: { v?: unknown; owner?: unknown; seq?: unknown; scan?: unknown; takes?: unknown; markers?: unknown };
   try {
     doc = JSON.parse(text) as typeof doc;
   } catch (e) {
@@ -73,7 +77,7 @@ export async function readState(path: string): Promise<ChannelState | undefined>
   }
   const offsets = (a: unknown, nullable: boolean) => Array.isArray(a) && a.every((n) => (nullable && n === null) || (Number.isSafeInteger(n) && (n as number) >= 0));
   if (doc.v !== 1) throw bad('not a version 1 bus channel state');
-  if (!Number.isSafeInteger(doc.seq) || !offsets(doc.scan, false) || !offsets(doc.takes, true) || typeof doc.markers !== 'object' || doc.markers === null) {
+  if (typeof doc.owner !== 'string' || !Number.isSafeInteger(doc.seq) || !offsets(doc.scan, false) || !offsets(doc.takes, true) || typeof doc.markers !== 'object' || doc.markers === null) {
     throw bad('malformed bus channel state');
   }
   const markers = new Map<string, Marker>();
@@ -81,13 +85,13 @@ export async function readState(path: string): Promise<ChannelState | undefined>
     if (!Array.isArray(m) || typeof m[0] !== 'number' || typeof m[1] !== 'string') throw bad(`marker ${JSON.stringify(k)} is malformed`);
     markers.set(k, { s: m[0], v: m[1] });
   }
-  return { seq: doc.seq as number, scan: doc.scan as number[], takes: doc.takes as Array<number | null>, markers };
+  return { owner: doc.owner, seq: doc.seq as number, scan: doc.scan as number[], takes: doc.takes as Array<number | null>, markers };
 }
 
 export async function writeState(path: string, st: ChannelState): Promise<void> {
   const markers: Record<string, [number, string]> = {};
   for (const [k, m] of st.markers) markers[k] = [m.s, m.v];
-  await writeFileAtomic(path, JSON.stringify({ v: 1, seq: st.seq, scan: st.scan, takes: st.takes, markers }));
+  await writeFileAtomic(path, JSON.stringify({ v: 1, owner: st.owner, seq: st.seq, scan: st.scan, takes: st.takes, markers }));
 }
 
 /** Gives up a recovery scan that reads nothing new for this long. */

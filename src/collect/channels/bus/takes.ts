@@ -32,6 +32,7 @@ export interface TakeOptions {
  */
 export class TakeQueue {
   private consumer: Consumer | undefined;
+  private closed = false;
   private polling: Promise<void> | undefined;
   private wanted = DEFAULT_POLL;
   private readonly ready = new Deque<Taken>();
@@ -58,6 +59,7 @@ export class TakeQueue {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.polling?.catch(() => {});
     const c = this.consumer;
     this.consumer = undefined;
@@ -101,6 +103,7 @@ export class TakeQueue {
   }
 
   private async pollOnce(timeoutMs: number): Promise<void> {
+    if (this.closed) return;
     const c = (this.consumer ??= await this.bus.consumer(this.o.group, [this.o.topic], { from: this.o.from }));
     await this.position(c);
     const t0 = performance.now();
@@ -165,26 +168,37 @@ export class TakeQueue {
     return { headers, body: r.value };
   }
 
-  /** Marks taken records committed; returns the group offsets that advance (base and takesAt follow). */
-  done(taken: readonly Taken[]): OffsetCommit[] {
-    const touched = new Set<number>();
+  /**
+   * Marks taken records committed; returns the group offsets that advance (base and takesAt follow).
+   * With `dry`, only computes them.
+   */
+  done(taken: readonly Taken[], dry = false): OffsetCommit[] {
+    const byPartition = new Map<number, number[]>();
     for (const t of taken) {
-      this.doneSet(t.p).add(t.o);
-      touched.add(t.p);
+      const list = byPartition.get(t.p);
+      if (list) list.push(t.o);
+      else byPartition.set(t.p, [t.o]);
     }
     const commits: OffsetCommit[] = [];
-    for (const p of touched) {
-      const out = this.outstanding.get(p)!;
-      const done = this.committed.get(p)!;
+    for (const [p, offsets] of byPartition) {
+      const out = this.outstanding.get(p);
+      if (!out) continue; // a partition given up since (rebalance): its records were handed back
+      const done = this.doneSet(p);
+      const now = new Set(offsets);
       const items = out.toArray();
       let n = 0;
-      while (n < items.length && done.has(items[n]!)) done.delete(items[n++]!);
-      out.shiftMany(n);
+      while (n < items.length && (now.has(items[n]!) || done.has(items[n]!))) n++;
       const next = items[n] ?? this.polled.get(p) ?? this.base[p]!;
-      if (next > this.base[p]!) {
+      const advances = next > this.base[p]!;
+      if (advances) commits.push({ topic: this.o.topic, partition: p, offset: next });
+      if (dry) continue;
+      for (let i = 0; i < n; i++) done.delete(items[i]!);
+      // taken records behind one not yet committed wait in `done` until the gap closes
+      if (n < items.length) for (const o of offsets) if (o >= items[n]!) done.add(o);
+      out.shiftMany(n);
+      if (advances) {
         this.base[p] = next;
         this.takesAt[p] = next;
-        commits.push({ topic: this.o.topic, partition: p, offset: next });
       }
     }
     return commits;
