@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +8,10 @@ import { parseServerConfig } from '../src/server/config.js';
 import { startServer, type MonsoonServer } from '../src/server/server.js';
 import { drain } from '../src/bus/conformance.js';
 import { freePort, MONSOON_BIN } from './support/procs.js';
+import { FileChannel } from '../src/collect/channels/file.js';
+import { fileConfig } from '../src/collect/channels/file/test-support.js';
+import { channelContext } from '../src/collect/testkit.js';
+import { makeEvent } from '../src/core/event.js';
 
 const root = mkdtempSync(join(tmpdir(), 'monsoon-server-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -171,5 +175,30 @@ describe('server collector thread', () => {
     const good = parseServerConfig({ dataDir: 'data', http: { port: 0 }, bus: { port: 0 }, collector: { port: 0 } }, 'test', base);
     const s = await startServer(good);
     await s.close();
+  });
+});
+
+describe('server upgrade', () => {
+  it("delivers what an earlier layout's collector file channel held into the topic, then sets it aside", async () => {
+    const base = mkdtempSync(join(root, 'upgrade-'));
+    const config = parseServerConfig({ dataDir: 'data', http: { port: 0 }, bus: { port: 0 }, collector: { port: 0, topic: 'calls', partitions: 2 } }, 'test', base);
+    const legacy = join(config.collector.dataDir, 'channel');
+    const fc = new FileChannel('fc', fileConfig({ checkpointDir: join(legacy, 'checkpoint'), dataDirs: join(legacy, 'data') }), channelContext('fc'));
+    await fc.start();
+    const tx = fc.transaction();
+    tx.put(Array.from({ length: 250 }, (_, i) => makeEvent(`held ${i}`)));
+    await tx.commit();
+    await fc.halt(); // as after a crash of the earlier server
+    const s = await startServer(config);
+    try {
+      const c = await s.bus.consumer('check', ['calls'], { from: 'earliest' });
+      const got = (await drain(c, 250, 5000)).map((r) => r.value.toString()).sort();
+      await c.close();
+      assert.deepEqual(got, Array.from({ length: 250 }, (_, i) => `held ${i}`).sort());
+    } finally {
+      await s.close();
+    }
+    assert.equal(existsSync(legacy), false, 'the drained channel directory is set aside');
+    assert.ok(readdirSync(config.collector.dataDir).some((n) => n.startsWith('channel.drained-')));
   });
 });

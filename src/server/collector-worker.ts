@@ -4,6 +4,7 @@
  * metrics snapshots and stops it on request.
  */
 import { existsSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -13,7 +14,7 @@ import { Agent } from '../collect/agent.js';
 import { loadConfigFile, type FlatConfig } from '../collect/config/load.js';
 import { planAgent } from '../collect/config/plan.js';
 import { errorMessage, MonsoonError } from '../core/errors.js';
-import { createLogger } from '../core/log.js';
+import { createLogger, type Logger } from '../core/log.js';
 import type { ServerConfig } from './config.js';
 import { openThreadBus } from '../bus/thread/thread.js';
 import type { CollectorWorkerData, FromCollector, ToCollector } from './collector-thread.js';
@@ -21,17 +22,13 @@ import type { CollectorWorkerData, FromCollector, ToCollector } from './collecto
 /**
  * The built-in collector: thrift source (exact-delivery dedup) → bus channel on the embedded log's
  * collector topic, no sink: a received batch is one produce, its dedup marker in the batch's last
- * record. A file channel left by an earlier layout (thrift → file channel → bus sink) is drained into
- * the topic by its own sink until empty.
+ * record.
  */
 export function collectorConfig(c: ServerConfig): FlatConfig {
   const a = c.collector.name;
-  const dir = c.collector.dataDir;
-  const legacy = existsSync(join(dir, 'channel', 'data'));
-  const conf = new Map([
+  return new Map([
     [`${a}.sources`, 'rpc'],
-    [`${a}.channels`, legacy ? 'topic fc' : 'topic'],
-    [`${a}.sinks`, legacy ? 'drain' : ''],
+    [`${a}.channels`, 'topic'],
     [`${a}.sources.rpc.type`, 'thrift'],
     [`${a}.sources.rpc.bind`, c.collector.host],
     [`${a}.sources.rpc.port`, String(c.collector.port)],
@@ -42,21 +39,49 @@ export function collectorConfig(c: ServerConfig): FlatConfig {
     [`${a}.channels.topic.partitions`, String(c.collector.partitions)],
     [`${a}.channels.topic.group`, `${a}-channel`],
     [`${a}.channels.topic.transactionCapacity`, String(c.collector.batchSize)],
-    [`${a}.channels.topic.checkpointDir`, join(dir, 'topic-channel')],
+    [`${a}.channels.topic.checkpointDir`, join(c.collector.dataDir, 'topic-channel')],
   ]);
-  if (legacy) {
-    for (const [k, v] of [
-      ['channels.fc.type', 'file'],
-      ['channels.fc.checkpointDir', join(dir, 'channel', 'checkpoint')],
-      ['channels.fc.dataDirs', join(dir, 'channel', 'data')],
-      ['sinks.drain.type', 'embedded'],
-      ['sinks.drain.channel', 'fc'],
-      ['sinks.drain.path', c.bus.dir],
-      ['sinks.drain.topic', c.collector.topic],
-      ['sinks.drain.partitions', String(c.collector.partitions)],
-    ] as const) conf.set(`${a}.${k}`, v);
+}
+
+/** Where an earlier layout of the built-in collector (thrift → file channel → bus sink) kept its file channel. */
+const legacyChannelDir = (c: ServerConfig) => join(c.collector.dataDir, 'channel');
+
+/**
+ * Delivers what a file channel of the earlier layout still holds into the collector topic (its own
+ * bus sink, as that layout did), then renames the directory `channel.drained-<time>`: nothing it
+ * accepted is lost across the upgrade. (Its dedup identities stay behind: a batch an agent replays
+ * right after the upgrade, of those the old collector had committed, is stored twice.) Runs before the collector takes agents' batches.
+ */
+async function drainLegacyChannel(c: ServerConfig, log: Logger): Promise<void> {
+  const dir = legacyChannelDir(c);
+  if (!existsSync(join(dir, 'data'))) return;
+  const conf: FlatConfig = new Map([
+    ['drain.channels', 'fc'],
+    ['drain.sinks', 'bus'],
+    ['drain.channels.fc.type', 'file'],
+    ['drain.channels.fc.checkpointDir', join(dir, 'checkpoint')],
+    ['drain.channels.fc.dataDirs', join(dir, 'data')],
+    ['drain.sinks.bus.type', 'embedded'],
+    ['drain.sinks.bus.channel', 'fc'],
+    ['drain.sinks.bus.path', c.bus.dir],
+    ['drain.sinks.bus.topic', c.collector.topic],
+    ['drain.sinks.bus.partitions', String(c.collector.partitions)],
+    ['drain.sinks.bus.batchSize', '1000'],
+  ]);
+  const planned = planAgent(conf, 'drain');
+  if (!planned.plan) throw new Error(`draining ${dir}: ${planned.errors.map((e) => `${e.key}: ${e.message}`).join('; ')}`);
+  const agent = new Agent({ name: 'drain', agentId: `${hostname()}/${c.collector.name}-drain`, dataDir: join(c.collector.dataDir, 'drain'), log });
+  await agent.apply(planned.plan);
+  try {
+    const left = () => Number(agent.metrics.toFlumeJson()['CHANNEL.fc']?.ChannelSize ?? 0);
+    log.info({ dir, events: left() }, 'Delivering the events of the collector\'s earlier file channel to its topic.');
+    while (left() > 0) await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    await agent.stop();
   }
-  return conf;
+  const to = `${dir}.drained-${Date.now()}`;
+  await rename(dir, to);
+  log.info({ dir: to }, 'The earlier file channel is empty; its directory was renamed and may be deleted.');
 }
 
 async function main(port: NonNullable<typeof parentPort>, init: CollectorWorkerData): Promise<void> {
@@ -65,6 +90,14 @@ async function main(port: NonNullable<typeof parentPort>, init: CollectorWorkerD
   const log = createLogger('server', init.logLevel).child({ component: 'collector' });
   // The main thread holds the log's directory: this thread hands it encoded batches over busPort.
   aliasBus(config.bus.dir, () => openThreadBus(init.busPort, init.busUrl));
+  if (!config.collector.file) {
+    try {
+      await drainLegacyChannel(config, log);
+    } catch (e) {
+      post({ type: 'failed', message: `collector: ${errorMessage(e)}`, ...(e instanceof MonsoonError ? { code: e.code } : {}) });
+      return;
+    }
+  }
   const flat = config.collector.file ? loadConfigFile(config.collector.file) : collectorConfig(config);
   const planned = planAgent(flat, config.collector.name);
   if (!planned.plan) {

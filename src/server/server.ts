@@ -1,9 +1,9 @@
 /**
  * `monsoon server`: one process hosting the whole single-machine pipeline, with no external server:
  *
- *   thrift (agents) ─► collector thread: thrift source (drops replays) ─► file channel ─► bus sink
- *                                                                                           │ monsoon://
- *   monsoon:// (agents, CLI, processes) ◄──── embedded log (dataDir/bus) ◄────────────┘
+ *   thrift (agents) ─► collector thread: thrift source (drops replays) ─► bus channel
+ *                                                                          │ MessagePort (src/bus/thread/)
+ *   monsoon:// (agents, CLI, processes) ◄──── embedded log (dataDir/bus) ◄──┘
  *                                                   │ bus spouts
  *                                   topology runtime (topologies of the config)
  *                                                   │ store bolts

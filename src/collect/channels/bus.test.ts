@@ -238,6 +238,22 @@ describe('bus channel', () => {
     }
   });
 
+  it('two channels of one group split the partitions, and the one left takes them all when the other stops', async () => {
+    const dir = scratchDir('buschan-');
+    const a = new BusChannel('c1', options(dir, { partitions: 2, checkpointDir: join(dir, 'a') }), channelContext('c1'));
+    const b = new BusChannel('c1', options(dir, { partitions: 2, checkpointDir: join(dir, 'b') }), { ...channelContext('c1'), agentId: 'h2/a1' });
+    await a.start();
+    await b.start();
+    for (let t = 0; t < 10; t++) await put(a, [ev(t * 2), ev(t * 2 + 1)]);
+    const seen = [...(await takeAll(a)), ...(await takeAll(b))].map((e) => Number(e.headers.i));
+    assert.deepEqual(seen.sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i), 'each event taken once between the two');
+    await a.stop();
+    for (let t = 10; t < 14; t++) await put(b, [ev(t * 2), ev(t * 2 + 1)]);
+    const later = (await takeAll(b)).map((e) => Number(e.headers.i));
+    await b.stop();
+    assert.deepEqual(later.sort((x, y) => x - y), Array.from({ length: 8 }, (_, i) => 20 + i), 'b took every partition over, from the committed offsets');
+  });
+
   it('ignores markers another channel wrote to the same topic', async () => {
     const dir = scratchDir('buschan-');
     const a = new BusChannel('c1', options(dir, { checkpointDir: join(dir, 'a') }), channelContext('c1'));

@@ -131,11 +131,31 @@ export class TakeQueue {
     await this.position(c);
   }
 
-  /** Moves partitions not read yet to where this channel's takes stand (base), once. */
+  /**
+   * Follows the group's assignment: a partition given to another member is forgotten (its records not
+   * yet committed here go back to the group: the new owner reads them again — at-least-once), and
+   * one newly assigned is moved to where this channel's takes stand (base) before it is read.
+   */
   private async position(c: Consumer): Promise<void> {
-    for (const tp of c.assignment()) {
-      if (tp.topic !== this.o.topic || this.positioned.has(tp.partition)) continue;
-      const at = this.base[tp.partition] ?? 0;
+    const mine = new Set(c.assignment().filter((tp) => tp.topic === this.o.topic).map((tp) => tp.partition));
+    for (const p of [...this.positioned]) {
+      if (mine.has(p)) continue;
+      this.positioned.delete(p);
+      this.outstanding.delete(p);
+      this.committed.delete(p);
+      this.polled.delete(p);
+      const keep = this.ready.shiftMany(this.ready.length).filter((t) => t.p !== p);
+      this.ready.pushAll(keep);
+    }
+    const fresh = c.assignment().filter((tp) => tp.topic === this.o.topic && !this.positioned.has(tp.partition));
+    if (fresh.length === 0) return;
+    // another member may have committed past what this channel knew; this channel's own take
+    // commits may be ahead of the group's (written to its state file first): the later of the two
+    const lag = await this.bus.lag(this.o.group);
+    for (const tp of fresh) {
+      const committed = lag.find((l) => l.topic === tp.topic && l.partition === tp.partition)?.committed ?? null;
+      const at = Math.max(this.base[tp.partition] ?? 0, committed ?? 0);
+      this.base[tp.partition] = at;
       await c.seek(tp, at);
       this.polled.set(tp.partition, at);
       this.positioned.add(tp.partition);
@@ -206,6 +226,7 @@ export class TakeQueue {
 
   /** Commits group offsets on the bus; a failure is counted and logged, the next commit covers it. */
   async commit(commits: OffsetCommit[]): Promise<void> {
+    commits = commits.filter((c) => this.positioned.has(c.partition)); // still this member's
     if (commits.length === 0 || !this.consumer) return;
     const t0 = performance.now();
     try {
