@@ -1,43 +1,20 @@
-import { ChannelFullError, ErrorCodes, MonsoonError } from '../../../core/errors.js';
 import type { Event } from '../../../core/event.js';
 import type { ChannelTx } from '../../contracts.js';
 import type { FileChannel } from '../file.js';
 import type { Pointer } from './records.js';
+import { StagedTx } from '../staged-tx.js';
 
 /** A file channel transaction: puts are staged in memory, takes hold pointers until commit or rollback. */
-export class FileTx implements ChannelTx {
-  private puts: Event[] = [];
+export class FileTx extends StagedTx implements ChannelTx {
   /** @internal Pointers taken and not yet committed, in the order taken. */
   takes: Pointer[] = [];
-  private state: 'open' | 'committing' | 'done' = 'open';
 
-  constructor(private readonly ch: FileChannel) {}
-
-  private open(): void {
-    if (this.state !== 'open') throw new MonsoonError(ErrorCodes.CHANNEL_TX, `transaction on channel ${this.ch.name} is already closed`);
-  }
-
-  put(events: readonly Event[]): void {
-    this.open();
-    this.ch.ensureRunning();
-    this.ch.count('EventPutAttemptCount', events.length);
-    if (this.puts.length + events.length > this.ch.transactionCapacity) {
-      throw new ChannelFullError(
-        `put of ${events.length} event(s) exceeds transactionCapacity ${this.ch.transactionCapacity} of channel ${this.ch.name}; lower the batch size or raise transactionCapacity`,
-      );
-    }
-    for (const e of events) this.puts.push(e);
+  constructor(protected override readonly ch: FileChannel) {
+    super(ch);
   }
 
   async take(max: number): Promise<Event[]> {
-    this.open();
-    this.ch.ensureRunning();
-    const room = this.ch.transactionCapacity - this.takes.length;
-    if (room <= 0) {
-      throw new ChannelFullError(`take list of a transaction on channel ${this.ch.name} is full (transactionCapacity ${this.ch.transactionCapacity})`);
-    }
-    const n = Math.min(max, room);
-    this.ch.count('EventTakeAttemptCount', n);
+    const n = this.room(this.takes.length, max);
     const ptrs = this.ch.takePointers(this, n);
     for (const p of ptrs) this.takes.push(p);
     return ptrs.length === 0 ? [] : this.ch.readEvents(ptrs);
@@ -62,9 +39,7 @@ export class FileTx implements ChannelTx {
       await this.ch.append(this, puts, this.takes, markers ?? {});
     } catch (e) {
       if (reserved > 0) this.ch.unreserve(reserved);
-      this.state = 'open';
-      await this.rollback();
-      throw e instanceof MonsoonError ? e : new MonsoonError(ErrorCodes.IO, `channel ${this.ch.name}: commit failed: ${(e as Error).message}`, { retriable: true, cause: e });
+      throw await this.failed(e);
     }
     this.state = 'done';
     this.puts = [];
