@@ -159,6 +159,35 @@ test('TCPClientOutput writes one line per row to the server', async () => {
   }
 });
 
+test('TCPClientOutput reconnects after the server drops it and writes the rows that came meanwhile', async () => {
+  let received = '';
+  const conns: Socket[] = [];
+  const server = await listen((s) => {
+    conns.push(s);
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => { received += d; });
+  });
+  const q = new RowQueue();
+  const app = await runApp(`
+    CREATE INPUT STREAM s (id INT) SOURCE RandomGen;
+    CREATE OUTPUT STREAM o (id INT) SERDE JSON SINK TCPClientOutput PROPERTIES (server = '127.0.0.1', port = '${server.port}');
+    INSERT INTO o SELECT id FROM s;
+    SUBMIT APPLICATION tcp_out_again;`, { s: q });
+  try {
+    q.push([1], [2]);
+    await waitFor('two lines', () => received.split('\n').length > 2);
+    conns[0]!.destroy(); // the server drops the connection
+    await new Promise((r) => setTimeout(r, 50));
+    q.push([3]);
+    q.push([4]);
+    await waitFor('a second connection and four lines', () => conns.length >= 2 && received.split('\n').length > 4, 10_000);
+    assert.deepEqual(received.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: number }).id), [1, 2, 3, 4]);
+  } finally {
+    await app.stop();
+    await server.close();
+  }
+});
+
 test('KVOutput writes one store row per output row, keyed by the key column, one cell per column', async () => {
   const store = join(work, 'kv');
   const q = new RowQueue();

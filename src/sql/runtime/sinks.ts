@@ -229,19 +229,66 @@ function fileSink(dir: string, rollSecs: number, env: SinkEnv): SinkWriter {
   };
 }
 
+/** Delay before TCPClientOutput connects again after losing its server. */
+const TCP_RECONNECT_MS = 1000;
+
+/**
+ * TCPClientOutput: one line per row to server:port. The first connection must succeed (a clear error
+ * at submit); after a loss it reconnects every second, and rows whose write failed are written again
+ * on the new connection, in order (their acks wait: at-least-once, as TCP cannot say what the server
+ * read before the loss).
+ */
 function tcpSink(host: string, port: number, env: SinkEnv): SinkWriter {
   let sock: Socket | undefined;
+  let closed = false;
+  let writing = false;
+  /** A failure was reported since the last connection: later ones of the same outage are not. */
+  let reported = false;
+  const queue: Array<{ text: string; done: () => void }> = [];
+  const pump = (): void => {
+    const s = sock;
+    const item = queue[0];
+    if (!s || writing || !item) return;
+    writing = true;
+    s.write(item.text, (err) => {
+      writing = false;
+      if (err) return; // the socket closes; the line goes again on the next connection
+      queue.shift();
+      item.done();
+      pump();
+    });
+  };
+  const dial = (first?: { res: () => void; rej: (e: Error) => void }): void => {
+    const s = connect({ host, port }, () => {
+      sock = s;
+      reported = false;
+      first?.res();
+      pump();
+    });
+    s.on('error', (e) => {
+      if (first && sock !== s) return first.rej(e);
+      if (reported) return;
+      reported = true;
+      env.report(new MonsoonError(ErrorCodes.SQL_RUNTIME, `TCPClientOutput ${host}:${port}: ${e.message}; reconnecting every ${TCP_RECONNECT_MS / 1000} s, rows wait`));
+    });
+    s.on('close', () => {
+      const was = sock === s;
+      if (was) sock = undefined;
+      writing = false;
+      if (!closed && (was || !first)) setTimeout(() => !closed && dial(), TCP_RECONNECT_MS).unref();
+    });
+  };
   return {
-    open: () => new Promise<void>((res, rej) => {
-      const s = connect({ host, port }, () => { sock = s; res(); });
-      s.once('error', rej);
-      s.on('error', env.report);
-    }),
+    open: () => new Promise<void>((res, rej) => dial({ res, rej })),
     write(rows, done) {
       let text = '';
       for (const r of rows) text += env.serde.write(r) + '\n';
-      sock!.write(text, () => done());
+      queue.push({ text, done });
+      pump();
     },
-    close: () => new Promise<void>((res) => (sock ? sock.end(() => res()) : res())),
+    close: () => {
+      closed = true;
+      return new Promise<void>((res) => (sock ? sock.end(() => res()) : res()));
+    },
   };
 }
