@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,6 +220,28 @@ test('FileInput reads the existing lines of a file, then lines appended while it
     appendFileSync(file, 'z\n4|w\n');
     await waitFor('three rows', () => lines(app.printed).length >= 3);
     assert.deepEqual(lines(app.printed), ['10,x', '30,z', '40,w']);
+  } finally {
+    await app.stop();
+  }
+});
+
+test('FileInput follows the file across rotation by rename, reading what the old file got after the rename first', async () => {
+  const file = join(work, 'rot.txt');
+  writeFileSync(file, '1\n2\n');
+  const app = await runApp(`
+    CREATE INPUT STREAM s (id INT) SERDE SimpleSerDe SOURCE FileInput PROPERTIES (path = '${file}');
+    CREATE OUTPUT STREAM o (id INT) SERDE SimpleSerDe SINK ConsoleOutput;
+    INSERT INTO o SELECT id FROM s;
+    SUBMIT APPLICATION file_rot;`);
+  try {
+    await waitFor('two rows', () => lines(app.printed).length >= 2);
+    renameSync(file, `${file}.1`);
+    appendFileSync(`${file}.1`, '3\n4'); // the writer's last lines, before it reopens the path
+    writeFileSync(file, '5\n6\n');
+    await waitFor('six rows', () => lines(app.printed).length >= 6);
+    writeFileSync(file, '7\n'); // truncated in place and rewritten (copytruncate)
+    await waitFor('seven rows', () => lines(app.printed).length >= 7);
+    assert.deepEqual(lines(app.printed), ['1', '2', '3', '4', '5', '6', '7']);
   } finally {
     await app.stop();
   }

@@ -1,4 +1,4 @@
-import { openSync, readSync, closeSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
@@ -163,38 +163,83 @@ export function tcpInput(host: string, port: number, serde: SerDe, report: (e: u
   };
 }
 
-/** FileInput: one row per line of a file, followed as it grows (checked on each poll, at most every 200 ms). */
+/**
+ * FileInput: one row per line of a file, followed as it grows (checked on each poll, at most every
+ * 200 ms) and across rotation: the file is held open, so lines written to it after a rename are read
+ * to its end before the new file at `path` is opened (from its start); a file truncated in place
+ * (copytruncate) is read again from its start.
+ */
 export function fileInput(path: string, fromBeginning: boolean, serde: SerDe, report: (e: unknown) => void): RowSource {
   const buf = new LineBuffer(serde, report);
+  let fd: number | undefined;
+  let ino = -1;
   let pos = 0;
   let lastCheck = 0;
   const chunk = Buffer.alloc(1 << 16);
   // Keeps the bytes of a character cut by a chunk's end until the next read completes it.
-  const decoder = new StringDecoder('utf8');
+  let decoder = new StringDecoder('utf8');
+  const reopen = (): boolean => {
+    try {
+      fd = openSync(path, 'r');
+      ino = fstatSync(fd).ino;
+      pos = 0;
+      decoder = new StringDecoder('utf8');
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') report(e);
+      return false;
+    }
+  };
+  const close = (): void => {
+    if (fd !== undefined) closeSync(fd);
+    fd = undefined;
+  };
+  /** Reads what the open file has; true once at its end. */
+  const drain = (f: number): boolean => {
+    if (fstatSync(f).size < pos) {
+      pos = 0; // truncated in place: its new content starts over
+      decoder = new StringDecoder('utf8');
+    }
+    let n = 0;
+    while (buf.rows.length < BUFFER_ROWS && (n = readSync(f, chunk, 0, chunk.length, pos)) > 0) {
+      pos += n;
+      buf.feed(decoder.write(chunk.subarray(0, n)));
+    }
+    return n === 0;
+  };
   return {
     async open() {
-      if (!fromBeginning) { try { pos = statSync(path).size; } catch { pos = 0; } }
+      if (reopen() && !fromBeginning) pos = fstatSync(fd!).size;
     },
     poll(max) {
       const t = Date.now();
       if (buf.rows.length < max && t - lastCheck >= 200) {
         lastCheck = t;
         try {
-          const fd = openSync(path, 'r');
-          try {
-            let n: number;
-            while (buf.rows.length < BUFFER_ROWS && (n = readSync(fd, chunk, 0, chunk.length, pos)) > 0) {
-              pos += n;
-              buf.feed(decoder.write(chunk.subarray(0, n)));
+          if (fd === undefined) reopen();
+          if (fd !== undefined && drain(fd)) {
+            let now: number | undefined;
+            try {
+              now = statSync(path).ino;
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
             }
-          } finally { closeSync(fd); }
+            if (now !== undefined && now !== ino) {
+              // rotated: the old file is read to its end; a last line without a newline ends with it
+              buf.feed(decoder.end() + '\n');
+              close();
+              if (reopen()) drain(fd!);
+            }
+          }
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') report(e);
+          report(e);
         }
       }
       return buf.take(max);
     },
     done: () => false,
-    async close() {},
+    async close() {
+      close();
+    },
   };
 }
