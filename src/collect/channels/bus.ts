@@ -1,14 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { z } from 'zod';
 import type { Bus, BusRecord, OffsetCommit } from '../../bus/bus.js';
 import { acquireBus, displayUrl, type BusHandle } from '../../bus/shared.js';
 import { ChannelFullError, ErrorCodes, MonsoonError, errorMessage } from '../../core/errors.js';
 import { batchBytes, type Event } from '../../core/event.js';
 import { lockDir } from '../../core/fs.js';
 import type { Logger } from '../../core/log.js';
-import { encodeAvroEvent } from '../bus/avro-event.js';
-import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
+import { encodeAvroEvent } from '../bus/avro-event.js';
 import { checkUrl, kafkaUrl, MONSOON_TYPES, ZOOKEEPER_IGNORED } from '../bus/location.js';
 import { defineChannel, type Channel, type ChannelContext, type ChannelTx } from '../contracts.js';
 import { MARKER_HEADER, emptyState, markerHeader, readState, scanMarkers, writeState, type ChannelState, type Marker } from './bus/state.js';
@@ -18,7 +18,8 @@ import { Signal } from './signal.js';
 
 /**
  * Bus channel: the events live in a bus topic — Flume's KafkaChannel (`type = kafka`), and the same
- * channel on Monsoon's own buses (types in bus/config.ts). A put commit is one produce that resolves
+ * channel on Monsoon's own buses (`bus`, `embedded`/`monsoon`, `redis`, `nats`; registered at the end
+ * of this file). A put commit is one produce that resolves
  * once the bus holds the records durably; a take reads the topic as consumer group `group` and its
  * commit commits the group's offsets. With no sink the channel is how a source writes straight to
  * a topic (Flume's "source and channel, no sink" use of the Kafka channel), one durable write per
@@ -31,7 +32,8 @@ import { Signal } from './signal.js';
  * record (state.ts) and are read back from the topic at start, from where the state file's scan
  * offsets say they may be; markers of commits that write no record (takes, marker-only commits) are
  * written to that state file before the commit returns. With partitionIdHeader, a transaction whose
- * events name several partitions is produced partition by partition, markers last.
+ * events name several partitions is produced partition by partition, markers last (a crash between
+ * them leaves the first parts without markers: a source's replay writes them again).
  *
  * Takes: records are handed out in offset order per partition; a rolled-back take returns them to the
  * front; a commit advances the group's offset of a partition to its first record not yet committed.
