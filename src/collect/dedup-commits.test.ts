@@ -147,6 +147,52 @@ describe('DedupCommitter', () => {
     assert.ok(concurrent >= 3, 'the interleavings include concurrent commits');
   });
 
+  it('keeps the union of slot markers and the cold marker equal to the committed identities while origins cool', async () => {
+    let seed = 11;
+    const rnd = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const origins = ['a', 'b', 'c', 'd', 'e', 'f'];
+    let cooled = 0;
+    let smallMarkers = 0;
+    for (let round = 0; round < 20; round++) {
+      const ch = new FakeChannel();
+      let clock = 0;
+      const now = () => clock;
+      const c = new DedupCommitter('dedup:r1', 1 + rnd(4), limits, { coolAfterMs: 2000, coolEveryMs: 1000 });
+      const runs: Promise<unknown>[] = [];
+      for (let step = 0; step < 80; step++) {
+        clock += rnd(800);
+        if (ch.pending.length > 0 && rnd(3) === 0) ch.finish(rnd(ch.pending.length), rnd(5) !== 0);
+        else {
+          // a few origins at a time are active; the others idle long enough to cool, then come back
+          const origin = origins[(Math.floor(step / 20) * 2 + rnd(2)) % origins.length]!;
+          runs.push(c.commit(range(origin, rnd(100), 1 + rnd(8)), ch.put, now).catch(() => {}));
+        }
+        await tick();
+        const durable = new Set(ch.stored);
+        assert.equal(durable.size, ch.stored.length, 'no identity is stored twice');
+        const union = ch.restored(c.slots);
+        for (const o of origins) {
+          for (let s = 0; s < 110; s++) assert.equal(union.has(o, s), durable.has(`${o}#${s}`), `round ${round} step ${step}: ${o}#${s}`);
+        }
+        if (c.identities.coldCount > 0) cooled++;
+        const slot = ch.markers.get('dedup:r1');
+        if (slot && ch.markers.has('dedup:r1#cold') && Object.keys((JSON.parse(slot) as { o: object }).o).length < new Set(ch.stored.map((k) => k.split('#')[0])).size) smallMarkers++;
+      }
+      while (ch.pending.length > 0) {
+        ch.finish(0);
+        await tick();
+      }
+      await Promise.all(runs);
+    }
+    assert.ok(cooled > 0, 'origins cooled');
+    assert.ok(smallMarkers > 0, 'slot markers left cold origins out');
+  });
+
   it('restores the union of all slot markers, whatever the slot count was', () => {
     const a = IdentitySet.empty(limits).admit(range('a', 0, 5), 1).next;
     const b = IdentitySet.empty(limits).admit([...range('a', 5, 5), ...range('z', 3, 1)], 2).next;

@@ -17,11 +17,27 @@ import { IdentitySet, type IdentitySetLimits } from './dedup.js';
  * So the union of the slot markers is the committed set after any crash, exactly as far as the
  * channel is durable.
  *
+ * The marker of a slot carries only the set's hot origins; origins idle for `coolAfterMs` move, at
+ * most every `coolEveryMs`, to a cold part committed under `<key>#cold` with the batch that moves
+ * them (one such batch in flight at a time). The cold marker is rewritten only then, so a batch's
+ * marker stays as small as the origins active lately, however many files a day brings. A moved
+ * origin is in the cold marker before any slot marker leaves it out, so the union of the slot
+ * markers and the cold marker is still the committed set.
+ *
  * Two batches that may share identities (per origin their seq ranges overlap — typically the replay
  * of a batch whose first attempt is still being committed) never commit at once: the later waits
  * for the earlier to finish and is then checked against the set that includes it.
  */
 export const MAX_SLOTS = 64;
+
+export interface CoolingOptions {
+  /** Origins that sent nothing new for this long leave the per-batch markers (default 10 s). */
+  coolAfterMs: number;
+  /** At most one move to the cold marker per this long (default 5 s). */
+  coolEveryMs: number;
+}
+
+const DEFAULT_COOLING: CoolingOptions = { coolAfterMs: 10_000, coolEveryMs: 5_000 };
 
 export interface CommitResult {
   /** Events committed (fresh identities and events without identity). */
@@ -48,11 +64,15 @@ export class DedupCommitter {
   private readonly inflight = new Set<InFlight>();
   private readonly running = new Set<Promise<unknown>>();
   readonly slots: number;
+  /** A batch moving origins to the cold marker is in flight; when the last move was. */
+  private cooling = false;
+  private lastCool = -Infinity;
 
   constructor(
     private readonly key: string,
     slots: number,
     private readonly limits: IdentitySetLimits,
+    private readonly cool: CoolingOptions = DEFAULT_COOLING,
   ) {
     this.slots = Math.max(1, Math.min(MAX_SLOTS, Math.floor(slots)));
     for (let i = this.slots - 1; i >= 0; i--) this.free.push(i);
@@ -62,6 +82,11 @@ export class DedupCommitter {
   /** The marker key of slot `i`. */
   slotKey(i: number): string {
     return i === 0 ? this.key : `${this.key}#${i}`;
+  }
+
+  /** The marker key of the cold origins. */
+  get coldKey(): string {
+    return `${this.key}#cold`;
   }
 
   /** The committed set (for status and tests). */
@@ -76,8 +101,7 @@ export class DedupCommitter {
   restore(marker: (key: string) => string | undefined): Array<{ key: string; error: string }> {
     const sets: IdentitySet[] = [];
     const bad: Array<{ key: string; error: string }> = [];
-    for (let i = 0; i < MAX_SLOTS; i++) {
-      const key = this.slotKey(i);
+    for (const key of [this.coldKey, ...Array.from({ length: MAX_SLOTS }, (_, i) => this.slotKey(i))]) {
       const text = marker(key);
       if (text === undefined) continue;
       try {
@@ -111,17 +135,26 @@ export class DedupCommitter {
     try {
       for (let blocker = this.overlapping(claims); blocker; blocker = this.overlapping(claims)) await blocker.done;
       // From here to the in-flight registration nothing awaits, so no other batch can slip in.
-      const { fresh, duplicates, next, added } = this.committed.admit(events, now(), ids);
+      const t = now();
+      const { fresh, duplicates, next, added } = this.committed.admit(events, t, ids);
       if (fresh.length === 0) return { accepted: 0, duplicates, pruned: 0 };
       let finish!: () => void;
       const entry: InFlight = { claims, done: new Promise<void>((r) => (finish = r)) };
       this.inflight.add(entry);
+      // Now and then this batch also moves idle origins out of the per-batch markers.
+      const cooled = !this.cooling && t - this.lastCool >= this.cool.coolEveryMs && next.needsCooling(t, this.cool.coolAfterMs) ? next.cool(t, this.cool.coolAfterMs) : undefined;
+      if (cooled) this.cooling = true;
       try {
-        await put(fresh, { [this.slotKey(slot)]: next.serialize() });
+        const markers = cooled
+          ? { [this.slotKey(slot)]: cooled.next.serializeHot(), [this.coldKey]: cooled.next.serializeCold() }
+          : { [this.slotKey(slot)]: next.serializeHot() };
+        await put(fresh, markers);
         const adopted = this.committed.with(added, now());
-        this.committed = adopted.next;
-        return { accepted: fresh.length, duplicates, pruned: adopted.pruned };
+        this.committed = cooled ? adopted.next.adoptCold(cooled.next) : adopted.next;
+        if (cooled) this.lastCool = t;
+        return { accepted: fresh.length, duplicates, pruned: adopted.pruned + (cooled?.pruned ?? 0) };
       } finally {
+        if (cooled) this.cooling = false;
         this.inflight.delete(entry);
         finish();
       }

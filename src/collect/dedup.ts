@@ -9,6 +9,12 @@ import { identityOf, type Event, type EventIdentity } from '../core/event.js';
  * Bounds: origins idle longer than the retention are pruned, at most `maxOrigins` origins are kept
  * (the longest idle go first) and at most `maxIntervals` intervals per origin (the lowest go first:
  * replays are of recent batches). Forgetting can only let an old duplicate through, never drop data.
+ *
+ * Hot and cold: a set may keep origins idle for a while apart (`cool`), so that a per-batch marker
+ * can carry only the recently active ones (`serializeHot`) while the idle ones are written now and
+ * then (`serializeCold`): with a file source, every file is an origin, and a whole day of them in
+ * every batch's marker would cost more than the batch. `with` copies only the hot part; the cold
+ * part is shared until the next `cool`. Membership, `serialize` and `union` see both.
  */
 export interface IdentitySetLimits {
   retentionMs: number;
@@ -37,10 +43,14 @@ export interface Admission {
   pruned: number;
 }
 
+const NO_ORIGINS: ReadonlyMap<string, OriginEntry> = new Map();
+
 export class IdentitySet {
   private constructor(
+    /** Hot: origins active lately (all of them unless `cool` moved some to `cold`). */
     private readonly origins: ReadonlyMap<string, OriginEntry>,
     readonly limits: IdentitySetLimits,
+    private readonly cold: ReadonlyMap<string, OriginEntry> = NO_ORIGINS,
   ) {}
 
   static empty(limits: IdentitySetLimits): IdentitySet {
@@ -66,38 +76,36 @@ export class IdentitySet {
   static union(sets: readonly IdentitySet[], limits: IdentitySetLimits): IdentitySet {
     const origins = new Map<string, OriginEntry>();
     for (const set of sets) {
-      for (const [origin, entry] of set.origins) {
-        const had = origins.get(origin);
-        origins.set(origin, had ? { ranges: merge(had.ranges, entry.ranges), seen: Math.max(had.seen, entry.seen) } : entry);
+      for (const part of [set.cold, set.origins]) {
+        for (const [origin, entry] of part) {
+          const had = origins.get(origin);
+          origins.set(origin, had ? { ranges: merge(had.ranges, entry.ranges), seen: Math.max(had.seen, entry.seen) } : entry);
+        }
       }
     }
     return new IdentitySet(origins, limits);
   }
 
+  /** Origins held, hot and cold (one active again since it cooled counts twice). */
   get originCount(): number {
-    return this.origins.size;
+    return this.origins.size + this.cold.size;
+  }
+
+  /** Origins in the cold part. */
+  get coldCount(): number {
+    return this.cold.size;
   }
 
   /** The intervals held for `origin`, as [lo, hi] pairs (inclusive). */
   intervals(origin: string): Array<[number, number]> {
-    const r = this.origins.get(origin)?.ranges ?? [];
+    const r = merge(this.cold.get(origin)?.ranges ?? [], this.origins.get(origin)?.ranges ?? []);
     const out: Array<[number, number]> = [];
     for (let i = 0; i < r.length; i += 2) out.push([r[i]!, r[i + 1]!]);
     return out;
   }
 
   has(origin: string, seq: number): boolean {
-    const r = this.origins.get(origin)?.ranges;
-    if (!r) return false;
-    let lo = 0;
-    let hi = r.length / 2 - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (seq < r[2 * mid]!) hi = mid - 1;
-      else if (seq > r[2 * mid + 1]!) lo = mid + 1;
-      else return true;
-    }
-    return false;
+    return inRanges(this.origins.get(origin)?.ranges, seq) || (this.cold.size > 0 && inRanges(this.cold.get(origin)?.ranges, seq));
   }
 
   /**
@@ -140,7 +148,8 @@ export class IdentitySet {
       else origins.set(origin, entry);
     }
     for (const [origin, add] of added) {
-      let ranges = merge(origins.get(origin)?.ranges ?? [], add);
+      // an origin active again after it cooled starts from its cold intervals
+      let ranges = merge(origins.get(origin)?.ranges ?? this.cold.get(origin)?.ranges ?? [], add);
       if (ranges.length > 2 * maxIntervals) {
         pruned += ranges.length / 2 - maxIntervals;
         ranges = ranges.slice(ranges.length - 2 * maxIntervals);
@@ -154,17 +163,102 @@ export class IdentitySet {
         pruned++;
       }
     }
-    return { next: new IdentitySet(origins, this.limits), pruned };
+    // the cold part is shared as it is: it is pruned when it changes (cool)
+    return { next: new IdentitySet(origins, this.limits, this.cold), pruned };
   }
 
-  serialize(): string {
-    const parts: string[] = [];
-    for (const [origin, entry] of this.origins) {
-      entry.json ??= `{"t":${entry.seen},"r":[${entry.ranges.join(',')}]}`;
-      parts.push(`${JSON.stringify(origin)}:${entry.json}`);
-    }
-    return `{"v":1,"o":{${parts.join(',')}}}`;
+  /** True when hot origins have been idle for `idleMs`, or cold ones past the retention. */
+  needsCooling(now: number, idleMs: number): boolean {
+    for (const e of this.origins.values()) if (now - e.seen > idleMs) return true;
+    // the cold part is in least recently seen order: its first entry is the oldest
+    for (const e of this.cold.values()) return now - e.seen > this.limits.retentionMs;
+    return false;
   }
+
+  /**
+   * This set with the hot origins idle for `idleMs` moved to the cold part, and the cold part pruned
+   * to the retention and to what `maxOrigins` leaves beside the hot origins.
+   */
+  cool(now: number, idleMs: number): { next: IdentitySet; pruned: number } {
+    const { retentionMs, maxOrigins } = this.limits;
+    const hot = new Map<string, OriginEntry>();
+    const moving: Array<[string, OriginEntry]> = [];
+    for (const [origin, entry] of this.origins) {
+      if (now - entry.seen > idleMs) moving.push([origin, entry]);
+      else hot.set(origin, entry);
+    }
+    const cold = new Map<string, OriginEntry>();
+    let pruned = 0;
+    for (const [origin, entry] of this.cold) {
+      if (hot.has(origin)) continue; // active again: its hot entry started from this one (with)
+      if (now - entry.seen > retentionMs) pruned++;
+      else cold.set(origin, entry);
+    }
+    // a hot entry holds all of its origin's intervals (with starts a reactivated origin from its
+    // cold entry), so it replaces a cold one as it is — the same object, which adoptCold relies on
+    for (const [origin, entry] of moving) {
+      cold.delete(origin);
+      cold.set(origin, entry);
+    }
+    const room = Math.max(0, maxOrigins - hot.size);
+    if (cold.size > room) {
+      for (const origin of [...cold.keys()].slice(0, cold.size - room)) {
+        cold.delete(origin);
+        pruned++;
+      }
+    }
+    return { next: new IdentitySet(hot, this.limits, cold), pruned };
+  }
+
+  /**
+   * This set (committed since `cooled` was computed from it or an earlier state) taking the cold part
+   * of `cooled`: origins that cooled leave the hot part unless they were active again meanwhile.
+   */
+  adoptCold(cooled: IdentitySet): IdentitySet {
+    const hot = new Map<string, OriginEntry>();
+    for (const [origin, entry] of this.origins) if (cooled.cold.get(origin) !== entry) hot.set(origin, entry);
+    return new IdentitySet(hot, this.limits, cooled.cold);
+  }
+
+  /** Every origin, hot and cold: the whole set. */
+  serialize(): string {
+    return this.cold.size === 0 ? serializeOrigins([this.origins]) : IdentitySet.union([this], this.limits).serializeHot();
+  }
+
+  /** The hot origins only (a per-batch marker, beside a marker of the cold ones). */
+  serializeHot(): string {
+    return serializeOrigins([this.origins]);
+  }
+
+  /** The cold origins only. */
+  serializeCold(): string {
+    return serializeOrigins([this.cold]);
+  }
+}
+
+function serializeOrigins(parts: ReadonlyArray<ReadonlyMap<string, OriginEntry>>): string {
+  const out: string[] = [];
+  for (const part of parts) {
+    for (const [origin, entry] of part) {
+      entry.json ??= `{"t":${entry.seen},"r":[${entry.ranges.join(',')}]}`;
+      out.push(`${JSON.stringify(origin)}:${entry.json}`);
+    }
+  }
+  return `{"v":1,"o":{${out.join(',')}}}`;
+}
+
+/** Whether `seq` lies in one of the flat sorted intervals `r`. */
+function inRanges(r: readonly number[] | undefined, seq: number): boolean {
+  if (!r) return false;
+  let lo = 0;
+  let hi = r.length / 2 - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (seq < r[2 * mid]!) hi = mid - 1;
+    else if (seq > r[2 * mid + 1]!) lo = mid + 1;
+    else return true;
+  }
+  return false;
 }
 
 function toRanges(seqs: Set<number>): number[] {
