@@ -1,6 +1,6 @@
 import { errorMessage } from '../core/errors.js';
 import { identityOf, type Event, type EventIdentity } from '../core/event.js';
-import { IdentitySet, type IdentitySetLimits } from './dedup.js';
+import { DEFAULT_COOLING, IdentitySet, type CoolingOptions, type IdentitySetLimits } from './dedup.js';
 
 /**
  * Exact-once commits for a receiving source with several batches in flight at once (e.g. one per
@@ -30,14 +30,7 @@ import { IdentitySet, type IdentitySetLimits } from './dedup.js';
  */
 export const MAX_SLOTS = 64;
 
-export interface CoolingOptions {
-  /** Origins that sent nothing new for this long leave the per-batch markers (default 10 s). */
-  coolAfterMs: number;
-  /** At most one move to the cold marker per this long (default 5 s). */
-  coolEveryMs: number;
-}
 
-const DEFAULT_COOLING: CoolingOptions = { coolAfterMs: 10_000, coolEveryMs: 5_000 };
 
 export interface CommitResult {
   /** Events committed (fresh identities and events without identity). */

@@ -236,6 +236,32 @@ export class IdentitySet {
   }
 }
 
+export interface CoolingOptions {
+  /** Origins that sent nothing new for this long leave the per-write markers (default 10 s). */
+  coolAfterMs: number;
+  /** At most one move to the cold part per this long (default 5 s). */
+  coolEveryMs: number;
+}
+
+export const DEFAULT_COOLING: CoolingOptions = { coolAfterMs: 10_000, coolEveryMs: 5_000 };
+
+/**
+ * For a single writer that stores its set with every write (a store's state): what to write now —
+ * the hot part always, the cold part only when origins moved to it. Write the cold part first
+ * (or atomically with the hot one), then adopt `set`; restore with `IdentitySet.union` of both.
+ */
+export class Cooler {
+  private last = -Infinity;
+  constructor(private readonly o: CoolingOptions = DEFAULT_COOLING) {}
+
+  split(set: IdentitySet, now: number): { set: IdentitySet; hot: string; cold?: string } {
+    if (now - this.last < this.o.coolEveryMs || !set.needsCooling(now, this.o.coolAfterMs)) return { set, hot: set.serializeHot() };
+    this.last = now;
+    const cooled = set.cool(now, this.o.coolAfterMs).next;
+    return { set: cooled, hot: cooled.serializeHot(), cold: cooled.serializeCold() };
+  }
+}
+
 function serializeOrigins(parts: ReadonlyArray<ReadonlyMap<string, OriginEntry>>): string {
   const out: string[] = [];
   for (const part of parts) {

@@ -71,4 +71,37 @@ describe('ArchiveBolt', () => {
     assert.ok(!all.includes('run-100,unrecorded'));
     assert.ok(readdirSync(dir).every((n) => !n.endsWith('.tmp')), 'a clean stop moves the file to its final name');
   });
+
+  it('keeps runs idle for 10 s in a cold state file, and still drops their replays after a restart', async () => {
+    const dir = join(root, 'cold');
+    let clock = 1_000;
+    const origin = (seq: number) => `file-${Math.floor(seq / 10)}`;
+    const openAt = async (rec: Recorder) => {
+      const bolt = new ArchiveBolt({ path: dir, fields: ['id', 'text'], now: () => clock, identity: (t) => { const seq = Number(t.getStringByField('id').slice(4)); return { origin: origin(seq), seq }; } });
+      await bolt.prepare({}, ctx, rec.collector());
+      return bolt;
+    };
+    const rec = new Recorder();
+    let bolt = await openAt(rec);
+    for (let i = 0; i < 60; i++) {
+      bolt.execute(tuple(i));
+      if (i % 10 === 9) {
+        await settle(rec, i + 1);
+        clock += 4_000; // a new file every 4 s
+      }
+    }
+    const state = join(dir, '.state', 'archive-0.json');
+    const hot = Object.keys((JSON.parse((JSON.parse(readFileSync(state, 'utf8')) as { ids: string }).ids) as { o: object }).o);
+    const cold = Object.keys((JSON.parse(readFileSync(`${state}.cold`, 'utf8')) as { o: object }).o);
+    assert.ok(hot.length < 6 && cold.length > 0 && hot.every((o) => !cold.includes(o)), `hot ${hot.join(',')} / cold ${cold.join(',')}`);
+    // restart without a clean stop; every tuple is replayed
+    const rec2 = new Recorder();
+    bolt = await openAt(rec2);
+    for (let i = 0; i < 60; i++) bolt.execute(tuple(i));
+    await settle(rec2, 60);
+    await bolt.cleanup();
+    const all = lines(dir);
+    assert.equal(all.length, 60);
+    assert.equal(new Set(all).size, 60);
+  });
 });

@@ -2,7 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TopologyConfig, TopologyContext } from '../../compute/api.js';
 import type { Tuple } from '../../compute/tuple.js';
-import { IdentitySet, type IdentitySetLimits } from '../../collect/dedup.js';
+import { Cooler, IdentitySet, type IdentitySetLimits } from '../../collect/dedup.js';
 import type { Event, EventIdentity } from '../../core/event.js';
 import { writeFileAtomic } from '../../core/fs.js';
 import { DelimitedRecordFormat, type FileNameFormat } from '../files/format.js';
@@ -42,6 +42,8 @@ export interface ArchiveBoltOptions extends BatchingOptions {
   identity: (t: Tuple) => EventIdentity | undefined;
   /** Bounds of the identity set (defaults: 24 h, 10,000 runs, 100,000 intervals per run). */
   dedup?: Partial<IdentitySetLimits>;
+  /** The clock of identity retention and cooling (Date.now unless replaced, e.g. in tests). */
+  now?: () => number;
 }
 
 interface ArchiveState {
@@ -60,6 +62,7 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
   private writer!: RollingFileWriter;
   private ids!: IdentitySet;
   private statePath = '';
+  private readonly cooler = new Cooler();
   private limits!: IdentitySetLimits;
   /** Replayed records dropped because they were already archived. */
   duplicates = 0;
@@ -81,7 +84,15 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${this.statePath}: unreadable archive state: ${(e as Error).message}`);
     }
-    this.ids = state ? IdentitySet.parse(state.ids, this.limits) : IdentitySet.empty(this.limits);
+    // the state holds the hot identities; origins idle for a while are in <state>.cold (see Cooler)
+    let cold: string | undefined;
+    try {
+      cold = await readFile(this.coldPath, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${this.coldPath}: unreadable archive state: ${(e as Error).message}`);
+    }
+    const sets = [...(state ? [IdentitySet.parse(state.ids, this.limits)] : []), ...(cold === undefined ? [] : [IdentitySet.parse(cold, this.limits)])];
+    this.ids = IdentitySet.union(sets, this.limits);
     const name: FileNameFormat = { prefix: this.o.prefix ?? '', extension: this.o.extension ?? '.txt', componentId: component, taskId: task };
     this.writer = new RollingFileWriter({
       path: this.o.path,
@@ -91,13 +102,17 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
       inUseSuffix: '.tmp',
       rotateBytes: this.o.rotateBytes ?? 0,
       rotateMs: this.o.rotateMs ?? 600_000,
-      checkpoint: (pos) => this.save(pos, this.ids),
+      checkpoint: (pos) => this.save(pos, this.ids.serializeHot()),
     });
     await this.writer.open(state?.pos);
   }
 
-  private save(pos: RollingPosition, ids: IdentitySet): Promise<void> {
-    return writeFileAtomic(this.statePath, JSON.stringify({ pos, ids: ids.serialize() } satisfies ArchiveState));
+  private get coldPath(): string {
+    return `${this.statePath}.cold`;
+  }
+
+  private save(pos: RollingPosition, hotIds: string): Promise<void> {
+    return writeFileAtomic(this.statePath, JSON.stringify({ pos, ids: hotIds } satisfies ArchiveState));
   }
 
   protected item(t: Tuple): Item {
@@ -108,7 +123,8 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
 
   protected async write(items: Item[]): Promise<void> {
     const ids = items.map((i) => i.id);
-    const admission = this.ids.admit(new Array<Event>(items.length).fill(NO_HEADERS), Date.now(), ids);
+    const now = this.o.now?.() ?? Date.now();
+    const admission = this.ids.admit(new Array<Event>(items.length).fill(NO_HEADERS), now, ids);
     let rows: Row[];
     if (admission.duplicates === 0) rows = items.map((i) => i.row);
     else {
@@ -125,13 +141,16 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
       this.duplicates += admission.duplicates;
     }
     if (rows.length > 0) await this.writer.write(rows);
+    const split = this.cooler.split(admission.next, now);
     try {
-      await this.save(this.writer.position(), admission.next);
+      // cold first: until the state is replaced, the old state still holds what moved
+      if (split.cold !== undefined) await writeFileAtomic(this.coldPath, split.cold);
+      await this.save(this.writer.position(), split.hot);
     } catch (e) {
       if (rows.length > 0) await this.writer.undo();
       throw e;
     }
-    this.ids = admission.next;
+    this.ids = split.set;
   }
 
   protected override onTick(): Promise<void> {
@@ -140,6 +159,6 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
 
   protected async closeStore(): Promise<void> {
     await this.writer.close();
-    await this.save(this.writer.position(), this.ids);
+    await this.save(this.writer.position(), this.ids.serializeHot());
   }
 }

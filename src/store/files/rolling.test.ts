@@ -146,6 +146,37 @@ if (process.env.ROLLED_FILES_CRASH_CHILD) {
       }
     });
 
+    it('keeps origins idle for 10 s out of each take marker, in a cold marker that still drops their replays after a restart', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'monsoon-rolled-'));
+      try {
+        const ch = memoryChannel();
+        const cfg = config({ path: dir, fields: 'body', batchSize: '10' });
+        let clock = 1_000;
+        let sink = new RolledFilesSink(cfg, sinkContextIn(dir, 'k1', ch), () => clock);
+        await sink.start();
+        const ev = (origin: string, i: number) => makeEvent(`${origin} ${i}`, { 'monsoon.origin': origin, 'monsoon.seq': String(i) });
+        for (let f = 0; f < 5; f++) {
+          await putAll(ch, [ev(`file-${f}`, 0), ev(`file-${f}`, 1)]);
+          while ((await sink.process()) === 'READY');
+          clock += 4_000; // one file every 4 s
+        }
+        const hot = Object.keys((JSON.parse((JSON.parse(ch.marker('rolled_files:k1')!) as { ids: string }).ids) as { o: object }).o);
+        const cold = Object.keys((JSON.parse(ch.marker('rolled_files:k1#cold')!) as { o: object }).o);
+        assert.ok(hot.length < 5 && cold.length > 0 && hot.every((o) => !cold.includes(o)), `hot ${hot.join(',')} / cold ${cold.join(',')}`);
+        assert.deepEqual([...hot, ...cold].sort(), [0, 1, 2, 3, 4].map((f) => `file-${f}`));
+        await sink.stop();
+        sink = new RolledFilesSink(cfg, sinkContextIn(dir, 'k1', ch), () => clock);
+        await sink.start();
+        await putAll(ch, [ev('file-0', 1), ev('file-4', 0), ev('file-5', 0)]); // two replays, one new line
+        while ((await sink.process()) === 'READY');
+        await sink.stop();
+        const lines = readdirSync(dir).map((n) => readFileSync(join(dir, n), 'utf8')).join('').split('\n').filter(Boolean).sort();
+        assert.deepEqual(lines, [...[0, 1, 2, 3, 4].flatMap((f) => [`file-${f} 0`, `file-${f} 1`]), 'file-5 0'].sort());
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('writes every event exactly once across SIGKILLs between write and commit and after commit', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'monsoon-rolled-'));
       const stateFile = join(dir, 'channel.json');

@@ -3,7 +3,7 @@ import { prop } from '../../core/config/props.js';
 import type { Event } from '../../core/event.js';
 import { defineSink, type Sink, type SinkContext, type SinkStatus } from '../../collect/contracts.js';
 import { drainBatch, sinkWriteError } from '../../collect/sinks/transaction.js';
-import { IdentitySet, type IdentitySetLimits } from '../../collect/dedup.js';
+import { Cooler, IdentitySet, type IdentitySetLimits } from '../../collect/dedup.js';
 import { columnValue, parseColumns, type ColumnMapping } from '../columns.js';
 import { checkLocalUrl, DelimitedRecordFormat, rotationBytes, rotationMs, sizeUnits, timeUnits, unescapeDelimiter } from './format.js';
 import type { FieldValue } from '../writer.js';
@@ -45,8 +45,10 @@ const schema = z.object({
 export type RolledFilesSinkConfig = z.infer<typeof schema>;
 
 export const rolledFilesMarkerKey = (sink: string) => `rolled_files:${sink}`;
+/** The identities of origins idle for a while, apart from the per-take marker (see Cooler). */
+const coldMarkerKey = (sink: string) => `rolled_files:${sink}#cold`;
 
-/** What a committed take records: the writer's position and the identities written so far. */
+/** What a committed take records: the writer's position and the identities written so far (the hot ones; the cold ones under coldMarkerKey). */
 interface RolledMarker {
   pos: RollingPosition;
   ids: string;
@@ -78,6 +80,7 @@ export class RolledFilesSink implements Sink {
   private ids: IdentitySet;
   /** The set after the take being written, adopted once it commits. */
   private pendingIds: IdentitySet | undefined;
+  private readonly cooler = new Cooler();
 
   constructor(
     private readonly cfg: RolledFilesSinkConfig,
@@ -102,15 +105,15 @@ export class RolledFilesSink implements Sink {
     });
   }
 
-  private marker(pos: RollingPosition, ids: IdentitySet): string {
-    const m: RolledMarker = { pos, ids: ids.serialize() };
+  private marker(pos: RollingPosition, hotIds: string): string {
+    const m: RolledMarker = { pos, ids: hotIds };
     return JSON.stringify(m);
   }
 
   private async commitMarker(p: RollingPosition): Promise<void> {
     const tx = this.ctx.channel.transaction();
     try {
-      await tx.commit({ [rolledFilesMarkerKey(this.name)]: this.marker(p, this.ids) });
+      await tx.commit({ [rolledFilesMarkerKey(this.name)]: this.marker(p, this.ids.serializeHot()) });
     } catch (err) {
       await tx.rollback();
       throw err;
@@ -120,7 +123,9 @@ export class RolledFilesSink implements Sink {
   async start(): Promise<void> {
     const raw = this.ctx.channel.marker(rolledFilesMarkerKey(this.name));
     const m = raw === undefined ? undefined : (JSON.parse(raw) as RolledMarker);
-    if (m) this.ids = IdentitySet.parse(m.ids, this.limits);
+    const cold = this.ctx.channel.marker(coldMarkerKey(this.name));
+    const sets = [...(m ? [IdentitySet.parse(m.ids, this.limits)] : []), ...(cold === undefined ? [] : [IdentitySet.parse(cold, this.limits)])];
+    if (sets.length > 0) this.ids = IdentitySet.union(sets, this.limits);
     await this.writer.open(m?.pos);
   }
 
@@ -138,14 +143,17 @@ export class RolledFilesSink implements Sink {
       write: async (events: Event[]) => {
         const admission = this.ids.admit(events, this.now());
         if (admission.duplicates > 0) this.ctx.log.info({ sink: this.name, duplicates: admission.duplicates }, 'Dropped events whose identities were already written.');
-        this.pendingIds = admission.next;
+        const split = this.cooler.split(admission.next, this.now());
+        this.pendingIds = split.set;
         const rows: Row[] = admission.fresh.map((e) => {
           const r: Record<string, FieldValue> = {};
           for (const f of this.fields) r[f.column] = f.source.kind === 'body' ? e.body : columnValue(e, f.source);
           return r;
         });
         await this.writer.write(rows);
-        return { [rolledFilesMarkerKey(this.name)]: this.marker(this.writer.position(), admission.next) };
+        const markers: Record<string, string> = { [rolledFilesMarkerKey(this.name)]: this.marker(this.writer.position(), split.hot) };
+        if (split.cold !== undefined) markers[coldMarkerKey(this.name)] = split.cold;
+        return markers;
       },
       undo: () => this.writer.undo(),
       committed: async () => {
