@@ -30,8 +30,6 @@ import { DEFAULT_COOLING, IdentitySet, type CoolingOptions, type IdentitySetLimi
  */
 export const MAX_SLOTS = 64;
 
-
-
 export interface CommitResult {
   /** Events committed (fresh identities and events without identity). */
   accepted: number;
@@ -131,12 +129,12 @@ export class DedupCommitter {
       const t = now();
       const { fresh, duplicates, next, added } = this.committed.admit(events, t, ids);
       if (fresh.length === 0) return { accepted: 0, duplicates, pruned: 0 };
-      let finish!: () => void;
-      const entry: InFlight = { claims, done: new Promise<void>((r) => (finish = r)) };
-      this.inflight.add(entry);
       // Now and then this batch also moves idle origins out of the per-batch markers.
       const cooled = !this.cooling && t - this.lastCool >= this.cool.coolEveryMs && next.needsCooling(t, this.cool.coolAfterMs) ? next.cool(t, this.cool.coolAfterMs) : undefined;
       if (cooled) this.cooling = true;
+      let finish!: () => void;
+      const entry: InFlight = { claims, done: new Promise<void>((r) => (finish = r)) };
+      this.inflight.add(entry);
       try {
         const markers = cooled
           ? { [this.slotKey(slot)]: cooled.next.serializeHot(), [this.coldKey]: cooled.next.serializeCold() }

@@ -71,4 +71,28 @@ describe('IdentitySet', () => {
     assert.equal(many.has('o1', 0), false, 'the longest idle origin goes first');
     assert.equal(many.has('o3', 0), true);
   });
+
+  it('cools idle origins apart, keeps the cold entry of one active again, and enforces maxOrigins when cooling', () => {
+    const lim = { retentionMs: 1_000_000, maxOrigins: 3, maxIntervals: 100 };
+    let set = IdentitySet.empty(lim).admit(evs('x', [0, 1]), 0).next;
+    set = set.admit(evs('y', [0]), 5_000).next;
+    const cooled = set.cool(12_000, 10_000).next; // x idle 12 s, y 7 s
+    assert.equal(JSON.parse(cooled.serializeCold()).o.x !== undefined, true);
+    assert.equal(JSON.parse(cooled.serializeHot()).o.x, undefined);
+    assert.ok(cooled.has('x', 1) && cooled.has('y', 0));
+    // x comes back: its hot entry starts from the cold one, and the cold entry stays until x cools again
+    const again = cooled.admit(evs('x', [2]), 13_000).next;
+    assert.deepEqual(again.intervals('x'), [[0, 2]]);
+    assert.deepEqual(JSON.parse(again.serializeHot()).o.x.r, [0, 2]);
+    const recooled = again.cool(16_000, 10_000).next; // y cools, x is hot
+    assert.deepEqual(JSON.parse(recooled.serializeCold()).o.x.r, [0, 1], 'a store writing the cold part first keeps x');
+    assert.ok(JSON.parse(recooled.serializeCold()).o.y);
+    // over maxOrigins (3): cooling asks to run and drops the least recently seen cold-only origins
+    let many = recooled;
+    for (const [i, o] of ['p', 'q', 'r'].entries()) many = many.admit(evs(o, [0]), 17_000 + i).next;
+    assert.equal(many.needsCooling(17_100, 10_000), true);
+    const bounded = many.cool(17_100, 10_000).next;
+    assert.equal(bounded.has('y', 0), false, 'y, the oldest cold-only origin, is forgotten first');
+    assert.ok(bounded.has('p', 0) && bounded.has('q', 0) && bounded.has('r', 0));
+  });
 });

@@ -163,12 +163,14 @@ export class IdentitySet {
         pruned++;
       }
     }
-    // the cold part is shared as it is: it is pruned when it changes (cool)
+    // The cold part is shared as it is (copying it per batch is what it is there to avoid): maxOrigins
+    // is enforced on it by the next cool, which needsCooling asks for once the set is over it.
     return { next: new IdentitySet(origins, this.limits, this.cold), pruned };
   }
 
-  /** True when hot origins have been idle for `idleMs`, or cold ones past the retention. */
+  /** True when hot origins have been idle for `idleMs`, cold ones are past the retention, or the set holds more than maxOrigins. */
   needsCooling(now: number, idleMs: number): boolean {
+    if (this.origins.size + this.cold.size > this.limits.maxOrigins) return true;
     for (const e of this.origins.values()) if (now - e.seen > idleMs) return true;
     // the cold part is in least recently seen order: its first entry is the oldest
     for (const e of this.cold.values()) return now - e.seen > this.limits.retentionMs;
@@ -189,9 +191,10 @@ export class IdentitySet {
     }
     const cold = new Map<string, OriginEntry>();
     let pruned = 0;
+    // An origin active again keeps its cold entry too: its hot entry (which started from it, see
+    // with) may not be durable yet where the cold part is written apart; cooling again replaces it.
     for (const [origin, entry] of this.cold) {
-      if (hot.has(origin)) continue; // active again: its hot entry started from this one (with)
-      if (now - entry.seen > retentionMs) pruned++;
+      if (now - entry.seen > retentionMs && !hot.has(origin)) pruned++;
       else cold.set(origin, entry);
     }
     // a hot entry holds all of its origin's intervals (with starts a reactivated origin from its
@@ -200,12 +203,11 @@ export class IdentitySet {
       cold.delete(origin);
       cold.set(origin, entry);
     }
-    const room = Math.max(0, maxOrigins - hot.size);
-    if (cold.size > room) {
-      for (const origin of [...cold.keys()].slice(0, cold.size - room)) {
-        cold.delete(origin);
-        pruned++;
-      }
+    const coldOnly = [...cold.keys()].filter((o) => !hot.has(o));
+    const excess = hot.size + coldOnly.length - maxOrigins;
+    for (let i = 0; i < excess; i++) {
+      cold.delete(coldOnly[i]!); // least recently seen first
+      pruned++;
     }
     return { next: new IdentitySet(hot, this.limits, cold), pruned };
   }

@@ -91,7 +91,8 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${this.coldPath}: unreadable archive state: ${(e as Error).message}`);
     }
-    const sets = [...(state ? [IdentitySet.parse(state.ids, this.limits)] : []), ...(cold === undefined ? [] : [IdentitySet.parse(cold, this.limits)])];
+    // cold first: a set's order is least recently seen first, which pruning relies on
+    const sets = [...(cold === undefined ? [] : [IdentitySet.parse(cold, this.limits)]), ...(state ? [IdentitySet.parse(state.ids, this.limits)] : [])];
     this.ids = IdentitySet.union(sets, this.limits);
     const name: FileNameFormat = { prefix: this.o.prefix ?? '', extension: this.o.extension ?? '.txt', componentId: component, taskId: task };
     this.writer = new RollingFileWriter({

@@ -124,7 +124,8 @@ export class RolledFilesSink implements Sink {
     const raw = this.ctx.channel.marker(rolledFilesMarkerKey(this.name));
     const m = raw === undefined ? undefined : (JSON.parse(raw) as RolledMarker);
     const cold = this.ctx.channel.marker(coldMarkerKey(this.name));
-    const sets = [...(m ? [IdentitySet.parse(m.ids, this.limits)] : []), ...(cold === undefined ? [] : [IdentitySet.parse(cold, this.limits)])];
+    // cold first: a set's order is least recently seen first, which pruning relies on
+    const sets = [...(cold === undefined ? [] : [IdentitySet.parse(cold, this.limits)]), ...(m ? [IdentitySet.parse(m.ids, this.limits)] : [])];
     if (sets.length > 0) this.ids = IdentitySet.union(sets, this.limits);
     await this.writer.open(m?.pos);
   }
