@@ -44,6 +44,16 @@ class FakeChannel {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** xorshift32 from `seed`: deterministic, with usable low bits; gives integers in [0, n). */
+function xorshift(seed: number): (n: number) => number {
+  return (n) => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+}
+
 describe('DedupCommitter', () => {
   it('commits batches with disjoint identities concurrently, each under its own slot marker', async () => {
     const ch = new FakeChannel();
@@ -109,14 +119,7 @@ describe('DedupCommitter', () => {
   });
 
   it('keeps the union of stored markers equal to the committed identities under random interleavings', async () => {
-    let seed = 7;
-    const rnd = (n: number) => {
-      // xorshift32: deterministic, with usable low bits
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const rnd = xorshift(7);
     let concurrent = 0;
     for (let round = 0; round < 20; round++) {
       const ch = new FakeChannel();
@@ -148,13 +151,7 @@ describe('DedupCommitter', () => {
   });
 
   it('keeps the union of slot markers and the cold marker equal to the committed identities while origins cool', async () => {
-    let seed = 11;
-    const rnd = (n: number) => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const rnd = xorshift(11);
     const origins = ['a', 'b', 'c', 'd', 'e', 'f'];
     let cooled = 0;
     let smallMarkers = 0;
