@@ -16,6 +16,7 @@ export function fileConfig(over: Partial<FileChannelConfig> = {}): FileChannelCo
     minimumRequiredSpace: 0,
     'keep-alive': 0,
     checkpointOnClose: true,
+    directIo: true,
     checkpointDir: undefined,
     dataDirs: undefined,
     backupCheckpointDir: undefined,

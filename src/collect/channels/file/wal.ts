@@ -1,6 +1,7 @@
 import { fsyncDir } from '../../../core/fs.js';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DIRECT_CREATE_FLAGS, isZeroPaddedEnd, type Staging } from './direct.js';
 import { FRAME, MAGIC, MAX_RECORD, MalformedRecord, REC_COMMIT, REC_EVENT, decodeCommit, frameAt, type CommitRecord, type Pointer } from './records.js';
 
 /**
@@ -87,12 +88,22 @@ export class LogWriter {
   /** The log position up to which every append has been applied. */
   applied: LogPosition;
 
+  /**
+   * @param direct aligned memory for direct (O_DIRECT) writes (see direct.ts); without it the log is
+   *   written through the page cache.
+   */
   constructor(
     private readonly dirs: readonly string[],
     private readonly maxFileSize: number,
     private fileId: number,
+    private readonly direct?: Staging,
   ) {
     this.applied = { f: fileId, o: MAGIC.length };
+  }
+
+  /** Whether appends bypass the page cache. */
+  get directIo(): boolean {
+    return this.direct !== undefined;
   }
 
   get currentFile(): number {
@@ -106,8 +117,12 @@ export class LogWriter {
 
   private async create(id: number): Promise<void> {
     const path = dataFilePath(this.dirs, id);
-    const fh = await open(path, 'w');
-    await writeAll(fh, MAGIC, 0);
+    const direct = this.direct;
+    const fh = await open(path, direct ? DIRECT_CREATE_FLAGS : 'w');
+    if (direct) {
+      direct.reset();
+      await direct.append(fh, [MAGIC], 0);
+    } else await writeAll(fh, MAGIC, 0);
     await fh.datasync();
     await fsyncDir(this.dirs[id % this.dirs.length]!);
     this.fh = fh;
@@ -236,7 +251,8 @@ export class LogWriter {
 
   private async writeChunk(chunk: Buffer[], pos: number): Promise<void> {
     if (chunk.length === 0) return;
-    if (chunk.length === 1) await writeAll(this.fh!, chunk[0]!, pos);
+    if (this.direct) await this.direct.append(this.fh!, chunk, pos);
+    else if (chunk.length === 1) await writeAll(this.fh!, chunk[0]!, pos);
     else await writeAllv(this.fh!, chunk, pos);
   }
 }
@@ -282,8 +298,11 @@ export async function scanFile(path: string, id: number, from: number, h: ScanHa
     };
     while (pos < size) {
       if (pos - bufPos + FRAME > buf.length) await refill(pos, CHUNK);
-      if (pos - bufPos + FRAME > buf.length) return cut('torn record header at the end of the file');
-      const len = buf.readUInt32LE(pos - bufPos);
+      const at = pos - bufPos;
+      const len = at + FRAME <= buf.length ? buf.readUInt32LE(at) : -1;
+      // the zeros a direct append leaves after the last record: the file's clean end
+      if (len <= 0 && isZeroPaddedEnd(buf, at, buf.length - at, pos, size)) return;
+      if (len < 0) return cut('torn record header at the end of the file');
       if (len === 0 || len > MAX_RECORD) return cut(`impossible record length ${len}`);
       if (pos + FRAME + len > size) return cut(`record of ${len} bytes runs past the end of the file (torn write)`);
       if (pos - bufPos + FRAME + len > buf.length) await refill(pos, Math.max(CHUNK, FRAME + len));
