@@ -3,7 +3,7 @@
  * latency from a record being written to it being queryable:
  *
  *   CdrGenerator (this process) ─► landing dir ─► `monsoon agent` (spooldir → file channel → thrift)
- *     ─► `monsoon server` (thrift collector → file channel → bus `cdr` × 4 → bus spout → ETL →
+ *     ─► `monsoon server` (thrift collector → bus channel on topic `cdr` × 4 → bus spout → ETL →
  *        KV-store bolt (LMDB) + archive bolt (rolled files))
  *
  * - records/s: records stored (cells in the KV table) per second, from the first stored record to
@@ -23,11 +23,8 @@
  * BENCH_STORE_LINGER_MS sets the topology's `cdr.store.linger.ms` (how long the KV and archive
  * bolts let a batch gather; default 200).
  *
- * Measured on the development machine (2 cores, quiet, Node 20; 200,000 records): 36,300–40,300
- * records/s stored at full speed, where latency is queueing (p50 2.4–2.8 s); at BENCH_RATE=20000,
- * p50 0.33 s, p99 1.2 s. CPU per record: server 38–44 µs, agent 14–15 µs, generator + this harness
- * 8 µs — the two cores are saturated. Peak RSS: server ~670 MiB, agent ~130 MiB.
- * Details and next steps: src/server/README.md "Performance".
+ * Figures measured on the development machine, and where the time goes:
+ * src/server/README.md "Performance".
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -153,16 +153,10 @@ export class FileChannel implements Channel {
 
   /** Aligned memory for direct writes when every data directory takes them (see file/direct.ts). */
   private async directStaging(): Promise<Staging | undefined> {
-    let staging: Staging | undefined;
-    for (const d of this.dataDirs) {
-      const s = await directStaging(d);
-      if (!s) {
-        this.log.info({ channel: this.name, dir: d }, `channel ${this.name}: ${d} does not take direct I/O; the log is written through the page cache`);
-        return undefined;
-      }
-      staging ??= s;
-    }
-    return staging;
+    const staging = await directStaging(this.dataDirs);
+    if (typeof staging !== 'string') return staging;
+    this.log.warn({ channel: this.name, reason: staging }, `channel ${this.name}: writing the log through the page cache: ${staging}`);
+    return undefined;
   }
 
   async stop(): Promise<void> {

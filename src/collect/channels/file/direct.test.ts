@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BLOCK, DIRECT_CREATE_FLAGS, directStaging, isZeroPaddedEnd } from './direct.js';
+import { encodeTx } from './records.js';
+import { drain, fileConfig, FileHarness, numbered, putCommit } from './test-support.js';
+import { LogWriter, SCAN_CHUNK, dataFilePath, scanFile } from './wal.js';
 
 /** Deterministic bytes, never zero (so padding is told apart from data). */
 function bytes(n: number, seed: number): Buffer {
@@ -24,8 +27,8 @@ describe('file channel direct I/O', () => {
     try {
       // the development and CI machines' filesystem (ext4) takes direct writes; where it does not,
       // the channel falls back to buffered writes, which the recovery tests cover too
-      const staging = await directStaging(dir);
-      assert.ok(staging, `${dir} should take direct writes on this machine`);
+      const staging = await directStaging([dir]);
+      assert.ok(typeof staging !== 'string', `${dir} should take direct writes on this machine: ${staging}`);
       assert.deepEqual(await readdir(dir), [], 'the probe file is removed');
       const path = join(dir, 'log');
       const fh = await open(path, DIRECT_CREATE_FLAGS);
@@ -55,7 +58,51 @@ describe('file channel direct I/O', () => {
   });
 
   it('reports no direct I/O where the probe cannot even open a file', async () => {
-    assert.equal(await directStaging(join(tmpdir(), 'monsoon-no-such-dir', 'x')), undefined);
+    const missing = join(tmpdir(), 'monsoon-no-such-dir', 'x');
+    assert.match(String(await directStaging([missing])), /monsoon-no-such-dir\/x does not take direct I\/O \(ENOENT/);
+  });
+
+  it('finds memory that suits every data directory, on different filesystems', async () => {
+    // tmpfs takes direct writes from memory of any alignment, ext4 on this machine's disk wants 512
+    // bytes: a start probed in the first directory alone fails in the second
+    const shm = await mkdtemp('/dev/shm/monsoon-direct-');
+    const disk = await mkdtemp(join(tmpdir(), 'monsoon-direct-'));
+    const h = new FileHarness(fileConfig({ dataDirs: `${shm},${disk}`, maxFileSize: 600 }));
+    try {
+      await h.channel.start();
+      for (let i = 0; i < 6; i++) await putCommit(h.channel, numbered(i * 5, 5));
+      assert.ok((await readdir(disk)).some((f) => f.startsWith('log-')), 'files were written in both directories');
+      assert.ok((await readdir(shm)).some((f) => f.startsWith('log-')));
+      assert.deepEqual(await drain(h.channel), Array.from({ length: 30 }, (_, i) => i));
+    } finally {
+      await h.cleanup();
+      await rm(shm, { recursive: true, force: true });
+      await rm(disk, { recursive: true, force: true });
+    }
+  });
+
+  it('a clean file whose padding lies past the end of the scan buffer reads as clean', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'monsoon-direct-'));
+    const staging = await directStaging([dir]);
+    assert.ok(typeof staging !== 'string', String(staging));
+    const w = new LogWriter([dir], 1 << 30, 1, staging);
+    try {
+      await w.open();
+      // the scan reads 4 MiB at a time: the second transaction starts a buffer and ends 100 bytes
+      // before its end, with ~2 KiB of padding after it, mostly outside the buffer
+      const overhead = encodeTx([{ headers: {}, body: Buffer.alloc(0) }], [], { name: 'x' }).buf.length;
+      const txOf = (n: number): Buffer => encodeTx([{ headers: {}, body: Buffer.alloc(n - overhead, 0x41) }], [], { name: 'x' }).buf;
+      await w.append(txOf(2000), () => {});
+      await w.append(txOf(SCAN_CHUNK - 100), () => {});
+      const corrupt: string[] = [];
+      let commits = 0;
+      await scanFile(dataFilePath([dir], 1), 1, 0, { commit: () => commits++, corrupt: (o, r) => corrupt.push(`${o}: ${r}`) });
+      assert.equal(commits, 2);
+      assert.deepEqual(corrupt, [], 'a clean end is not damage');
+    } finally {
+      await w.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('tells the zero padding after the last record from damage', () => {

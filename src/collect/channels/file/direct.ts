@@ -27,38 +27,46 @@ const O_DIRECT = (constants as { O_DIRECT?: number }).O_DIRECT;
 export const DIRECT_CREATE_FLAGS = O_DIRECT === undefined ? undefined : constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | O_DIRECT;
 
 /**
- * Aligned memory for direct appends to one file at a time, or undefined when `dir`'s filesystem does
- * not take direct writes (tmpfs, some network filesystems) and the log falls back to buffered writes.
+ * Aligned memory for direct appends to one file at a time in any of `dirs`, or why there is none (the
+ * log then falls back to buffered writes): a filesystem that does not take direct writes (some
+ * network or FUSE filesystems), or a probe that failed.
  *
  * JavaScript cannot see a buffer's address, so the aligned start inside a fresh allocation is found by
- * trying a direct write of one block from each 16-byte step into a probe file until the kernel
- * accepts one; an ArrayBuffer's memory never moves, so the start found stays aligned.
+ * trying a direct write of one block from each 16-byte step into a probe file in every directory
+ * until all of them accept one (filesystems on different devices may need different alignments); an
+ * ArrayBuffer's memory never moves, so the start found stays aligned.
  */
-export async function directStaging(dir: string): Promise<Staging | undefined> {
-  if (DIRECT_CREATE_FLAGS === undefined) return undefined;
-  const probe = join(dir, '.direct-io-probe');
-  let fh: FileHandle;
+export async function directStaging(dirs: readonly string[]): Promise<Staging | string> {
+  if (DIRECT_CREATE_FLAGS === undefined) return 'this platform has no O_DIRECT';
+  const probes: { path: string; fh: FileHandle }[] = [];
   try {
-    fh = await open(probe, DIRECT_CREATE_FLAGS);
-  } catch {
-    await rm(probe, { force: true });
-    return undefined;
-  }
-  try {
-    const raw = Buffer.allocUnsafeSlow(STAGING_BYTES + BLOCK);
-    raw.fill(0, 0, 2 * BLOCK);
-    for (let k = 0; k < BLOCK; k += 16) {
+    for (const d of dirs) {
+      const path = join(d, '.direct-io-probe');
       try {
-        await fh.write(raw, k, BLOCK, 0);
-        return new Staging(raw.subarray(k, k + STAGING_BYTES));
+        probes.push({ path, fh: await open(path, DIRECT_CREATE_FLAGS) });
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') return undefined;
+        return `${d} does not take direct I/O (${(e as Error).message})`;
       }
     }
-    return undefined;
+    const raw = Buffer.allocUnsafeSlow(STAGING_BYTES + BLOCK);
+    raw.fill(0, 0, 2 * BLOCK);
+    next: for (let k = 0; k < BLOCK; k += 16) {
+      for (const p of probes) {
+        try {
+          await p.fh.write(raw, k, BLOCK, 0);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EINVAL') continue next;
+          return `probing direct I/O in ${p.path} failed (${(e as Error).message})`;
+        }
+      }
+      return new Staging(raw.subarray(k, k + STAGING_BYTES));
+    }
+    return `no memory alignment suits direct I/O in ${dirs.join(', ')}`;
   } finally {
-    await fh.close().catch(() => {});
-    await rm(probe, { force: true });
+    for (const p of probes) {
+      await p.fh.close().catch(() => {});
+      await rm(p.path, { force: true });
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { fsyncDir } from '../../../core/fs.js';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DIRECT_CREATE_FLAGS, isZeroPaddedEnd, type Staging } from './direct.js';
+import { BLOCK, DIRECT_CREATE_FLAGS, isZeroPaddedEnd, type Staging } from './direct.js';
 import { FRAME, MAGIC, MAX_RECORD, MalformedRecord, REC_COMMIT, REC_EVENT, decodeCommit, frameAt, type CommitRecord, type Pointer } from './records.js';
 
 /**
@@ -119,11 +119,16 @@ export class LogWriter {
     const path = dataFilePath(this.dirs, id);
     const direct = this.direct;
     const fh = await open(path, direct ? DIRECT_CREATE_FLAGS : 'w');
-    if (direct) {
-      direct.reset();
-      await direct.append(fh, [MAGIC], 0);
-    } else await writeAll(fh, MAGIC, 0);
-    await fh.datasync();
+    try {
+      if (direct) {
+        direct.reset();
+        await direct.append(fh, [MAGIC], 0);
+      } else await writeAll(fh, MAGIC, 0);
+      await fh.datasync();
+    } catch (e) {
+      await fh.close().catch(() => {});
+      throw e;
+    }
     await fsyncDir(this.dirs[id % this.dirs.length]!);
     this.fh = fh;
     this.fileId = id;
@@ -264,7 +269,9 @@ export interface ScanHandlers {
   corrupt(offset: number, reason: string): void;
 }
 
-const CHUNK = 4 * 1024 * 1024;
+/** Bytes the recovery scan reads at a time. */
+export const SCAN_CHUNK = 4 * 1024 * 1024;
+const CHUNK = SCAN_CHUNK;
 
 /**
  * Replays one data file from `from`, reading it in large chunks. Records after the first damaged one
@@ -297,7 +304,8 @@ export async function scanFile(path: string, id: number, from: number, h: ScanHa
       await fh.truncate(pos);
     };
     while (pos < size) {
-      if (pos - bufPos + FRAME > buf.length) await refill(pos, CHUNK);
+      // within the file's last block, have all of its rest at hand (see isZeroPaddedEnd)
+      if (pos - bufPos + Math.min(FRAME, size - pos) > buf.length || (size - pos < BLOCK && pos - bufPos + (size - pos) > buf.length)) await refill(pos, CHUNK);
       const at = pos - bufPos;
       const len = at + FRAME <= buf.length ? buf.readUInt32LE(at) : -1;
       // the zeros a direct append leaves after the last record: the file's clean end
