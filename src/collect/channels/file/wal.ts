@@ -271,7 +271,6 @@ export interface ScanHandlers {
 
 /** Bytes the recovery scan reads at a time. */
 export const SCAN_CHUNK = 4 * 1024 * 1024;
-const CHUNK = SCAN_CHUNK;
 
 /**
  * Replays one data file from `from`, reading it in large chunks. Records after the first damaged one
@@ -304,8 +303,8 @@ export async function scanFile(path: string, id: number, from: number, h: ScanHa
       await fh.truncate(pos);
     };
     while (pos < size) {
-      // within the file's last block, have all of its rest at hand (see isZeroPaddedEnd)
-      if (pos - bufPos + Math.min(FRAME, size - pos) > buf.length || (size - pos < BLOCK && pos - bufPos + (size - pos) > buf.length)) await refill(pos, CHUNK);
+      // a record header at hand, or, within the file's last block, all of its rest (see isZeroPaddedEnd)
+      if (pos - bufPos + (size - pos < BLOCK ? size - pos : FRAME) > buf.length) await refill(pos, SCAN_CHUNK);
       const at = pos - bufPos;
       const len = at + FRAME <= buf.length ? buf.readUInt32LE(at) : -1;
       // the zeros a direct append leaves after the last record: the file's clean end
@@ -313,7 +312,7 @@ export async function scanFile(path: string, id: number, from: number, h: ScanHa
       if (len < 0) return cut('torn record header at the end of the file');
       if (len === 0 || len > MAX_RECORD) return cut(`impossible record length ${len}`);
       if (pos + FRAME + len > size) return cut(`record of ${len} bytes runs past the end of the file (torn write)`);
-      if (pos - bufPos + FRAME + len > buf.length) await refill(pos, Math.max(CHUNK, FRAME + len));
+      if (pos - bufPos + FRAME + len > buf.length) await refill(pos, Math.max(SCAN_CHUNK, FRAME + len));
       const fr = frameAt(buf, pos - bufPos);
       if (!fr.ok) return cut(fr.reason === 'torn' ? 'torn record' : 'checksum mismatch');
       if (fr.type === REC_EVENT) {
