@@ -188,7 +188,7 @@ export class SpoolDirSource implements Source {
     if (this.cfg.fileHeader) headers[this.cfg.fileHeaderKey] = path;
     if (this.cfg.basenameHeader) headers[this.cfg.basenameHeaderKey] = basename(path);
     if (line.split) headers[SPLIT_HEADER] = `${line.split.index + 1}/${line.split.total}`;
-    const e: Event = { headers, body: this.encode(line.text) };
+    const e: Event = { headers, body: line.ascii ?? this.encode(line.text) };
     stampIdentity(e, origin, seq);
     return e;
   }

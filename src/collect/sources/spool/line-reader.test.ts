@@ -90,4 +90,27 @@ describe('spool line reader', () => {
     assert.deepEqual(got.lines, ['héllo', 'héllo!']);
     assert.equal(got.pieces, 3);
   });
+
+  it('hands an ASCII line over as its bytes and decodes any other', async () => {
+    const path = join(dir, 'ascii-and-latin1');
+    const bytes = Buffer.from([...Buffer.from('plain,ascii\0line\r\n'), 0x63, 0x61, 0x66, 0xe9, 0x0a, ...Buffer.from('tail')]);
+    writeFileSync(path, bytes);
+    const fh = await open(path, 'r');
+    try {
+      const r = new LineReader(fh, bytes.length, inputCharset('ISO-8859-1')!, 'FAIL', 2048);
+      const first = await r.next({ offset: 0 });
+      assert.ok(first && 'line' in first);
+      assert.equal(first.line.ascii?.toString('latin1'), 'plain,ascii\0line', 'the bytes without the line end');
+      assert.equal(first.line.text, 'plain,ascii\0line');
+      const second = r.nextCached(first.next);
+      assert.ok(second && 'line' in second);
+      assert.equal(second.line.ascii, undefined, 'a byte over 0x7f is decoded');
+      assert.equal(second.line.text, 'café');
+      const third = r.nextCached(second.next);
+      assert.ok(third && 'line' in third);
+      assert.equal(third.line.ascii?.toString(), 'tail');
+    } finally {
+      await fh.close();
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type { FileHandle } from 'node:fs/promises';
 import type { DecodePolicy, InputCharset } from './charset.js';
 
@@ -16,10 +17,27 @@ export interface ReadPos {
 
 export interface Line {
   /** Byte offset of the line (or of the piece of a split line). */
-  start: number;
-  text: string;
+  readonly start: number;
+  readonly text: string;
+  /**
+   * The line's bytes when they are all ASCII: every supported input and output charset is
+   * ASCII-compatible, so these bytes are the line in any of them and can be used as they are
+   * (no decoding into a string and encoding back). They share the read window's memory.
+   */
+  readonly ascii?: Buffer;
   /** Zero-based piece index and piece count, for a split line. */
-  split?: { index: number; total: number };
+  readonly split?: { index: number; total: number };
+}
+
+/** A whole line of ASCII bytes; its text is only made when asked for. */
+class AsciiLine implements Line {
+  constructor(
+    readonly start: number,
+    readonly ascii: Buffer,
+  ) {}
+  get text(): string {
+    return this.ascii.toString('latin1');
+  }
 }
 
 export type ReadResult = { line: Line; next: ReadPos } | { badAt: number } | null;
@@ -110,6 +128,7 @@ export class LineReader {
   /** The decoded line when it is not longer than maxChars; undefined when it must be split. */
   private whole(start: number, found: { bytes: Buffer; after: number }): ReadResult | undefined {
     if (found.bytes.length > this.maxChars && this.countChars(found.bytes) > this.maxChars) return undefined;
+    if (isAscii(found.bytes)) return { line: new AsciiLine(start, found.bytes), next: { offset: found.after } };
     const d = this.cs.decode(found.bytes, this.policy);
     if ('badAt' in d) return { badAt: start + d.badAt };
     return { line: { start, text: d.text }, next: { offset: found.after } };
