@@ -20,7 +20,7 @@ import type { Bus, BusRecord, ConsumedRecord } from '../../bus/bus.js';
 import { errorMessage } from '../../core/errors.js';
 import type { OutputCollector, OutputFieldsDeclarer, TopologyConfig, TopologyContext } from '../api.js';
 import { BaseRichBolt } from '../api.js';
-import { acquireSharedBus, BusSpout, BusMessageId, releaseSharedBus } from '../spouts/bus.js';
+import { acquireSharedBus, BusSpout, BusMessageId, releaseSharedBus, type SpoutPartition } from '../spouts/bus.js';
 import type { Tuple } from '../tuple.js';
 
 /** One repartitioned input of a component: the original (component, stream), its fields and key fields. */
@@ -140,10 +140,10 @@ export class RepartitionSpout extends BusSpout {
   override declareOutputFields(d: OutputFieldsDeclarer): void {
     for (const inp of this.r.inputs) d.declareStream(inp.spoutStream, inp.fields);
   }
-  protected override emit(rec: ConsumedRecord, p?: { lastCommitted: number }): void {
+  protected override emit(rec: ConsumedRecord, p: SpoutPartition, index: number): void {
     this.counters.emitted++;
     const inp = this.r.inputs[Number(rec.headers.s ?? 0)];
-    const id = new BusMessageId(rec.topic, rec.partition, rec.offset, p ?? null);
+    const id = new BusMessageId(rec.topic, rec.partition, rec.offset, p, index);
     if (!inp) {
       // a record this topology version cannot place: given up (acked) so the partition moves on
       this.collector.reportError(new Error(`repartition topic ${rec.topic}: record ${id.toString()} names stream index ${String(rec.headers.s)}, which this topology does not have`));

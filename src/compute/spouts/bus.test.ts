@@ -142,6 +142,80 @@ test('bus spout stops polling at maxUncommittedOffsets and resumes as acks let t
   await bus.close();
 });
 
+/**
+ * A bus whose one partition holds records at the given offsets (gaps allowed, as in a compacted
+ * Kafka topic), delivered in polls of `per`; commits are recorded.
+ */
+function gappedBus(offsets: number[], per = 100): { bus: Bus; commits: number[] } {
+  const commits: number[] = [];
+  let pos = 0;
+  const records = offsets.map((offset) => ({ topic: 'events', partition: 0, offset, key: null, value: Buffer.from(`v${offset}`), timestamp: 0, headers: {} }));
+  const consumer = {
+    poll: async () => {
+      const batch = records.slice(pos, pos + per);
+      pos += batch.length;
+      return batch.length ? [{ topic: 'events', partition: 0, records: batch }] : [];
+    },
+    commit: async (o?: { offset: number }[]) => {
+      for (const c of o ?? []) commits.push(c.offset);
+    },
+    seek: async () => {},
+    assignment: () => [{ topic: 'events', partition: 0 }],
+    close: async () => {},
+  };
+  return { bus: { consumer: async () => consumer } as unknown as Bus, commits };
+}
+
+test('bus spout: gaps between offsets (a compacted topic) do not hold the commit back', async () => {
+  const { bus, commits } = gappedBus([0, 1, 5, 6, 9]);
+  const spout = new BusSpout({ bus, topics: ['events'], group: 'gap', commitIntervalMs: 1e9 });
+  const c = new FakeCollector();
+  await spout.open({}, {} as TopologyContext, c);
+  await pump(spout, c, 5);
+  const id = (o: number): BusMessageId => c.emitted.find((e) => e.msgId.offset === o)!.msgId;
+  spout.ack(id(0));
+  spout.ack(id(1));
+  await spout.commit();
+  assert.deepEqual(commits, [5], 'the next record to process is at 5; 2–4 do not exist');
+  spout.ack(id(6));
+  spout.ack(id(5));
+  await spout.commit();
+  assert.equal(commits.at(-1), 9);
+  assert.equal(spout.uncommitted(), 1);
+  spout.ack(id(9));
+  await spout.commit();
+  assert.equal(commits.at(-1), 10, 'everything polled is done');
+  assert.equal(spout.uncommitted(), 0);
+  await spout.close();
+});
+
+test('bus spout: with thousands in flight, a failed record is replayed from the spout\'s copy and the commit waits for it', async () => {
+  const offsets = Array.from({ length: 3000 }, (_, i) => i * 2);
+  const { bus, commits } = gappedBus(offsets, 500);
+  let now = 0;
+  const spout = new BusSpout({ bus, topics: ['events'], group: 'many', commitIntervalMs: 1e9, maxUncommittedOffsets: 1e6, now: () => now, retry: { initialDelayMs: 10 } });
+  const c = new FakeCollector();
+  await spout.open({}, {} as TopologyContext, c);
+  await pump(spout, c, 3000);
+  const failed = c.emitted[1234]!.msgId;
+  assert.equal(failed.offset, 2468);
+  for (const e of c.emitted) if (e.msgId !== failed) spout.ack(e.msgId);
+  spout.fail(failed);
+  await spout.commit();
+  assert.equal(commits.at(-1), 2468, 'committed up to the failed record');
+  now += 10;
+  spout.nextTuple();
+  const replay = c.emitted.at(-1)!;
+  assert.equal(c.emitted.length, 3001);
+  assert.deepEqual(replay.values, ['events', 0, 2468, null, 'v2468']);
+  spout.ack(replay.msgId);
+  spout.ack(failed); // a late ack of the first attempt is harmless
+  await spout.commit();
+  assert.equal(commits.at(-1), 5999);
+  assert.equal(spout.uncommitted(), 0);
+  await spout.close();
+});
+
 class FailFirst extends BaseBasicBolt {
   static seen = new Set<string>();
   execute(t: Tuple, c: BasicOutputCollector): void {

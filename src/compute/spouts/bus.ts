@@ -42,12 +42,25 @@ export interface BusSpoutOptions {
   now?: () => number;
 }
 
+/** What a message id knows of its partition's spout state. */
+export interface SpoutPartition {
+  /** The partition's offset committed to the bus: records below it are never replayed. */
+  readonly lastCommitted: number;
+}
+
 /**
  * A record's message id. It is also a sequenced id (seqKey/seq/seqFloor) so stateful bolts can tell a
  * replayed record from a new one and apply each exactly once across crashes.
  */
 export class BusMessageId {
-  constructor(readonly topic: string, readonly partition: number, readonly offset: number, private readonly part: { lastCommitted: number } | null = null) {}
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+    /** @internal The spout's state of the partition when the record was emitted, and the record's place in it. */
+    readonly part: SpoutPartition | null = null,
+    /** @internal */ readonly index = -1,
+  ) {}
   get seqKey(): string {
     return `${this.topic}/${this.partition}`;
   }
@@ -63,28 +76,73 @@ export class BusMessageId {
   }
 }
 
-class PartitionState {
-  /** The next offset to commit: every offset below it is acked (or given up). */
-  committed: number;
+/**
+ * A partition's polled records that are not yet done (acked or given up), in poll order: a window of
+ * indexes [head, tail) over ring arrays, each record at `index & mask`, so tracking a record costs no
+ * hashing and nothing is allocated per record. The commit point is the offset of the first record not
+ * done (or the end of what was polled), so gaps in a partition's offsets (a compacted Kafka topic,
+ * transaction markers) never hold the commit back.
+ */
+class PartitionState implements SpoutPartition {
   /** The offset after the last one polled. */
   polledEnd: number;
-  /** Offsets at or above `committed` acked out of order. */
-  readonly acked = new Set<number>();
-  /** Records emitted and not yet acked, kept for retries. */
-  readonly inflight = new Map<number, ConsumedRecord>();
-  readonly retries = new Map<number, number>();
   lastCommitted: number;
+  /** False once a rebalance took the partition away or a new poll position replaced this state. */
+  current = true;
+  /** Poll indexes of the first record not done and of the next record polled. */
+  private head = 0;
+  private tail = 0;
+  private mask = 63;
+  private offsets = new Float64Array(64);
+  private records: (ConsumedRecord | undefined)[] = new Array<ConsumedRecord | undefined>(64);
+  /** Retries so far of failed records, by poll index (rare: a Map). */
+  readonly retries = new Map<number, number>();
   constructor(readonly topic: string, readonly partition: number, first: number) {
-    this.committed = first;
     this.polledEnd = first;
     this.lastCommitted = first;
   }
-  done(offset: number): void {
-    if (offset < this.committed) return;
-    this.inflight.delete(offset);
-    this.retries.delete(offset);
-    this.acked.add(offset);
-    while (this.acked.delete(this.committed)) this.committed++;
+
+  /** The next offset to commit: every record polled below it is done. */
+  get committed(): number {
+    return this.head < this.tail ? this.offsets[this.head & this.mask]! : this.polledEnd;
+  }
+
+  /** Adds a polled record; returns its index. */
+  add(r: ConsumedRecord): number {
+    if (this.tail - this.head > this.mask) this.grow();
+    const i = this.tail++;
+    this.offsets[i & this.mask] = r.offset;
+    this.records[i & this.mask] = r;
+    this.polledEnd = r.offset + 1;
+    return i;
+  }
+
+  /** The record at index `i` while it is not done. */
+  record(i: number): ConsumedRecord | undefined {
+    return i >= this.head && i < this.tail ? this.records[i & this.mask] : undefined;
+  }
+
+  done(i: number): void {
+    if (i < this.head || i >= this.tail) return;
+    const m = this.mask;
+    this.records[i & m] = undefined;
+    if (this.retries.size > 0) this.retries.delete(i);
+    if (i !== this.head) return;
+    // move the head past every record done
+    while (this.head < this.tail && this.records[this.head & m] === undefined) this.head++;
+  }
+
+  private grow(): void {
+    const cap = (this.mask + 1) * 2;
+    const offsets = new Float64Array(cap);
+    const records = new Array<ConsumedRecord | undefined>(cap);
+    for (let i = this.head; i < this.tail; i++) {
+      offsets[i & (cap - 1)] = this.offsets[i & this.mask]!;
+      records[i & (cap - 1)] = this.records[i & this.mask];
+    }
+    this.offsets = offsets;
+    this.records = records;
+    this.mask = cap - 1;
   }
 }
 
@@ -95,7 +153,10 @@ export class BusSpout implements Spout {
   /** Set when this spout opened the bus from a URL (shared per process, see bus/shared.ts). */
   private releaseBus: (() => Promise<void>) | undefined;
   private readonly parts = new Map<string, PartitionState>();
+  /** Records polled and not yet emitted, with their partitions' states and poll indexes. */
   private buffer: ConsumedRecord[] = [];
+  private bufParts: PartitionState[] = [];
+  private bufIdx: number[] = [];
   private bufPos = 0;
   private retryQueue: { due: number; id: BusMessageId }[] = [];
   private polling = false;
@@ -162,27 +223,39 @@ export class BusSpout implements Spout {
     const now = this.now();
     if (now - this.lastCommitAt >= this.o.commitIntervalMs) this.commitSoon();
     if (this.retryQueue.length > 0 && this.emitDueRetry(now)) return;
-    if (this.bufPos < this.buffer.length) {
-      const r = this.buffer[this.bufPos++]!;
+    while (this.bufPos < this.buffer.length) {
+      const at = this.bufPos++;
+      const r = this.buffer[at]!;
+      const p = this.bufParts[at]!;
+      const i = this.bufIdx[at]!;
       if (this.bufPos === this.buffer.length) {
         this.buffer = [];
+        this.bufParts = [];
+        this.bufIdx = [];
         this.bufPos = 0;
       }
-      const p = this.parts.get(key(r.topic, r.partition));
-      if (!p) return this.nextTuple(); // partition moved to another consumer meanwhile
-      p.inflight.set(r.offset, r);
-      this.emit(r, p);
+      if (!p.current) continue; // the partition moved to another consumer, or is read again from an earlier offset
+      this.emit(r, p, i);
       return;
     }
     if (!this.polling && !this.closed && this.uncommitted() < this.o.maxUncommittedOffsets) this.startPoll();
   }
 
-  /** Emits one record as a tuple anchored to its message id (the repartition spout decodes instead). */
-  protected emit(r: ConsumedRecord, p?: { lastCommitted: number }): void {
+  /**
+   * Emits one record as a tuple anchored to its message id (the repartition spout decodes instead);
+   * `p` and `index` go into the message id (BusMessageId's part and index).
+   */
+  protected emit(r: ConsumedRecord, p: SpoutPartition, index: number): void {
     this.counters.emitted++;
     const k = r.key === null ? null : this.o.encoding === 'utf8' ? r.key.toString('utf8') : r.key;
     const v = this.o.encoding === 'utf8' ? r.value.toString('utf8') : r.value;
-    this.collector.emit(this.o.stream, [r.topic, r.partition, r.offset, k, v], new BusMessageId(r.topic, r.partition, r.offset, p ?? null));
+    this.collector.emit(this.o.stream, [r.topic, r.partition, r.offset, k, v], new BusMessageId(r.topic, r.partition, r.offset, p, index));
+  }
+
+  /** The current partition state a message id of this spout points into, or undefined. */
+  private stateOf(id: BusMessageId): PartitionState | undefined {
+    const p = id.part;
+    return p instanceof PartitionState && p.current ? p : undefined;
   }
 
   private emitDueRetry(now: number): boolean {
@@ -190,11 +263,11 @@ export class BusSpout implements Spout {
     for (let i = 0; i < this.retryQueue.length; i++) if (this.retryQueue[i]!.due <= now && (best < 0 || this.retryQueue[i]!.due < this.retryQueue[best]!.due)) best = i;
     if (best < 0) return false;
     const { id } = this.retryQueue.splice(best, 1)[0]!;
-    const p = this.parts.get(key(id.topic, id.partition));
-    const r = p?.inflight.get(id.offset);
+    const p = this.stateOf(id);
+    const r = p?.record(id.index);
     if (!r) return this.emitDueRetry(now);
     this.counters.retried++;
-    this.emit(r, p);
+    this.emit(r, p!, id.index);
     return true;
   }
 
@@ -218,41 +291,49 @@ export class BusSpout implements Spout {
   private polled(batches: PartitionBatch[], consumer: Consumer): void {
     // drop the state of partitions this consumer no longer owns (a rebalance moved them away)
     const owned = new Set(consumer.assignment().map((tp) => key(tp.topic, tp.partition)));
-    for (const k of [...this.parts.keys()]) if (!owned.has(k)) this.parts.delete(k);
+    for (const [k, p] of this.parts) {
+      if (owned.has(k)) continue;
+      p.current = false;
+      this.parts.delete(k);
+    }
     for (const b of batches) {
       if (b.records.length === 0) continue;
       const k = key(b.topic, b.partition);
       let p = this.parts.get(k);
       const first = b.records[0]!.offset;
       if (!p || first < p.committed) {
+        if (p) p.current = false;
         p = new PartitionState(b.topic, b.partition, first);
         this.parts.set(k, p);
       }
-      p.polledEnd = b.records[b.records.length - 1]!.offset + 1;
-      for (const r of b.records) this.buffer.push(r);
+      for (const r of b.records) {
+        if (r.offset < p.polledEnd) continue; // already tracked by this state (a consumer that delivers again)
+        this.bufIdx.push(p.add(r));
+        this.buffer.push(r);
+        this.bufParts.push(p);
+      }
     }
   }
 
   ack(msgId: unknown): void {
-    const id = msgId as BusMessageId;
-    this.parts.get(key(id.topic, id.partition))?.done(id.offset);
+    this.stateOf(msgId as BusMessageId)?.done((msgId as BusMessageId).index);
     // acks keep arriving while the spout is deactivated (no nextTuple calls): commit from here too
     if (this.now() - this.lastCommitAt >= this.o.commitIntervalMs) this.commitSoon();
   }
 
   fail(msgId: unknown): void {
     const id = msgId as BusMessageId;
-    const p = this.parts.get(key(id.topic, id.partition));
-    if (!p || !p.inflight.has(id.offset)) return;
-    const n = (p.retries.get(id.offset) ?? 0) + 1;
+    const p = this.stateOf(id);
+    if (!p || !p.record(id.index)) return;
+    const n = (p.retries.get(id.index) ?? 0) + 1;
     const r = this.o.retry;
     if (r.maxRetries >= 0 && n > r.maxRetries) {
       this.counters.givenUp++;
       this.collector.reportError(new Error(`bus spout: ${id.toString()} failed ${n} times; given up (maxRetries ${r.maxRetries})`));
-      p.done(id.offset);
+      p.done(id.index);
       return;
     }
-    p.retries.set(id.offset, n);
+    p.retries.set(id.index, n);
     const delay = Math.min(r.maxDelayMs, r.initialDelayMs * r.multiplier ** (n - 1));
     this.retryQueue.push({ due: this.now() + delay, id });
   }
