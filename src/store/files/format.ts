@@ -28,45 +28,90 @@ export function rotationOf(f: FileNameFormat, name: string): number | undefined 
 
 
 /**
- * Serialises rows as delimited records, one buffer per batch: the text of a batch is built as one
- * string and encoded once (a Buffer field value goes in as its bytes, between the encoded text
- * before and after it), instead of one buffer per field.
+ * Serialises rows as delimited records, one buffer per batch, written field by field into it: short
+ * ASCII strings (the usual field) by a loop over their characters, anything else by one native UTF-8
+ * write, a Buffer field as its bytes. No string is built per record, so a batch leaves no garbage
+ * but its buffer.
  */
 export class DelimitedRecordFormat {
-  private readonly fd: string;
-  private readonly rd: string;
+  private readonly fd: Buffer;
+  private readonly rd: Buffer;
   constructor(
     readonly fields: readonly string[],
     fieldDelimiter = ',',
     recordDelimiter = '\n',
   ) {
     if (fields.length === 0) throw new MonsoonError(ErrorCodes.STORE_INVALID_ARGUMENT, 'a delimited record format needs at least one field');
-    this.fd = fieldDelimiter;
-    this.rd = recordDelimiter;
+    this.fd = Buffer.from(fieldDelimiter);
+    this.rd = Buffer.from(recordDelimiter);
   }
 
   format(rows: readonly Readonly<Record<string, FieldValue>>[]): Buffer {
     const fields = this.fields;
     const fd = this.fd;
     const rd = this.rd;
-    let parts: Buffer[] | undefined;
-    let s = '';
+    const out = new Output(rows.length * (fields.length * (8 + fd.length) + rd.length));
     for (const row of rows) {
       for (let i = 0; i < fields.length; i++) {
-        if (i > 0) s += fd;
+        if (i > 0) out.bytes(fd);
         const v = row[fields[i]!];
         if (v === null || v === undefined) continue;
-        if (typeof v === 'string') s += v;
-        else if (Buffer.isBuffer(v)) {
-          (parts ??= []).push(Buffer.from(s), v);
-          s = '';
-        } else s += String(v);
+        if (typeof v === 'string') out.text(v);
+        else if (Buffer.isBuffer(v)) out.bytes(v);
+        else out.text(String(v));
       }
-      s += rd;
+      out.bytes(rd);
     }
-    if (parts === undefined) return Buffer.from(s);
-    parts.push(Buffer.from(s));
-    return Buffer.concat(parts);
+    return out.done();
+  }
+}
+
+/** Strings up to this long are tried as ASCII by a JavaScript loop (cheaper than a native call). */
+const SHORT_TEXT = 64;
+
+/** A growing output buffer. */
+class Output {
+  private buf: Buffer;
+  private p = 0;
+  constructor(estimate: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(256, estimate));
+  }
+  private room(n: number): void {
+    if (this.p + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.p + n));
+    next.set(this.buf.subarray(0, this.p));
+    this.buf = next;
+  }
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    if (b.length <= 8) for (let i = 0; i < b.length; i++) this.buf[this.p++] = b[i]!;
+    else {
+      this.buf.set(b, this.p);
+      this.p += b.length;
+    }
+  }
+  text(s: string): void {
+    const n = s.length;
+    this.room(3 * n);
+    const buf = this.buf;
+    let p = this.p;
+    if (n <= SHORT_TEXT) {
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[p++] = c;
+      }
+      if (i === n) {
+        this.p = p;
+        return;
+      }
+      p = this.p; // not ASCII: written again below as UTF-8
+    }
+    this.p = p + buf.write(s, p);
+  }
+  done(): Buffer {
+    return this.buf.subarray(0, this.p);
   }
 }
 

@@ -60,7 +60,7 @@ if (process.env.ROLLED_FILES_CRASH_CHILD) {
 
     it('writes each field as its own bytes would be (strings as UTF-8, bytes as they are, numbers, booleans and bigints as text)', () => {
       const fmt = new DelimitedRecordFormat(['id', 'name', 'raw', 'n'], ',', '\n');
-      const values = ['ünï ☎', Buffer.from([0xc3, 0x28, 0x00, 0xff]), 12.5, -3n, false, null, undefined, '', Buffer.alloc(0), 'a,b'];
+      const values = ['ünï ☎', Buffer.from([0xc3, 0x28, 0x00, 0xff]), 12.5, -3n, false, null, undefined, '', Buffer.alloc(0), 'a,b', 'ascii then ☎', 'y'.repeat(200), 'é'.repeat(300), Buffer.alloc(5000, 0x41), '😀'.repeat(40)];
       const rows = Array.from({ length: 60 }, (_, i) => ({ id: `run-${i}`, name: values[i % values.length], raw: values[(i * 7) % values.length], n: i % 4 === 0 ? undefined : i }));
       const want = Buffer.concat(
         rows.flatMap((r) => [
