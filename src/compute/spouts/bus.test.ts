@@ -146,8 +146,9 @@ test('bus spout stops polling at maxUncommittedOffsets and resumes as acks let t
  * A bus whose one partition holds records at the given offsets (gaps allowed, as in a compacted
  * Kafka topic), delivered in polls of `per`; commits are recorded.
  */
-function gappedBus(offsets: number[], per = 100): { bus: Bus; commits: number[] } {
+function gappedBus(offsets: number[], per = 100): { bus: Bus; commits: number[]; assigned: { topic: string; partition: number }[] } {
   const commits: number[] = [];
+  const assigned = [{ topic: 'events', partition: 0 }];
   let pos = 0;
   const records = offsets.map((offset) => ({ topic: 'events', partition: 0, offset, key: null, value: Buffer.from(`v${offset}`), timestamp: 0, headers: {} }));
   const consumer = {
@@ -160,10 +161,10 @@ function gappedBus(offsets: number[], per = 100): { bus: Bus; commits: number[] 
       for (const c of o ?? []) commits.push(c.offset);
     },
     seek: async () => {},
-    assignment: () => [{ topic: 'events', partition: 0 }],
+    assignment: () => assigned,
     close: async () => {},
   };
-  return { bus: { consumer: async () => consumer } as unknown as Bus, commits };
+  return { bus: { consumer: async () => consumer } as unknown as Bus, commits, assigned };
 }
 
 test('bus spout: gaps between offsets (a compacted topic) do not hold the commit back', async () => {
@@ -213,6 +214,44 @@ test('bus spout: with thousands in flight, a failed record is replayed from the 
   await spout.commit();
   assert.equal(commits.at(-1), 5999);
   assert.equal(spout.uncommitted(), 0);
+  await spout.close();
+});
+
+test('bus spout: a record whose emit throws is given up and reported, and the commit moves past it', async () => {
+  const { bus, commits } = gappedBus([0, 1, 2, 3, 4]);
+  const spout = new BusSpout({ bus, topics: ['events'], group: 'throws', commitIntervalMs: 1e9 });
+  const c = new FakeCollector();
+  const emit = c.emit.bind(c);
+  c.emit = (a, b, cc) => {
+    if ((cc as BusMessageId).offset === 2) throw new Error('cannot decode');
+    emit(a, b, cc);
+  };
+  await spout.open({}, {} as TopologyContext, c);
+  await pump(spout, c, 4);
+  assert.equal(spout.counters.givenUp, 1);
+  assert.match(String(c.errors[0]), /events-0@2 could not be emitted; given up: cannot decode/);
+  for (const e of c.emitted) spout.ack(e.msgId);
+  await spout.commit();
+  assert.equal(commits.at(-1), 5);
+  await spout.close();
+});
+
+test('bus spout: retries of a partition that moved away are dropped, however many', async () => {
+  const { bus, assigned } = gappedBus(Array.from({ length: 20_000 }, (_, i) => i), 20_000);
+  let now = 0;
+  const spout = new BusSpout({ bus, topics: ['events'], group: 'moved', commitIntervalMs: 1e9, maxUncommittedOffsets: 1e6, pollRecords: 20_000, now: () => now, retry: { initialDelayMs: 10 } });
+  const c = new FakeCollector();
+  await spout.open({}, {} as TopologyContext, c);
+  await pump(spout, c, 20_000);
+  for (const e of c.emitted) spout.fail(e.msgId);
+  assigned.length = 0; // a rebalance takes the partition away; the next poll notices
+  spout.nextTuple();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(spout.uncommitted(), 0, 'the moved partition is no longer tracked');
+  now += 10;
+  spout.nextTuple();
+  assert.equal(c.emitted.length, 20_000, 'nothing of the moved partition is replayed here');
+  assert.equal(spout.counters.retried, 0);
   await spout.close();
 });
 

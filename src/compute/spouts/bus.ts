@@ -79,7 +79,7 @@ export class BusMessageId {
 /**
  * A partition's polled records that are not yet done (acked or given up), in poll order: a window of
  * indexes [head, tail) over ring arrays, each record at `index & mask`, so tracking a record costs no
- * hashing and nothing is allocated per record. The commit point is the offset of the first record not
+ * hashing, and tracking allocates nothing per record (the message id aside). The commit point is the offset of the first record not
  * done (or the end of what was polled), so gaps in a partition's offsets (a compacted Kafka topic,
  * transaction markers) never hold the commit back.
  */
@@ -115,6 +115,20 @@ class PartitionState implements SpoutPartition {
     this.records[i & this.mask] = r;
     this.polledEnd = r.offset + 1;
     return i;
+  }
+
+  /** Records polled and not yet done. */
+  get pending(): number {
+    return this.tail - this.head;
+  }
+
+  /** Replaced or taken away: acks for it are ignored from now on, and it lets go of its records. */
+  retire(): void {
+    this.current = false;
+    this.head = this.tail;
+    this.records = [];
+    this.offsets = new Float64Array(0);
+    this.retries.clear();
   }
 
   /** The record at index `i` while it is not done. */
@@ -205,10 +219,10 @@ export class BusSpout implements Spout {
     this.lastCommitAt = this.now();
   }
 
-  /** Polled but uncommitted records over all partitions. */
+  /** Polled records not yet done (acked or given up) over all partitions. */
   uncommitted(): number {
     let n = 0;
-    for (const p of this.parts.values()) n += p.polledEnd - p.committed;
+    for (const p of this.parts.values()) n += p.pending;
     return n;
   }
 
@@ -235,7 +249,7 @@ export class BusSpout implements Spout {
         this.bufPos = 0;
       }
       if (!p.current) continue; // the partition moved to another consumer, or is read again from an earlier offset
-      this.emit(r, p, i);
+      this.emitTracked(r, p, i);
       return;
     }
     if (!this.polling && !this.closed && this.uncommitted() < this.o.maxUncommittedOffsets) this.startPoll();
@@ -259,16 +273,30 @@ export class BusSpout implements Spout {
   }
 
   private emitDueRetry(now: number): boolean {
+    // retries of records no longer tracked (their partition moved, or they were given up) are dropped
+    this.retryQueue = this.retryQueue.filter((q) => this.stateOf(q.id)?.record(q.id.index) !== undefined);
     let best = -1;
     for (let i = 0; i < this.retryQueue.length; i++) if (this.retryQueue[i]!.due <= now && (best < 0 || this.retryQueue[i]!.due < this.retryQueue[best]!.due)) best = i;
     if (best < 0) return false;
     const { id } = this.retryQueue.splice(best, 1)[0]!;
-    const p = this.stateOf(id);
-    const r = p?.record(id.index);
-    if (!r) return this.emitDueRetry(now);
+    const p = this.stateOf(id)!;
     this.counters.retried++;
-    this.emit(r, p!, id.index);
+    this.emitTracked(p.record(id.index)!, p, id.index);
     return true;
+  }
+
+  /**
+   * emit(), for a record in `p`'s window: an emit that throws (e.g. a record the spout cannot decode)
+   * gives the record up — reported, and done so the commit does not wait for it forever.
+   */
+  private emitTracked(r: ConsumedRecord, p: PartitionState, index: number): void {
+    try {
+      this.emit(r, p, index);
+    } catch (e) {
+      this.counters.givenUp++;
+      this.collector.reportError(new Error(`bus spout: ${r.topic}-${r.partition}@${r.offset} could not be emitted; given up: ${errorMessage(e)}`));
+      p.done(index);
+    }
   }
 
   private startPoll(): void {
@@ -293,7 +321,7 @@ export class BusSpout implements Spout {
     const owned = new Set(consumer.assignment().map((tp) => key(tp.topic, tp.partition)));
     for (const [k, p] of this.parts) {
       if (owned.has(k)) continue;
-      p.current = false;
+      p.retire();
       this.parts.delete(k);
     }
     for (const b of batches) {
@@ -302,7 +330,7 @@ export class BusSpout implements Spout {
       let p = this.parts.get(k);
       const first = b.records[0]!.offset;
       if (!p || first < p.committed) {
-        if (p) p.current = false;
+        if (p) p.retire();
         p = new PartitionState(b.topic, b.partition, first);
         this.parts.set(k, p);
       }

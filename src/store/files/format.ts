@@ -92,7 +92,8 @@ class Output {
   }
   text(s: string): void {
     const n = s.length;
-    this.room(3 * n);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; a long string is measured instead
+    this.room(n <= SHORT_TEXT ? 3 * n : Buffer.byteLength(s));
     const buf = this.buf;
     let p = this.p;
     if (n <= SHORT_TEXT) {

@@ -102,6 +102,7 @@ describe('spool line reader', () => {
       assert.ok(first && 'line' in first);
       assert.equal(first.line.ascii?.toString('latin1'), 'plain,ascii\0line', 'the bytes without the line end');
       assert.equal(first.line.text, 'plain,ascii\0line');
+      assert.ok(first.line.ascii!.buffer.byteLength <= 8192, 'a copy: the body does not keep the 64 KiB read window alive');
       const second = r.nextCached(first.next);
       assert.ok(second && 'line' in second);
       assert.equal(second.line.ascii, undefined, 'a byte over 0x7f is decoded');

@@ -22,7 +22,7 @@ export interface Line {
   /**
    * The line's bytes when they are all ASCII: every supported input and output charset is
    * ASCII-compatible, so these bytes are the line in any of them and can be used as they are
-   * (no decoding into a string and encoding back). They share the read window's memory.
+   * (no decoding into a string and encoding back).
    */
   readonly ascii?: Buffer;
   /** Zero-based piece index and piece count, for a split line. */
@@ -128,7 +128,8 @@ export class LineReader {
   /** The decoded line when it is not longer than maxChars; undefined when it must be split. */
   private whole(start: number, found: { bytes: Buffer; after: number }): ReadResult | undefined {
     if (found.bytes.length > this.maxChars && this.countChars(found.bytes) > this.maxChars) return undefined;
-    if (isAscii(found.bytes)) return { line: new AsciiLine(start, found.bytes), next: { offset: found.after } };
+    // a copy: a view would keep the whole read window alive as long as any one of its lines
+    if (isAscii(found.bytes)) return { line: new AsciiLine(start, Buffer.from(found.bytes)), next: { offset: found.after } };
     const d = this.cs.decode(found.bytes, this.policy);
     if ('badAt' in d) return { badAt: start + d.badAt };
     return { line: { start, text: d.text }, next: { offset: found.after } };
