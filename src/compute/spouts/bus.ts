@@ -273,12 +273,17 @@ export class BusSpout implements Spout {
   }
 
   private emitDueRetry(now: number): boolean {
-    // retries of records no longer tracked (their partition moved, or they were given up) are dropped
-    this.retryQueue = this.retryQueue.filter((q) => this.stateOf(q.id)?.record(q.id.index) !== undefined);
+    const tracked = (id: BusMessageId) => this.stateOf(id)?.record(id.index) !== undefined;
+    const q = this.retryQueue;
     let best = -1;
-    for (let i = 0; i < this.retryQueue.length; i++) if (this.retryQueue[i]!.due <= now && (best < 0 || this.retryQueue[i]!.due < this.retryQueue[best]!.due)) best = i;
+    for (let i = 0; i < q.length; i++) if (q[i]!.due <= now && (best < 0 || q[i]!.due < q[best]!.due)) best = i;
     if (best < 0) return false;
-    const { id } = this.retryQueue.splice(best, 1)[0]!;
+    if (!tracked(q[best]!.id)) {
+      // retries of records no longer tracked (their partition moved, or they were given up) are dropped, all at once
+      this.retryQueue = q.filter((e) => tracked(e.id));
+      return this.emitDueRetry(now);
+    }
+    const { id } = q.splice(best, 1)[0]!;
     const p = this.stateOf(id)!;
     this.counters.retried++;
     this.emitTracked(p.record(id.index)!, p, id.index);
