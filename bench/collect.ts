@@ -8,7 +8,8 @@
  * BENCH_MB sets the input size (default 256). BENCH_PROFILE=1 runs our agent and collector with
  * `node --cpu-prof` and prints their top functions by self time. BENCH_RSYSLOG=0 runs our pipeline
  * only (BENCH_KEEP=1 then leaves the run's directory, profiles included, in place). BENCH_THREADS=1
- * prints each process's CPU seconds of the main thread and of the others (libuv pool, V8 workers);
+ * prints each process's CPU seconds and minor page faults of the main thread and of the others (libuv
+ * pool, V8 workers);
  * BENCH_NODE_ARGS adds node options to both processes (e.g. V8 heap flags for experiments).
  *
  * Tuning, as a Flume user would do it: the agent drains its file channel with BENCH_SINKS (default 3)
@@ -62,19 +63,20 @@ function writeInput(path: string): number {
 /** CPU seconds (user+system) of a process's main thread and of its other threads (libuv pool, V8 workers). */
 function threadCpu(pid: number | undefined): string {
   if (pid === undefined) return '';
-  const by = new Map<string, [number, number]>();
+  const by = new Map<string, [number, number, number]>();
   for (const t of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
       const name = t === String(pid) ? 'main' : 'other threads';
+      // fields after the command name: minflt is the 8th, utime and stime the 12th and 13th
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const v = by.get(name) ?? [0, 0];
-      by.set(name, [v[0] + Number(f[11]) / 100, v[1] + Number(f[12]) / 100]);
+      const v = by.get(name) ?? [0, 0, 0];
+      by.set(name, [v[0] + Number(f[11]) / 100, v[1] + Number(f[12]) / 100, v[2] + Number(f[7])]);
     } catch {
       // the thread ended
     }
   }
-  return [...by].map(([k, [u, s]]) => `${k} ${u.toFixed(2)}u+${s.toFixed(2)}s`).join(', ');
+  return [...by].map(([k, [u, s, pf]]) => `${k} ${u.toFixed(2)}u+${s.toFixed(2)}s ${(pf / 1000).toFixed(0)}k faults`).join(', ');
 }
 
 function dirBytes(dir: string): number {

@@ -9,6 +9,7 @@ import { KvStore } from '../src/store/kv/store.js';
 import { kill9, MONSOON_BIN, type Proc } from './support/procs.js';
 
 const CHILD = fileURLToPath(new URL('./support/kv-writer-child.js', import.meta.url));
+const FULL_CHILD = fileURLToPath(new URL('./support/kv-full-child.js', import.meta.url));
 
 const root = mkdtempSync(join(tmpdir(), 'monsoon-kv-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -35,6 +36,19 @@ describe('embedded key-value store across processes', () => {
     await store.close();
     assert.ok(rows.length >= acked, `${rows.length} rows survived, ${acked} were acknowledged`);
     rows.forEach((r, i) => assert.equal(r.row.toString(), `row${String(i).padStart(9, '0')}`));
+  });
+
+  it('fails a commit the filesystem refuses with a retriable error, keeping the process and every acknowledged row', () => {
+    const dir = mkdtempSync(join(root, 'full-'));
+    // 2 MiB (ulimit -f counts 1,024-byte blocks in bash's POSIX mode and 512 in dash; either is small)
+    const r = spawnSync('sh', ['-c', `ulimit -f 4096 && exec "$0" "$1" "$2"`, process.execPath, FULL_CHILD, dir], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `the writer ended with ${r.status ?? r.signal}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim()) as { acked: number; code?: string; retriable?: boolean; message: string; found: number };
+    assert.ok(out.acked >= 500, `no write was acknowledged before the limit: ${r.stdout}`);
+    assert.equal(out.code, 'MON_ERR_STORE_UNAVAILABLE', out.message);
+    assert.equal(out.retriable, true);
+    assert.match(out.message, /table t: the commit to .* failed: \S/);
+    assert.equal(out.found, out.acked);
   });
 
   it('monsoon store get/scan print rows as JSON lines', async () => {

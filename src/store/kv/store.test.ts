@@ -11,7 +11,7 @@ import { resolveComponent, validateComponent } from '../../core/config/component
 import '../../collect/builtins.js';
 import { decodeKey, encodeKey, escapePart } from './keys.js';
 import { kvGet, kvScan } from './lookup.js';
-import { KvStore } from './store.js';
+import { KvStore, SPACE_FLOOR_BYTES } from './store.js';
 
 const rows = (rs: Array<{ row: Buffer }>) => rs.map((r) => r.row.toString());
 
@@ -73,6 +73,27 @@ describe('kv store', () => {
     assert.deepEqual(rows(t.scan({ prefix: '13', limit: 2 })), ['138\0', '1380000']);
     assert.deepEqual(rows(t.scan({ start: '2', stop: '1' })), []);
     assert.deepEqual(t.scan({ prefix: '1380000', family: 'b' }).map((r) => r.cells.length), [1]);
+    await store.close();
+  });
+
+  it('refuses a write, retriably and before writing any cell, while the filesystem lacks room for its commit', async () => {
+    let free = SPACE_FLOOR_BYTES + 10 * 8192 + 4096;
+    const dir = scratchDir('kv-');
+    const store = KvStore.open(dir, { freeSpace: async () => free });
+    const t = store.table('t');
+    const cells = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ row: `r${i}`, family: 'f', qualifier: 'q', value: `${tag}${i}` }));
+    await t.write(cells(10, 'a')); // fits: the floor, two pages per cell and the batch's ~200 bytes
+    await assert.rejects(t.write(cells(11, 'b')), (e: unknown) => {
+      assert.ok(e instanceof MonsoonError && e.code === 'MON_ERR_STORE_UNAVAILABLE' && isRetriable(e), String(e));
+      assert.match(e.message, new RegExp(`table t: only ${free} bytes free on the filesystem of ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, a commit of 11 cell\\(s\\) needs \\d+`));
+      return true;
+    });
+    assert.equal(t.get('r0')[0]!.value.toString(), 'a0');
+    assert.equal(t.count(), 10);
+    free = Number.MAX_SAFE_INTEGER; // space freed: the replay goes through
+    await t.write(cells(11, 'b'));
+    assert.equal(t.get('r0')[0]!.value.toString(), 'b0');
+    assert.equal(t.count(), 11);
     await store.close();
   });
 
