@@ -221,7 +221,7 @@ async function main(): Promise<void> {
 
   const ours = await runOurs(input, bytes);
   if (process.env.BENCH_RSYSLOG === '0') {
-    console.log(`ours:    ${(mb / ours.secs).toFixed(1)} MB/s; CPU agent ${ours.cpu.agent.toFixed(2)} s, collector ${ours.cpu.collector.toFixed(2)} s`);
+    console.log(`ours:    ${(mb / ours.secs).toFixed(1)} MB/s; peak RSS agent ${ours.rss.agent.toFixed(0)} MiB, collector ${ours.rss.collector.toFixed(0)} MiB; CPU agent ${ours.cpu.agent.toFixed(2)} s, collector ${ours.cpu.collector.toFixed(2)} s`);
     if (process.env.BENCH_KEEP !== '1') rmSync(root, { recursive: true, force: true });
     else console.log(`kept ${root}`);
     return;

@@ -42,6 +42,7 @@ describe('file channel configuration', () => {
     assert.equal(v.config.maxFileSize, 2_146_435_071);
     assert.equal(v.config.minimumRequiredSpace, 524_288_000);
     assert.equal(v.config['keep-alive'], 3);
+    assert.equal(v.config.recentBytes, 128 * 1024 * 1024);
     const bad = validateComponent(r.spec, { capacity: '10', transactionCapacity: '20' }, 'a1.channels.c1');
     assert.equal(bad.errors[0]?.key, 'a1.channels.c1.transactionCapacity');
   });
@@ -181,6 +182,26 @@ describe('file channel commits', () => {
 });
 
 describe('file channel takes of events put by this process', () => {
+  it('reads every take from the log with recentBytes = 0, and refuses a negative bound naming the key', async () => {
+    const events = numbered(0, 10);
+    const h = new FileHarness(fileConfig({ recentBytes: 0 }));
+    try {
+      await h.channel.start();
+      await putCommit(h.channel, events);
+      const t = h.channel.transaction();
+      const got = await t.take(10);
+      assert.deepEqual(got, events);
+      assert.ok(got.every((e, i) => e !== events[i]), 'no event is served from memory');
+      await t.commit();
+    } finally {
+      await h.cleanup();
+    }
+    const spec = resolveComponent('channel', 'file');
+    assert.ok('spec' in spec);
+    const bad = validateComponent(spec.spec, { recentBytes: '-1' }, 'a1.channels.c1');
+    assert.equal(bad.errors[0]?.key, 'a1.channels.c1.recentBytes');
+  });
+
   it('serves them from memory up to a byte bound and reads the rest from the log, in order', async () => {
     const first = numbered(0, 5); // fits the bound
     const second = numbered(5, 30); // does not: read back from the log

@@ -17,6 +17,7 @@ export function fileConfig(over: Partial<FileChannelConfig> = {}): FileChannelCo
     'keep-alive': 0,
     checkpointOnClose: true,
     directIo: true,
+    recentBytes: 128 * 1024 * 1024,
     checkpointDir: undefined,
     dataDirs: undefined,
     backupCheckpointDir: undefined,
