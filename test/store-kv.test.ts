@@ -38,17 +38,30 @@ describe('embedded key-value store across processes', () => {
     rows.forEach((r, i) => assert.equal(r.row.toString(), `row${String(i).padStart(9, '0')}`));
   });
 
-  it('fails a commit the filesystem refuses with a retriable error, keeping the process and every acknowledged row', () => {
-    const dir = mkdtempSync(join(root, 'full-'));
-    // 2 MiB (ulimit -f counts 1,024-byte blocks in bash's POSIX mode and 512 in dash; either is small)
-    const r = spawnSync('sh', ['-c', `ulimit -f 4096 && exec "$0" "$1" "$2"`, process.execPath, FULL_CHILD, dir], { encoding: 'utf8', timeout: 60_000 });
+  it('fails a commit the filesystem refuses with a retriable error, keeping the process, every acknowledged row and the writes around it', () => {
+    const dirs = ['fill-', 'overlap-', 'close-'].map((p) => mkdtempSync(join(root, p)));
+    // 2 MiB per file (ulimit -f counts 512-byte blocks in dash and in bash's POSIX mode)
+    const r = spawnSync('sh', ['-c', 'ulimit -f 4096 && exec "$0" "$@"', process.execPath, FULL_CHILD, ...dirs], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, `the writer ended with ${r.status ?? r.signal}: ${r.stderr}`);
-    const out = JSON.parse(r.stdout.trim()) as { acked: number; code?: string; retriable?: boolean; message: string; found: number };
-    assert.ok(out.acked >= 500, `no write was acknowledged before the limit: ${r.stdout}`);
-    assert.equal(out.code, 'MON_ERR_STORE_UNAVAILABLE', out.message);
-    assert.equal(out.retriable, true);
-    assert.match(out.message, /table t: the commit to .* failed: \S/);
-    assert.equal(out.found, out.acked);
+    type Failure = { code?: string; retriable?: boolean; message: string };
+    const out = JSON.parse(r.stdout.trim()) as {
+      fill: Failure & { acked: number; found: number };
+      overlap: { small: 'acked' | Failure; big: 'acked' | Failure | 'pending'; smallRowFound: boolean };
+      close: { write: 'acked' | Failure | 'pending'; closed: string };
+    };
+    const { fill, overlap, close } = out;
+    assert.ok(fill.acked >= 500, `no write was acknowledged before the limit: ${r.stdout}`);
+    assert.equal(fill.code, 'MON_ERR_STORE_UNAVAILABLE', fill.message);
+    assert.equal(fill.retriable, true);
+    assert.match(fill.message, /table t: the commit to .* failed: \S/);
+    assert.equal(fill.found, fill.acked);
+    // a write committed just before a failing one resolves, and the failing one fails
+    assert.equal(overlap.small, 'acked', JSON.stringify(overlap));
+    assert.ok(typeof overlap.big === 'object' && overlap.big.code === 'MON_ERR_STORE_UNAVAILABLE', JSON.stringify(overlap));
+    assert.equal(overlap.smallRowFound, true);
+    // a close waits for the write in flight, which fails, and then closes
+    assert.ok(typeof close.write === 'object' && close.write.retriable === true, JSON.stringify(close));
+    assert.equal(close.closed, 'closed');
   });
 
   it('monsoon store get/scan print rows as JSON lines', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open, type Database, type DatabaseOptions } from 'lmdb';
@@ -77,12 +78,12 @@ describe('kv store', () => {
   });
 
   it('refuses a write, retriably and before writing any cell, while the filesystem lacks room for its commit', async () => {
-    let free = SPACE_FLOOR_BYTES + 10 * 8192 + 4096;
+    let free = SPACE_FLOOR_BYTES + 32 * 4096 + 10 * 3 * 4096 + 4096;
     const dir = scratchDir('kv-');
     const store = KvStore.open(dir, { freeSpace: async () => free });
     const t = store.table('t');
     const cells = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ row: `r${i}`, family: 'f', qualifier: 'q', value: `${tag}${i}` }));
-    await t.write(cells(10, 'a')); // fits: the floor, two pages per cell and the batch's ~200 bytes
+    await t.write(cells(10, 'a')); // fits: the floor, 32 pages per commit, three per cell and twice the batch's ~200 bytes
     await assert.rejects(t.write(cells(11, 'b')), (e: unknown) => {
       assert.ok(e instanceof MonsoonError && e.code === 'MON_ERR_STORE_UNAVAILABLE' && isRetriable(e), String(e));
       assert.match(e.message, new RegExp(`table t: only ${free} bytes free on the filesystem of ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, a commit of 11 cell\\(s\\) needs \\d+`));
@@ -160,24 +161,26 @@ describe('kv store', () => {
     await store.close();
   });
 
-  it('resolves a write only once LMDB reports it flushed to disk', async () => {
+  it('resolves a write only once its pages are synced: no page of the mapped file is left dirty', async () => {
+    // Writers map the file writable, so the pages a commit changed are dirty in this process's
+    // mapping until synced; a write must not resolve before its own commit's sync (/proc's smaps
+    // counts them).
     const store = KvStore.open(scratchDir('kv-'));
     const t = store.table('durable');
-    const root = (store as unknown as { root: { flushed: PromiseLike<boolean> } }).root;
-    const flushed = root.flushed;
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    let asked = 0;
-    root.flushed = { then: (ok, fail) => (asked++, gate.then(() => flushed).then(ok, fail)) };
-    let done = false;
-    const w = t.write([{ row: 'r', family: 'f', qualifier: 'q', value: 'v' }]).then(() => (done = true));
-    for (let i = 0; i < 50 && asked === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(asked, 1, 'the write asked whether its commit is flushed');
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(done, false, 'the write resolved before its commit was flushed');
-    open();
-    await w;
-    delete (root as { flushed?: unknown }).flushed;
+    const dirtyKb = () => {
+      let inStore = false;
+      let kb = 0;
+      for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+        if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inStore = line.endsWith('/kv.mdb');
+        else if (inStore && /^(Shared|Private)_Dirty:/.test(line)) kb += Number(line.split(/\s+/)[1]);
+      }
+      return kb;
+    };
+    for (let b = 0; b < 8; b++) {
+      await t.write(Array.from({ length: 2000 }, (_, i) => ({ row: `r${String(((b * 2000 + i) * 7919) % 100_003).padStart(6, '0')}`, family: 'f', qualifier: 'q', value: 'x'.repeat(200) })));
+      assert.equal(dirtyKb(), 0, `batch ${b}: pages still dirty after the write resolved`);
+    }
+    assert.equal(t.count(), 16_000);
     await store.close();
   });
 

@@ -81,25 +81,27 @@ export interface KvOpenOptions {
 }
 
 /**
- * Free space a commit must find on the store's filesystem: a floor for everything else writing there
- * meanwhile, plus a bound on the pages one commit can add to the file (each cell rewrites at most a
- * leaf and, with splits, a branch page) and on its bytes (values larger than a page are stored on
- * their own pages).
+ * Free space a commit must find on the store's filesystem: SPACE_FLOOR_BYTES, the margin for
+ * everything else writing there meanwhile (other writers of the store, logs, archives), plus an
+ * estimate of what the commit can add to the file: a copy-on-write commit writes every page on the
+ * path from the root to each leaf it changes, and splits may add more. Measured growth stayed under
+ * 0.2 of the per-cell part for small cells in batches of thousands and under ~3 pages per cell for
+ * single cells with 1.9 KB keys; values larger than a page take pages of their own (twice the batch's
+ * bytes covers them). An estimate, not a bound: the floor is what keeps a burst of the worst cases
+ * away from a full disk.
  */
 export const SPACE_FLOOR_BYTES = 64 * 1024 * 1024;
-const SPACE_PER_CELL = 2 * 4096;
+const SPACE_PER_CELL = 3 * 4096;
+const SPACE_PER_COMMIT = 32 * 4096;
 
 /** LMDB's largest key with its default page size. */
 export const MAX_KEY_BYTES = 1978;
 /** Named databases the environment can hold (tables). */
 const MAX_TABLES = 256;
-/** How long a close waits for lmdb after a failed commit (see KvStore.close). */
-const CLOSE_AFTER_FAILURE_MS = 2000;
-
 export class KvStore {
   private readonly tables = new Map<string, KvTable>();
-  /** A commit failed: lmdb's close would then wait forever for that commit's sync. */
-  private failed = false;
+  /** Writes not settled yet: a close waits for them. */
+  private readonly writes = new Set<Promise<void>>();
 
   private constructor(
     readonly dir: string,
@@ -118,9 +120,20 @@ export class KvStore {
     if (readOnly) {
       if (!existsSync(path)) throw invalid(`no key-value store in ${dir} (${path} does not exist)`);
     } else mkdirSync(dir, { recursive: true });
-    // Each write is one explicit batch; lmdb's event-turn batching would wrap it in a transaction of
-    // its own whose promise nobody holds, and a failed commit would reject it unhandled.
-    const root = open({ path, maxDbs: MAX_TABLES, readOnly, useWritemap: !readOnly && (opts.writemap ?? true), eventTurnBatching: false });
+    // - Each write is one explicit batch; lmdb's event-turn batching would wrap it in a transaction
+    //   of its own whose promise nobody holds, and a failed commit would reject it unhandled.
+    // - No overlapping sync: each commit syncs before its batch's promise resolves, so a write awaits
+    //   only its own transaction. (With it, a write could only await the newest transaction's sync —
+    //   a later failed commit then left an earlier committed write waiting forever — and with the
+    //   writable map lmdb's deferred sync leaves the file's last page out of the range it syncs.)
+    const root = open({
+      path,
+      maxDbs: MAX_TABLES,
+      readOnly,
+      useWritemap: !readOnly && (opts.writemap ?? true),
+      overlappingSync: false,
+      eventTurnBatching: false,
+    });
     return new KvStore(dir, root, readOnly, opts.freeSpace ?? freeBytes);
   }
 
@@ -133,7 +146,13 @@ export class KvStore {
     const opts = { name, keyEncoding: 'binary', encoding: 'binary', create: !this.readOnly } as DatabaseOptions & { name: string };
     const db = this.root.openDB(opts) as Database<Buffer, Buffer> | undefined;
     if (!db) throw invalid(`no table ${JSON.stringify(name)} in the key-value store ${this.dir}`);
-    t = new KvTable(name, db, this.root, this.dir, this.freeSpace, () => (this.failed = true));
+    t = new KvTable(name, db, this.dir, this.freeSpace, (w) => {
+      this.writes.add(w);
+      void w.then(
+        () => this.writes.delete(w),
+        () => this.writes.delete(w),
+      );
+    });
     this.tables.set(name, t);
     return t;
   }
@@ -143,15 +162,11 @@ export class KvStore {
     return [...this.root.getKeys({})].map(String);
   }
 
+  /** Closes the store once the writes in flight settled (committed or failed). */
   async close(): Promise<void> {
     this.tables.clear();
-    const closing = this.root.close();
-    if (!this.failed) return closing;
-    // Every acknowledged commit is on disk and LMDB needs no recovery, so the process may go on
-    // (or exit) without lmdb's close, which waits for the failed commit's sync.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([closing, new Promise<void>((r) => (timer = setTimeout(r, CLOSE_AFTER_FAILURE_MS)))]);
-    clearTimeout(timer);
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
+    await this.root.close();
   }
 }
 
@@ -159,10 +174,9 @@ export class KvTable {
   constructor(
     readonly name: string,
     private readonly db: Database<Buffer, Buffer>,
-    private readonly root: RootDatabase,
     private readonly dir: string,
     private readonly freeSpace: FreeSpaceProbe,
-    private readonly onCommitFailed: () => void,
+    private readonly track: (write: Promise<void>) => void,
   ) {}
 
   /**
@@ -175,17 +189,22 @@ export class KvTable {
    * would run the updates here instead, on the event loop every bolt and route shares.
    *
    * Before anything is queued, the filesystem must have SPACE_FLOOR_BYTES plus room for what the
-   * commit can add (see SPACE_PER_CELL); otherwise the batch fails with a retriable
+   * commit may add (see SPACE_PER_CELL); otherwise the batch fails with a retriable
    * MON_ERR_STORE_UNAVAILABLE and nothing is written. A commit LMDB reports as failed (an I/O
    * error) fails the batch the same way.
    */
   async write(cells: readonly Cell[]): Promise<void> {
     if (cells.length === 0) return;
     const { buf, ends } = this.encode(cells);
-    await this.checkSpace(cells.length, ends[ends.length - 1]!);
-    let batch: Promise<unknown>;
+    const w = this.commit(cells.length, buf, ends);
+    this.track(w);
+    await w;
+  }
+
+  private async commit(cells: number, buf: Buffer, ends: ArrayLike<number>): Promise<void> {
+    await this.checkSpace(cells, ends[ends.length - 1]!);
     try {
-      batch = this.db.batch(() => {
+      await this.db.batch(() => {
         for (let i = 0, at = 0; i < ends.length; i += 2) {
           const k = ends[i]!;
           const v = ends[i + 1]!;
@@ -193,15 +212,13 @@ export class KvTable {
           at = v;
         }
       });
-      await batch;
-      await this.root.flushed;
     } catch (e) {
       throw await this.commitFailed(e);
     }
   }
 
   private async checkSpace(cells: number, bytes: number): Promise<void> {
-    const need = SPACE_FLOOR_BYTES + cells * SPACE_PER_CELL + bytes;
+    const need = SPACE_FLOOR_BYTES + SPACE_PER_COMMIT + cells * SPACE_PER_CELL + 2 * bytes;
     let free: number;
     try {
       free = await this.freeSpace(this.dir);
@@ -220,10 +237,9 @@ export class KvTable {
   /** The batch's error: lmdb's "commit failed" names its cause only in a second promise. */
   private async commitFailed(e: unknown): Promise<unknown> {
     if (e instanceof MonsoonError) return e;
-    this.onCommitFailed();
     const inner = (e as { commitError?: unknown } | null)?.commitError;
-    let cause = e;
-    if (inner instanceof Promise) cause = await inner.then(() => e, (c: unknown) => c);
+    if (!(inner instanceof Promise)) return new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${this.name}: the write to ${this.dir} failed: ${errorMessage(e)}`, { retriable: true, cause: e });
+    const cause = await inner.then(() => e, (c: unknown) => c);
     return new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${this.name}: the commit to ${this.dir} failed: ${errorMessage(cause)}`, { retriable: true, cause });
   }
 
