@@ -8,7 +8,7 @@ import { BatchingStoreBolt, type BatchingOptions } from './batching.js';
 /**
  * The KV-store bolt (Storm's HBaseBolt on the embedded key-value store): each tuple becomes one cell
  * (row, family, qualifier) = value, taken from the tuple's fields, and each batch is one LMDB
- * transaction, acked once committed and flushed. A cell is addressed by what the record is, so a
+ * transaction, acked once committed and synced. A cell is addressed by what the record is, so a
  * replayed tuple rewrites the same cell: idempotent by record identity when the row and qualifier
  * name the record (e.g. row = subscriber, qualifier = `<time>#<recordId>`).
  */
