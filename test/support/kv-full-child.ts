@@ -8,8 +8,8 @@ import { MonsoonError } from '../../src/core/errors.js';
  * one JSON line:
  *  - fill (store argv[2]): rows acknowledged by batches of 500 until one fails, that failure, and the
  *    rows a read finds afterwards;
- *  - overlap (store argv[3]): a one-row write and, queued right after it, a write too large for the
- *    limit: how each settled;
+ *  - overlap (store argv[3]): a one-row write and, 50 ms later, a write too large for the limit: how
+ *    each settled;
  *  - close (store argv[4]): a close called while a write that will fail is in flight: whether it
  *    settled.
  * An unhandled rejection ends the process with a non-zero status.
@@ -42,6 +42,9 @@ const a = overlapStore.table('a');
 const b = overlapStore.table('b');
 await a.write(rows(1));
 const small = settled(a.write(rows(1, 1)));
+// lmdb puts batches queued together into one transaction (which then fails as a whole): the second
+// write goes once the first one's transaction has begun
+await new Promise((r) => setTimeout(r, 50));
 const big = settled(b.write(rows(20_000)));
 const overlap = { small: await within(small, 10_000), big: await within(big, 10_000), smallRowFound: a.count() === 2 };
 await overlapStore.close();

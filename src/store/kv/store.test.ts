@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { open, type Database, type DatabaseOptions } from 'lmdb';
 import { makeEvent } from '../../core/event.js';
 import { isRetriable, MonsoonError } from '../../core/errors.js';
@@ -15,6 +16,8 @@ import { kvGet, kvScan } from './lookup.js';
 import { KvStore, SPACE_FLOOR_BYTES } from './store.js';
 
 const rows = (rs: Array<{ row: Buffer }>) => rs.map((r) => r.row.toString());
+/** statfs's f_type of tmpfs. */
+const TMPFS_MAGIC = 0x01021994;
 
 describe('kv cell keys', () => {
   it('sort cells by row (bytewise, shorter prefix first), then family, then qualifier, for rows holding 0x00 and 0xFF', () => {
@@ -98,6 +101,15 @@ describe('kv store', () => {
     await store.close();
   });
 
+  it('refuses a write to a closed store with a retriable error instead of ending the process', async () => {
+    const store = KvStore.open(scratchDir('kv-'));
+    const t = store.table('t');
+    await t.write([{ row: 'r', family: 'f', qualifier: 'q', value: 'v' }]);
+    await store.close();
+    await assert.rejects(t.write([{ row: 'r2', family: 'f', qualifier: 'q', value: 'v' }]), (e: unknown) => e instanceof MonsoonError && e.code === 'MON_ERR_STORE_UNAVAILABLE' && isRetriable(e) && /is closed/.test(e.message));
+    await new Promise((r) => setTimeout(r, 50)); // lmdb's own callback would have thrown by now
+  });
+
   it('refuses bad table names and oversize keys without writing any cell of the batch', async () => {
     const store = KvStore.open(scratchDir('kv-'));
     assert.throws(() => store.table('a/b'), (e: unknown) => e instanceof MonsoonError && e.code === 'MON_ERR_STORE_INVALID_ARGUMENT');
@@ -165,7 +177,12 @@ describe('kv store', () => {
     // Writers map the file writable, so the pages a commit changed are dirty in this process's
     // mapping until synced; a write must not resolve before its own commit's sync (/proc's smaps
     // counts them).
-    const store = KvStore.open(scratchDir('kv-'));
+    // on tmpfs a sync never cleans a page: the store goes where the repository is instead
+    let dir = scratchDir('kv-');
+    if ((await statfs(dir)).type === TMPFS_MAGIC) dir = mkdtempSync(join(process.cwd(), '.kv-sync-test-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    assert.notEqual((await statfs(dir)).type, TMPFS_MAGIC, `${dir} is on tmpfs, where syncing cannot be observed`);
+    const store = KvStore.open(dir);
     const t = store.table('durable');
     const dirtyKb = () => {
       let inStore = false;

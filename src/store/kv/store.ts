@@ -94,6 +94,16 @@ export const SPACE_FLOOR_BYTES = 64 * 1024 * 1024;
 const SPACE_PER_CELL = 3 * 4096;
 const SPACE_PER_COMMIT = 32 * 4096;
 
+/** How long a close waits for the writes in flight, and then for lmdb's close. */
+const CLOSE_WAIT_MS = 10_000;
+
+/** `p`, or nothing once `ms` passed. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, ms))))]);
+  clearTimeout(timer);
+}
+
 /** LMDB's largest key with its default page size. */
 export const MAX_KEY_BYTES = 1978;
 /** Named databases the environment can hold (tables). */
@@ -102,6 +112,7 @@ export class KvStore {
   private readonly tables = new Map<string, KvTable>();
   /** Writes not settled yet: a close waits for them. */
   private readonly writes = new Set<Promise<void>>();
+  private closed = false;
 
   private constructor(
     readonly dir: string,
@@ -122,8 +133,8 @@ export class KvStore {
     } else mkdirSync(dir, { recursive: true });
     // - Each write is one explicit batch; lmdb's event-turn batching would wrap it in a transaction
     //   of its own whose promise nobody holds, and a failed commit would reject it unhandled.
-    // - No overlapping sync: each commit syncs before its batch's promise resolves, so a write awaits
-    //   only its own transaction. (With it, a write could only await the newest transaction's sync —
+    // - No overlapping sync: each commit syncs before its batches' promises resolve, so a write awaits
+    //   only the transaction that carries it. (With it, a write could only await the newest transaction's sync —
     //   a later failed commit then left an earlier committed write waiting forever — and with the
     //   writable map lmdb's deferred sync leaves the file's last page out of the range it syncs.)
     const root = open({
@@ -146,12 +157,13 @@ export class KvStore {
     const opts = { name, keyEncoding: 'binary', encoding: 'binary', create: !this.readOnly } as DatabaseOptions & { name: string };
     const db = this.root.openDB(opts) as Database<Buffer, Buffer> | undefined;
     if (!db) throw invalid(`no table ${JSON.stringify(name)} in the key-value store ${this.dir}`);
-    t = new KvTable(name, db, this.dir, this.freeSpace, (w) => {
-      this.writes.add(w);
-      void w.then(
-        () => this.writes.delete(w),
-        () => this.writes.delete(w),
-      );
+    t = new KvTable(name, db, this.dir, this.freeSpace, {
+      closed: () => this.closed,
+      track: (w) => {
+        this.writes.add(w);
+        const done = () => this.writes.delete(w);
+        w.then(done, done);
+      },
     });
     this.tables.set(name, t);
     return t;
@@ -162,11 +174,19 @@ export class KvStore {
     return [...this.root.getKeys({})].map(String);
   }
 
-  /** Closes the store once the writes in flight settled (committed or failed). */
+  /**
+   * Closes the store once the writes in flight settled (committed or failed); later writes are
+   * refused. Each wait is bounded: after a failed meta-page sync LMDB refuses every transaction and
+   * lmdb leaves the writes queued behind it, and its own close, pending forever. Every acknowledged
+   * commit is on disk and LMDB needs no recovery, so the process may go on (or exit) regardless.
+   */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     this.tables.clear();
-    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
-    await this.root.close();
+    const deadline = Date.now() + CLOSE_WAIT_MS;
+    while (this.writes.size > 0 && Date.now() < deadline) await within(Promise.allSettled([...this.writes]), deadline - Date.now());
+    await within(this.root.close(), CLOSE_WAIT_MS);
   }
 }
 
@@ -176,7 +196,7 @@ export class KvTable {
     private readonly db: Database<Buffer, Buffer>,
     private readonly dir: string,
     private readonly freeSpace: FreeSpaceProbe,
-    private readonly track: (write: Promise<void>) => void,
+    private readonly owner: { closed(): boolean; track(write: Promise<void>): void },
   ) {}
 
   /**
@@ -194,10 +214,12 @@ export class KvTable {
    * error) fails the batch the same way.
    */
   async write(cells: readonly Cell[]): Promise<void> {
+    // lmdb would throw from a callback of its own, ending the process, for a write to a closed store
+    if (this.owner.closed()) throw new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${this.name}: the key-value store ${this.dir} is closed`, { retriable: true });
     if (cells.length === 0) return;
     const { buf, ends } = this.encode(cells);
     const w = this.commit(cells.length, buf, ends);
-    this.track(w);
+    this.owner.track(w);
     await w;
   }
 
@@ -238,7 +260,8 @@ export class KvTable {
   private async commitFailed(e: unknown): Promise<unknown> {
     if (e instanceof MonsoonError) return e;
     const inner = (e as { commitError?: unknown } | null)?.commitError;
-    if (!(inner instanceof Promise)) return new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${this.name}: the write to ${this.dir} failed: ${errorMessage(e)}`, { retriable: true, cause: e });
+    // not a failed commit (lmdb refused the batch itself): replaying it would fail the same way
+    if (!(inner instanceof Promise)) return new MonsoonError(ErrorCodes.STORE_REJECTED, `table ${this.name}: the write to ${this.dir} failed: ${errorMessage(e)}`, { cause: e });
     const cause = await inner.then(() => e, (c: unknown) => c);
     return new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${this.name}: the commit to ${this.dir} failed: ${errorMessage(cause)}`, { retriable: true, cause });
   }
