@@ -8,6 +8,9 @@ import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { channelConformance } from './conformance.js';
 import { FileChannel } from './file.js';
 import { FileHarness, drain, fileConfig, numbered, putCommit } from './file/test-support.js';
+import { RecentEvents } from './file/recent.js';
+import type { Pointer } from './file/records.js';
+import { makeEvent, type Event } from '../../core/event.js';
 
 channelConformance(
   'file',
@@ -182,6 +185,36 @@ describe('file channel commits', () => {
 });
 
 describe('file channel takes of events put by this process', () => {
+  it('charges kept events by the buffers their bodies keep alive: a shared read buffer once, a mostly unused one whole', () => {
+    const ptrs = (n: number): Pointer[] => Array.from({ length: n }, (_, i) => ({ f: 1, o: i, l: 1, e: undefined }));
+    const MiB = 1024 * 1024;
+    const recent = new RecentEvents(5 * MiB);
+    // 100 lines of one 1 MiB read: the buffer is charged once
+    const chunk = Buffer.alloc(MiB);
+    const lines = Array.from({ length: 100 }, (_, i) => makeEvent(chunk.subarray(i * 100, i * 100 + 99), {}));
+    const p1 = ptrs(100);
+    recent.remember(p1, lines);
+    assert.equal(recent.size, 100);
+    assert.equal(recent.charged, MiB + 100 * 256);
+    // three lines, each from a read of its own (a filtered stream): each read is charged whole
+    const sparse = Array.from({ length: 3 }, () => makeEvent(Buffer.alloc(MiB).subarray(0, 50), {}));
+    const p2 = ptrs(3);
+    recent.remember(p2, sparse);
+    assert.equal(recent.size, 103);
+    assert.equal(recent.charged, 4 * MiB + 103 * 256);
+    // the bound is reached: the next such put is not kept (its takes read the log)
+    const p3 = ptrs(1);
+    recent.remember(p3, [makeEvent(Buffer.alloc(MiB).subarray(0, 50), {})]);
+    assert.equal(recent.get(p3[0]!), undefined);
+    // taking some lines of the shared read keeps it charged; taking the last one releases it
+    recent.forget(p1.slice(0, 99));
+    assert.equal(recent.charged, 4 * MiB + 4 * 256);
+    recent.forget(p1.slice(99));
+    recent.forget(p2);
+    assert.equal(recent.charged, 0);
+    assert.equal(recent.size, 0);
+  });
+
   it('reads every take from the log with recentBytes = 0, and refuses a negative bound naming the key', async () => {
     const events = numbered(0, 10);
     const h = new FileHarness(fileConfig({ recentBytes: 0 }));
@@ -203,9 +236,11 @@ describe('file channel takes of events put by this process', () => {
   });
 
   it('serves them from memory up to a byte bound and reads the rest from the log, in order', async () => {
-    const first = numbered(0, 5); // fits the bound
-    const second = numbered(5, 30); // does not: read back from the log
-    const third = numbered(35, 5); // fits again once the first batch is taken
+    // bodies with buffers of their own, so that each is charged its length (+ 256 for its headers)
+    const own = (es: Event[]) => es.map((e) => ({ ...e, body: Buffer.from(e.body.buffer.slice(e.body.byteOffset, e.body.byteOffset + e.body.length)) }));
+    const first = own(numbered(0, 5)); // fits the bound
+    const second = own(numbered(5, 30)); // does not: read back from the log
+    const third = own(numbered(35, 5)); // fits again once the first batch is taken
     const h = new FileHarness(fileConfig(), { recentBytes: third.reduce((n, e) => n + e.body.length + 256, 0) });
     try {
       await h.channel.start();

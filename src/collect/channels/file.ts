@@ -42,9 +42,9 @@ const schema = z.object({
    */
   directIo: prop.bool(true),
   /**
-   * Bytes of put events the channel keeps in memory until they are taken, so that those takes need
-   * no read back from the log (see RecentEvents); 0 reads every take from the log. Monsoon's; Flume
-   * always reads its log.
+   * Memory for put events the channel keeps until they are taken, so that those takes need no read
+   * back from the log (see RecentEvents: counted by the buffers the kept bodies keep alive, plus 256
+   * bytes an event); 0 reads every take from the log. Monsoon's; Flume always reads its log.
    */
   recentBytes: prop.int(128 * 1024 * 1024, 0),
 });
