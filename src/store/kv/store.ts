@@ -19,11 +19,11 @@ import { checkFamilyName, checkTableName, invalid } from './names.js';
  * Writers map the file writable (LMDB's MDB_WRITEMAP): a commit changes its pages in place in the
  * shared mapping and syncs them, instead of copying each page into a private buffer, keeping a sorted
  * list of them (whose insertions grow with the square of the pages a commit touches) and writing
- * them out — about 30% less CPU per cell for the call-record job's batches of thousands of cells
- * spread over a large table. The price is that a write fault the filesystem cannot back (disk full)
- * kills the process (SIGBUS) instead of failing the commit, so every write first checks the free
- * space (see KvTable.write) and is refused, retriably, when a commit might not fit. Readers open
- * the file read-only, where the flag does not apply.
+ * them out — about 35% less CPU per cell in batches of 5,000 cells spread over a large table (~15%
+ * at 14,000). The price is that a write fault the filesystem cannot back (disk full) kills the
+ * process (SIGBUS) instead of failing the commit, so every write first checks the free space (see
+ * KvTable.write) and is refused, retriably, when a commit might not fit. Readers in other processes
+ * open the file read-only, where the flag does not apply.
  */
 export interface Cell {
   row: Buffer | string;
@@ -133,10 +133,11 @@ export class KvStore {
     } else mkdirSync(dir, { recursive: true });
     // - Each write is one explicit batch; lmdb's event-turn batching would wrap it in a transaction
     //   of its own whose promise nobody holds, and a failed commit would reject it unhandled.
-    // - No overlapping sync: each commit syncs before its batches' promises resolve, so a write awaits
-    //   only the transaction that carries it. (With it, a write could only await the newest transaction's sync —
-    //   a later failed commit then left an earlier committed write waiting forever — and with the
-    //   writable map lmdb's deferred sync leaves the file's last page out of the range it syncs.)
+    // - No overlapping sync: each commit syncs before its batches' promises resolve, so a write
+    //   awaits only the transaction that carries it. (With it, a write could only await the newest
+    //   transaction's sync — a later failed commit then left an earlier committed write waiting
+    //   forever — and with the writable map lmdb's deferred sync leaves the file's last page out of
+    //   the range it syncs.)
     const root = open({
       path,
       maxDbs: MAX_TABLES,
@@ -211,7 +212,7 @@ export class KvTable {
    * Before anything is queued, the filesystem must have SPACE_FLOOR_BYTES plus room for what the
    * commit may add (see SPACE_PER_CELL); otherwise the batch fails with a retriable
    * MON_ERR_STORE_UNAVAILABLE and nothing is written. A commit LMDB reports as failed (an I/O
-   * error) fails the batch the same way.
+   * error) fails the same way every batch it carries.
    */
   async write(cells: readonly Cell[]): Promise<void> {
     // lmdb would throw from a callback of its own, ending the process, for a write to a closed store
