@@ -10,7 +10,8 @@
  * only (BENCH_KEEP=1 then leaves the run's directory, profiles included, in place). BENCH_THREADS=1
  * prints each process's CPU seconds and minor page faults of the main thread and of the others (libuv
  * pool, V8 workers);
- * BENCH_NODE_ARGS adds node options to both processes (e.g. V8 heap flags for experiments).
+ * BENCH_NODE_ARGS adds node options to both processes (e.g. V8 heap flags for experiments);
+ * BENCH_RECENT sets both file channels' recentBytes; BENCH_DIRECT_IO=0 turns direct I/O off everywhere.
  *
  * Tuning, as a Flume user would do it: the agent drains its file channel with BENCH_SINKS (default 3)
  * thrift sinks to the same collector, each on its own connection and sink runner, so that while one
@@ -36,8 +37,10 @@ const SINKS = Number(process.env.BENCH_SINKS ?? 3);
 const BATCH = Number(process.env.BENCH_BATCH ?? 2500);
 const ROLL_SINKS = Number(process.env.BENCH_ROLL_SINKS ?? 2);
 const PROFILE = process.env.BENCH_PROFILE === '1';
-/** BENCH_DIRECT_IO=0 writes both file channels' logs through the page cache (their `directIo = false`). */
+/** BENCH_DIRECT_IO=0 writes both file channels' logs and the rolled files through the page cache (`directIo = false`, `sink.directIo = false`). */
 const DIRECT_IO = process.env.BENCH_DIRECT_IO !== '0';
+/** BENCH_RECENT sets both file channels' `recentBytes` (default: the channel's own). */
+const RECENT = process.env.BENCH_RECENT ? `\n{p}.channels.c1.recentBytes = ${Number(process.env.BENCH_RECENT)}` : '';
 const LINE = 1024;
 const lines = Math.floor((MB * 1024 * 1024) / LINE);
 const root = mkdtempSync(join(tmpdir(), 'monsoon-bench-collect-'));
@@ -109,8 +112,8 @@ async function runOurs(input: string, bytes: number) {
     `col.sources = r1\ncol.channels = c1\ncol.sinks = ${rollSinks.join(' ')}
 col.sources.r1.type = thrift\ncol.sources.r1.bind = 127.0.0.1\ncol.sources.r1.port = ${port}\ncol.sources.r1.channels = c1
 col.channels.c1.type = file\ncol.channels.c1.checkpointDir = ${dir}/col/cp\ncol.channels.c1.dataDirs = ${dir}/col/data
-col.channels.c1.capacity = 1000000\ncol.channels.c1.transactionCapacity = 10000\ncol.channels.c1.minimumRequiredSpace = 0\ncol.channels.c1.directIo = ${DIRECT_IO}
-${rollSinks.map((k) => `col.sinks.${k}.type = file_roll\ncol.sinks.${k}.channel = c1\ncol.sinks.${k}.sink.directory = ${out}\ncol.sinks.${k}.sink.pathManager.prefix = ${k}-\ncol.sinks.${k}.sink.rollInterval = 0\ncol.sinks.${k}.batchSize = ${BATCH}\n`).join('')}`,
+col.channels.c1.capacity = 1000000\ncol.channels.c1.transactionCapacity = 10000\ncol.channels.c1.minimumRequiredSpace = 0\ncol.channels.c1.directIo = ${DIRECT_IO}${RECENT.replace('{p}', 'col')}
+${rollSinks.map((k) => `col.sinks.${k}.type = file_roll\ncol.sinks.${k}.channel = c1\ncol.sinks.${k}.sink.directory = ${out}\ncol.sinks.${k}.sink.pathManager.prefix = ${k}-\ncol.sinks.${k}.sink.rollInterval = 0\ncol.sinks.${k}.batchSize = ${BATCH}\ncol.sinks.${k}.sink.directIo = ${DIRECT_IO}\n`).join('')}`,
   );
   const sinks = Array.from({ length: SINKS }, (_, i) => `k${i + 1}`);
   writeFileSync(
@@ -119,7 +122,7 @@ ${rollSinks.map((k) => `col.sinks.${k}.type = file_roll\ncol.sinks.${k}.channel 
 ag.sources.r1.type = TAILDIR\nag.sources.r1.filegroups = f1\nag.sources.r1.filegroups.f1 = ${input.replace(/\./g, '\\\\.')}
 ag.sources.r1.positionFile = ${dir}/ag/pos.json\nag.sources.r1.batchSize = ${BATCH}\nag.sources.r1.channels = c1
 ag.channels.c1.type = file\nag.channels.c1.checkpointDir = ${dir}/ag/cp\nag.channels.c1.dataDirs = ${dir}/ag/data
-ag.channels.c1.capacity = 1000000\nag.channels.c1.transactionCapacity = 10000\nag.channels.c1.minimumRequiredSpace = 0\nag.channels.c1.directIo = ${DIRECT_IO}
+ag.channels.c1.capacity = 1000000\nag.channels.c1.transactionCapacity = 10000\nag.channels.c1.minimumRequiredSpace = 0\nag.channels.c1.directIo = ${DIRECT_IO}${RECENT.replace('{p}', 'ag')}
 ${sinks.map((k) => `ag.sinks.${k}.type = thrift\nag.sinks.${k}.channel = c1\nag.sinks.${k}.hostname = 127.0.0.1\nag.sinks.${k}.port = ${port}\nag.sinks.${k}.batch-size = ${BATCH}\n`).join('')}`,
   );
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);

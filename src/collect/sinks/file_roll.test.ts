@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { resolveComponent, validateComponent } from '../../core/config/component.js';
 import { makeEvent, type Event } from '../../core/event.js';
@@ -10,6 +10,9 @@ import { memoryChannel } from '../testkit.js';
 import './file_roll.js';
 import { FileRollSink, markerKey, type FileRollSinkConfig } from './file_roll.js';
 import { failingCommits, JsonFileChannel, putAll, runChild, sinkContextIn } from './sink-testkit.js';
+
+/** Whether the sinks under test write with direct I/O (each describe below runs once with, once without). */
+let directIo = process.env.FILE_ROLL_DIRECT !== '0';
 
 const cfg = (dir: string, extra: Partial<FileRollSinkConfig> = {}): FileRollSinkConfig => ({
   'sink.directory': dir,
@@ -21,6 +24,7 @@ const cfg = (dir: string, extra: Partial<FileRollSinkConfig> = {}): FileRollSink
   'sink.serializer.appendNewline': true,
   'sink.batchSize': 100,
   batchSize: undefined,
+  'sink.directIo': directIo,
   ...extra,
 });
 
@@ -49,7 +53,10 @@ function allLines(dir: string): string[] {
 if (process.env.FILE_ROLL_CRASH_CHILD) {
   await child();
 } else {
-  describe('file_roll sink', () => {
+  for (const mode of [true, false]) describe(`file_roll sink (${mode ? 'direct I/O' : 'through the page cache'})`, () => {
+    before(() => {
+      directIo = mode;
+    });
     it('writes bodies one per line, names files like Flume (with the sink name) and rolls on the interval', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'monsoon-roll-'));
       try {
@@ -201,7 +208,7 @@ if (process.env.FILE_ROLL_CRASH_CHILD) {
         let beforeKills = 0;
         for (let round = 0; round < 40; round++) {
           const before = round % 3 !== 2;
-          const signal = await runChild(fileURLToPath(import.meta.url), { FILE_ROLL_CRASH_CHILD: JSON.stringify([stateFile, out, 1 + (round % 4), before]) });
+          const signal = await runChild(fileURLToPath(import.meta.url), { FILE_ROLL_CRASH_CHILD: JSON.stringify([stateFile, out, 1 + (round % 4), before]), FILE_ROLL_DIRECT: directIo ? '1' : '0' });
           if (signal === null) break;
           assert.equal(signal, 'SIGKILL');
           kills++;

@@ -1,6 +1,6 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { OutputFile, syncParentDir } from '../../collect/sinks/durable-file.js';
+import { DirectMemory, OutputFile, syncParentDir } from '../../collect/sinks/durable-file.js';
 import type { FieldValue, StoreWriter } from '../writer.js';
 import { checkLocalUrl, fileName, type DelimitedRecordFormat, type FileNameFormat } from './format.js';
 
@@ -47,6 +47,13 @@ export interface RollingFileOptions {
   /** Persists a position before a new file is created (see the class comment). */
   checkpoint?: (p: RollingPosition) => Promise<void>;
   now?: () => number;
+  /**
+   * Write whole blocks with direct I/O, bypassing the page cache (see core/direct-io.ts), where the
+   * in-use directory's filesystem takes it (default true).
+   */
+  directIo?: boolean;
+  /** Told why files are written through the page cache when direct I/O was asked for but is unavailable. */
+  onPageCache?: (reason: string) => void;
 }
 
 export type Row = Readonly<Record<string, FieldValue>>;
@@ -65,6 +72,8 @@ export class RollingFileWriter implements StoreWriter<Row> {
   private rotation = 0;
   private committed: RollingPosition = { file: '', final: '', length: 0, rotation: -1, next: '' };
   private before = 0;
+  /** Aligned memory for direct appends (see RollingFileOptions.directIo). */
+  private memory: DirectMemory | undefined;
 
   constructor(private readonly o: RollingFileOptions) {
     this.dir = resolve(checkLocalUrl(o.path));
@@ -76,6 +85,11 @@ export class RollingFileWriter implements StoreWriter<Row> {
   async open(resume?: RollingPosition): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await mkdir(this.finalDir, { recursive: true });
+    if ((this.o.directIo ?? true) && !this.memory) {
+      const m = await DirectMemory.for(this.dir);
+      if (typeof m === 'string') this.o.onPageCache?.(m);
+      else this.memory = m;
+    }
     if (!resume) return;
     this.committed = resume;
     this.rotation = resume.rotation + 1;
@@ -84,7 +98,7 @@ export class RollingFileWriter implements StoreWriter<Row> {
       await syncParentDir(resume.next);
     }
     if (resume.file && (await exists(resume.file))) {
-      const file = await OutputFile.open(resume.file, resume.length);
+      const file = await OutputFile.open(resume.file, resume.length, this.memory);
       this.cur = { file, final: resume.final, openedAt: this.now() };
       this.rotation = resume.rotation;
     }
@@ -135,7 +149,7 @@ export class RollingFileWriter implements StoreWriter<Row> {
       await this.o.checkpoint?.({ ...this.committed, next: inUse });
       let file: OutputFile;
       try {
-        file = await OutputFile.create(inUse);
+        file = await OutputFile.create(inUse, this.memory);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
           this.rotation++;

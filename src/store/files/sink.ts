@@ -38,6 +38,8 @@ const schema = z.object({
   moveTo: prop.optionalString(),
   inUseSuffix: prop.string('.tmp'),
   batchSize: prop.int(100, 1),
+  /** Monsoon's own: whole blocks of the files written with direct I/O where the filesystem takes it (see core/direct-io.ts). */
+  directIo: prop.bool(true),
   'dedup.retention': prop.int(24 * 3600, 1),
   'dedup.maxOrigins': prop.int(1000, 1),
   'dedup.maxIntervals': prop.int(64, 1),
@@ -102,6 +104,8 @@ export class RolledFilesSink implements Sink {
       rotateMs: rotationMs(cfg['rotation.time'], cfg['rotation.timeUnits']),
       checkpoint: (p) => this.commitMarker(p),
       now,
+      directIo: cfg.directIo,
+      onPageCache: (reason) => ctx.log.info({ sink: ctx.name, reason }, `sink ${ctx.name}: writing through the page cache: ${reason}`),
     });
   }
 
