@@ -1,6 +1,8 @@
 import { constants } from 'node:fs';
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { processAlive } from './fs.js';
 
 /**
  * Direct I/O (O_DIRECT) for files written once and read rarely: the file channel's log, rolled output
@@ -23,6 +25,8 @@ export const DIRECT_CREATE_FLAGS = O_DIRECT === undefined ? undefined : constant
 /** Flags to open an existing file for direct writes. */
 export const DIRECT_WRITE_FLAGS = O_DIRECT === undefined ? undefined : constants.O_WRONLY | O_DIRECT;
 
+let probesMade = 0;
+
 /**
  * `bytes` of memory aligned for direct writes to files in every one of `dirs`, or why there is none
  * (the caller then writes through the page cache): a platform without O_DIRECT, a filesystem that does
@@ -33,14 +37,13 @@ export const DIRECT_WRITE_FLAGS = O_DIRECT === undefined ? undefined : constants
  * until all of them accept one (filesystems on different devices may need different alignments); an
  * ArrayBuffer's memory never moves, so the start found stays aligned.
  */
-let probesMade = 0;
-
 export async function alignedMemory(dirs: readonly string[], bytes: number): Promise<Buffer | string> {
   if (DIRECT_CREATE_FLAGS === undefined) return 'this platform has no O_DIRECT';
   const probes: { path: string; fh: FileHandle }[] = [];
   try {
     for (const d of dirs) {
-      const path = join(d, `.direct-io-probe-${process.pid}-${++probesMade}`);
+      await removeStaleProbes(d);
+      const path = join(d, `${PROBE_PREFIX}${process.pid}-${threadId}-${++probesMade}`);
       try {
         probes.push({ path, fh: await open(path, DIRECT_CREATE_FLAGS) });
       } catch (e) {
@@ -66,6 +69,24 @@ export async function alignedMemory(dirs: readonly string[], bytes: number): Pro
       await p.fh.close().catch(() => {});
       await rm(p.path, { force: true });
     }
+  }
+}
+
+/** Probe files are named `<PROBE_PREFIX><pid>-<thread>-<n>`. */
+const PROBE_PREFIX = '.direct-io-probe-';
+
+/** Removes probe files a process killed while probing left behind in `dir`. */
+async function removeStaleProbes(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return; // the probe's own open names the problem
+  }
+  for (const n of names) {
+    if (!n.startsWith(PROBE_PREFIX)) continue;
+    const pid = Number(n.slice(PROBE_PREFIX.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) await rm(join(dir, n), { force: true });
   }
 }
 

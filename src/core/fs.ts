@@ -32,7 +32,8 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
 
 const held = new Set<string>();
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists (one owned by another user counts). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -63,7 +64,7 @@ export async function lockDir(dir: string, file: string, refuse: (holder: number
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
     }
     const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw refuse(pid, path);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) throw refuse(pid, path);
     await unlink(path).catch(() => {});
   }
   held.add(path);

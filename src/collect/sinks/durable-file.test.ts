@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -122,6 +122,48 @@ describe('output files with direct I/O', () => {
       assert.ok(checks > 3, `the reader ran alongside (${checks} reads)`);
       assert.equal((await stat(path)).size, all.length);
       await f.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an append that failed part-way is cut off before the next one is written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'monsoon-outfile-'));
+    try {
+      const memory = await memoryIn(dir);
+      const path = join(dir, 'out');
+      const f = await OutputFile.create(path, memory);
+      const a = bytes(BLOCK + 100, 1);
+      await f.append(a);
+      // the direct handle writes one block of the next append, then fails (a disk error mid-batch)
+      const direct = (f as unknown as { direct: { fh: FileHandle } }).direct.fh;
+      const write = direct.write.bind(direct) as (b: Buffer, o: number, l: number, p: number) => Promise<{ bytesWritten: number }>;
+      direct.write = (async (b: Buffer, o: number, _l: number, p: number) => {
+        await write(b, o, BLOCK, p);
+        throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+      }) as unknown as FileHandle['write'];
+      await assert.rejects(f.append(bytes(4 * BLOCK, 2)), /EIO/);
+      assert.ok((await stat(path)).size > a.length, 'the failed append left bytes behind');
+      direct.write = write as unknown as FileHandle['write'];
+      // no truncate by the caller: the next append cuts them off itself
+      const c = bytes(2 * BLOCK + 3, 3);
+      await f.append(c);
+      assert.ok((await readFile(path)).equals(Buffer.concat([a, c])));
+      await f.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('direct memory must hold two blocks; probe files a killed process left behind are removed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'monsoon-outfile-'));
+    try {
+      await assert.rejects(DirectMemory.for(dir, BLOCK), /at least 8192 bytes/);
+      // a pid that cannot be running (above the kernel's pid_max) and this process's own
+      await writeFile(join(dir, '.direct-io-probe-999999999-0-1'), 'x');
+      await writeFile(join(dir, `.direct-io-probe-${process.pid}-7-1`), 'x');
+      await memoryIn(dir);
+      assert.deepEqual(await readdir(dir), [`.direct-io-probe-${process.pid}-7-1`]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -12,9 +12,13 @@ export class DirectMemory {
 
   private constructor(readonly mem: Buffer) {}
 
-  /** Memory for direct appends to files in `dir`, or why its filesystem takes none. */
+  /**
+   * Memory for direct appends to files in `dir`, or why its filesystem takes none. `bytes` (at least
+   * two blocks; rounded down to whole blocks) bounds one direct write: larger appends go in parts.
+   */
   static async for(dir: string, bytes = DIRECT_MEMORY_BYTES): Promise<DirectMemory | string> {
-    const mem = await alignedMemory([dir], bytes);
+    if (bytes < 2 * BLOCK) throw new RangeError(`direct memory must hold at least ${2 * BLOCK} bytes, not ${bytes}`);
+    const mem = await alignedMemory([dir], bytes - (bytes % BLOCK));
     return typeof mem === 'string' ? mem : new DirectMemory(mem);
   }
 }
@@ -25,20 +29,23 @@ const DIRECT_MEMORY_BYTES = 8 * 1024 * 1024;
 interface DirectState {
   fh: FileHandle;
   memory: DirectMemory;
-  /** The bytes of the file's last partial block (the first `length % BLOCK`). */
-  tail: Buffer;
 }
 
 /**
  * An append-only output file whose length the sink tracks itself, so that a batch written but not
  * committed can be cut off again (after a failed commit, or on start after a crash).
  *
- * Given DirectMemory, whole blocks are written with direct I/O from that memory and only the last
- * partial block of each append goes through the page cache (a second, buffered handle), so the file
- * never holds more than what was appended: a reader sees no padding, and its size is always the
- * data's. The next append rewrites that partial block directly, with the same bytes at its front.
+ * Given DirectMemory, an append's whole blocks are written with direct I/O from that memory, through
+ * a second handle; the bytes before its first block boundary (completing the block the previous
+ * append left partial) and after its last one go through the page cache. No block is ever written
+ * both ways: a direct write over a block the page cache holds lets a concurrent reader load it from
+ * disk mid-write, zero-filled past the old end. So the file never shows a reader padding or zeros,
+ * and its size is always the data's.
  */
 export class OutputFile {
+  /** Set while an append runs and after one failed: the file may hold bytes past `length`. */
+  private dirty = false;
+
   private constructor(
     readonly path: string,
     private readonly fh: FileHandle,
@@ -51,7 +58,7 @@ export class OutputFile {
    * With `memory`, appends are direct where the file takes them.
    */
   static async open(path: string, truncateTo?: number, memory?: DirectMemory): Promise<OutputFile> {
-    const fh = await open(path, 'a+');
+    const fh = await open(path, 'a');
     try {
       let length = (await fh.stat()).size;
       if (truncateTo !== undefined && truncateTo < length) {
@@ -59,9 +66,7 @@ export class OutputFile {
         await fh.datasync();
         length = truncateTo;
       }
-      const f = new OutputFile(path, fh, length, await openDirect(path, memory));
-      await f.loadTail();
-      return f;
+      return new OutputFile(path, fh, length, await openDirect(path, memory));
     } catch (err) {
       await fh.close();
       throw err;
@@ -74,7 +79,7 @@ export class OutputFile {
    * file takes them.
    */
   static async create(path: string, memory?: DirectMemory): Promise<OutputFile> {
-    const fh = await open(path, 'ax+');
+    const fh = await open(path, 'ax');
     try {
       return new OutputFile(path, fh, 0, await openDirect(path, memory));
     } catch (err) {
@@ -95,8 +100,9 @@ export class OutputFile {
 
   /**
    * Where the next append's `n` bytes can be serialized so that append() writes them without copying
-   * them again: a view of the direct memory right after the file's last partial block, or undefined
-   * (no direct memory, or too small for `n`). Valid until the next append through the same memory.
+   * them again: a view of the direct memory placed so that the append's first block boundary falls
+   * on a block of the memory, or undefined (no direct memory, or too small for `n`). Valid until the
+   * next append through the same memory.
    */
   reserve(n: number): Buffer | undefined {
     const d = this.direct;
@@ -108,73 +114,53 @@ export class OutputFile {
   /** Appends `buf` in full and makes it durable before returning. */
   async append(buf: Buffer): Promise<void> {
     const d = this.direct;
-    if (!d) await appendAll(this.fh, buf);
-    else {
-      if (d.memory.busy) throw new Error(`${this.path}: another file is appending through the same direct memory`);
-      d.memory.busy = true;
-      try {
-        await this.appendDirect(d, buf);
-      } finally {
-        d.memory.busy = false;
-      }
+    if (d?.memory.busy) throw new Error(`${this.path}: another file is appending through the same direct memory`);
+    if (d) d.memory.busy = true;
+    try {
+      // a failed append may have left part of itself behind: cut it off before writing after it
+      if (this.dirty) await this.fh.truncate(this.length);
+      this.dirty = true;
+      if (d) await this.appendDirect(d, buf);
+      else await appendAll(this.fh, buf);
+      await this.fh.datasync();
+    } finally {
+      if (d) d.memory.busy = false;
     }
-    await this.fh.datasync();
     this.length += buf.length;
+    this.dirty = false;
   }
 
-  /** Whole blocks through the direct handle, the last partial block through the buffered one. */
+  /** Head and tail through the page cache, whole blocks between them direct (see the class comment). */
   private async appendDirect(d: DirectState, buf: Buffer): Promise<void> {
     const mem = d.memory.mem;
-    let tailLen = this.length % BLOCK;
-    if (tailLen + buf.length < BLOCK) {
-      // the append stays inside the last partial block
-      await appendAll(this.fh, buf);
-      buf.copy(d.tail, tailLen);
-      return;
-    }
-    let pos = this.length - tailLen; // the file offset of mem[0]
-    d.tail.copy(mem, 0, 0, tailLen);
-    // serialized in place by reserve(): the bytes are already behind the tail
-    const inPlace = buf.buffer === mem.buffer && buf.byteOffset === mem.byteOffset + tailLen;
-    let taken = inPlace ? buf.length : 0;
-    let used = tailLen + taken;
-    for (;;) {
-      if (!inPlace) {
-        const n = Math.min(buf.length - taken, mem.length - used);
-        buf.copy(mem, used, taken, taken + n);
-        taken += n;
-        used += n;
+    const at = this.length % BLOCK;
+    const head = at === 0 ? 0 : Math.min(BLOCK - at, buf.length);
+    if (head > 0) await appendAll(this.fh, buf.subarray(0, head));
+    let off = head;
+    let pos = this.length + head; // a block boundary once anything is left
+    if (buf.buffer === mem.buffer && buf.byteOffset === mem.byteOffset + at) {
+      // serialized in place by reserve(): the bytes after the head already start a block of the memory
+      const whole = buf.length - off - ((buf.length - off) % BLOCK);
+      if (whole > 0) await writeFullyDirect(d.fh, mem, at === 0 ? 0 : BLOCK, whole, pos);
+      off += whole;
+    } else {
+      while (buf.length - off >= BLOCK) {
+        const n = Math.min(mem.length, buf.length - off);
+        const whole = n - (n % BLOCK);
+        buf.copy(mem, 0, off, off + whole);
+        await writeFullyDirect(d.fh, mem, 0, whole, pos);
+        off += whole;
+        pos += whole;
       }
-      const full = used - (used % BLOCK);
-      if (full > 0) await writeFullyDirect(d.fh, mem, 0, full, pos);
-      tailLen = used - full;
-      if (full > 0 && tailLen > 0) mem.copyWithin(0, full, used);
-      pos += full;
-      used = tailLen;
-      if (taken === buf.length) break;
     }
-    if (tailLen > 0) await appendAll(this.fh, mem.subarray(0, tailLen));
-    mem.copy(d.tail, 0, 0, tailLen);
+    if (off < buf.length) await appendAll(this.fh, buf.subarray(off));
   }
 
   async truncate(length: number): Promise<void> {
     await this.fh.truncate(length);
     await this.fh.datasync();
     this.length = length;
-    await this.loadTail();
-  }
-
-  /** Reads the file's last partial block into the direct state (after an open or a truncate). */
-  private async loadTail(): Promise<void> {
-    const d = this.direct;
-    const n = this.length % BLOCK;
-    if (!d || n === 0) return;
-    let done = 0;
-    while (done < n) {
-      const { bytesRead } = await this.fh.read(d.tail, done, n - done, this.length - n + done);
-      if (bytesRead === 0) throw new Error(`${this.path}: ends before its length ${this.length}`);
-      done += bytesRead;
-    }
+    this.dirty = false;
   }
 
   async close(): Promise<void> {
@@ -190,7 +176,7 @@ export class OutputFile {
 async function openDirect(path: string, memory: DirectMemory | undefined): Promise<DirectState | undefined> {
   if (!memory || DIRECT_WRITE_FLAGS === undefined) return undefined;
   try {
-    return { fh: await open(path, DIRECT_WRITE_FLAGS), memory, tail: Buffer.alloc(BLOCK) };
+    return { fh: await open(path, DIRECT_WRITE_FLAGS), memory };
   } catch (e) {
     // the directory took a probe, but this file does not: write it through the page cache
     if ((e as NodeJS.ErrnoException).code === 'EINVAL') return undefined;

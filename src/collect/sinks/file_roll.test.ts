@@ -82,6 +82,32 @@ if (process.env.FILE_ROLL_CRASH_CHILD) {
       }
     });
 
+    it('batches spanning many blocks land whole and in order', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'monsoon-roll-'));
+      try {
+        const ch = memoryChannel();
+        const sink = new FileRollSink(cfg(dir, { 'sink.rollInterval': 0, 'sink.batchSize': 500 }), sinkContextIn(dir, 'k1', ch));
+        await sink.start();
+        const events = Array.from({ length: 1200 }, (_, i) => makeEvent(`line-${i}-${'x'.repeat((i * 97) % 3000)}`));
+        await putAll(ch, events);
+        assert.equal(await sink.process(), 'READY');
+        const current = (sink as unknown as { current: { isDirect: boolean; direct?: { fh: { write: (...a: unknown[]) => Promise<unknown> } } } }).current;
+        assert.equal(current.isDirect, mode, 'the output file is written direct exactly when sink.directIo is on');
+        let directWrites = 0;
+        if (mode) {
+          const fh = current.direct!.fh;
+          const write = fh.write.bind(fh);
+          fh.write = (...a: unknown[]) => (directWrites++, write(...a));
+        }
+        while ((await sink.process()) === 'READY');
+        await sink.stop();
+        assert.equal(directWrites > 0, mode, `direct writes: ${directWrites}`);
+        assert.equal(readAll(dir), events.map((e) => `${e.body.toString()}\n`).join(''));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('rollInterval 0 never rolls; a failed commit cuts the batch off again and it is redelivered once', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'monsoon-roll-'));
       try {
@@ -202,7 +228,8 @@ if (process.env.FILE_ROLL_CRASH_CHILD) {
       const out = join(dir, 'out');
       const stateFile = join(dir, 'channel.json');
       try {
-        const events: Event[] = Array.from({ length: 120 }, (_, i) => makeEvent(`event-${i}`));
+        // bodies of up to 3 KB, so that batches span blocks and a kill can land in a direct write
+        const events: Event[] = Array.from({ length: 120 }, (_, i) => makeEvent(`event-${i}-${'y'.repeat((i * 379) % 3000)}`));
         JsonFileChannel.create(stateFile, events);
         let kills = 0;
         let beforeKills = 0;

@@ -104,6 +104,11 @@ export class RollingFileWriter implements StoreWriter<Row> {
     }
   }
 
+  /** Whether files are written with direct I/O (after open(); see RollingFileOptions.directIo). */
+  get directIo(): boolean {
+    return this.memory !== undefined;
+  }
+
   /** What the caller keeps with its acknowledgement of the last write. */
   position(): RollingPosition {
     return this.committed;

@@ -32,12 +32,12 @@ function readRotations(dir: string): string {
     .join('');
 }
 
-/** Child mode: drain a JSON channel through a sink rotating every ~40 bytes, killed where told. */
+/** Child mode: drain a JSON channel through a sink rotating every ~8 KB, killed where told. */
 async function child(): Promise<void> {
   const [stateFile, dir, crashAt, before] = JSON.parse(process.env.ROLLED_FILES_CRASH_CHILD!) as [string, string, number, boolean];
   const ch = new JsonFileChannel(stateFile, { at: crashAt, before });
   let t = Date.now();
-  const cfg = config({ path: join(dir, 'open'), moveTo: join(dir, 'done'), prefix: 'cdr-', extension: '.csv', taskId: '3', fields: 'header.n body', 'rotation.size': '40', 'rotation.sizeUnits': 'KB', batchSize: '4' });
+  const cfg = config({ path: join(dir, 'open'), moveTo: join(dir, 'done'), prefix: 'cdr-', extension: '.csv', taskId: '3', fields: 'header.n body', 'rotation.size': '8', 'rotation.sizeUnits': 'KB', batchSize: '4' });
   cfg['rotation.size'] = 40 / 1024; // 40 bytes, below what the property's integer allows
   const sink = new RolledFilesSink(cfg, sinkContextIn(dir, 'k1', ch), () => (t += 7));
   await sink.start();
@@ -106,6 +106,23 @@ if (process.env.ROLLED_FILES_CRASH_CHILD) {
         rmSync(dir, { recursive: true, force: true });
       }
     });
+
+    for (const directIo of [true, false]) {
+      it(`writes batches spanning many blocks whole and in order (${directIo ? 'direct I/O' : 'through the page cache'})`, async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'monsoon-rolled-'));
+        try {
+          const w = new RollingFileWriter({ path: dir, name: { prefix: '', extension: '.txt', componentId: 'etl', taskId: 0 }, format: new DelimitedRecordFormat(['k', 'v']), inUseSuffix: '.tmp', rotateBytes: 0, rotateMs: 0, directIo });
+          await w.open();
+          assert.equal(w.directIo, directIo);
+          const rows = Array.from({ length: 900 }, (_, i) => ({ k: String(i), v: 'v'.repeat((i * 131) % 2500) }));
+          for (let i = 0; i < rows.length; i += 150) await w.write(rows.slice(i, i + 150));
+          await w.close();
+          assert.equal(readdirSync(dir).map((n) => readFileSync(join(dir, n), 'utf8')).join(''), rows.map((r) => `${r.k},${r.v}\n`).join(''));
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
+    }
 
     it('refuses hdfs:// and webhdfs:// with a clear "not available" error', () => {
       for (const url of ['hdfs://namenode:8020', 'webhdfs://namenode:9870']) {
@@ -181,7 +198,8 @@ if (process.env.ROLLED_FILES_CRASH_CHILD) {
       const dir = mkdtempSync(join(tmpdir(), 'monsoon-rolled-'));
       const stateFile = join(dir, 'channel.json');
       try {
-        const events: Event[] = Array.from({ length: 40 }, (_, i) => makeEvent(`event-${i}`, { n: String(i) }));
+        // bodies of up to 3 KB, so that batches span blocks and a kill can land in a direct write
+        const events: Event[] = Array.from({ length: 40 }, (_, i) => makeEvent(`event-${i}-${'z'.repeat((i * 379) % 3000)}`, { n: String(i) }));
         JsonFileChannel.create(stateFile, events);
         let kills = 0;
         for (let round = 0; round < 60; round++) {
