@@ -5,7 +5,9 @@
  * is one JSON object. CPU seconds per process (user + system, from /proc) are printed beside the
  * rates: unlike the rates they barely move when other work shares the machine.
  *
- * BENCH_MB sets the input size (default 256). BENCH_PROFILE=1 runs our agent and collector with
+ * BENCH_MB sets the input size (default 256). BENCH_ROUNDS (default 3) runs both pipelines that many
+ * times, alternating which goes first, and prints the medians (the machine's speed drifts within
+ * minutes, so one pair of runs says little). BENCH_PROFILE=1 runs our agent and collector with
  * `node --cpu-prof` and prints their top functions by self time. BENCH_RSYSLOG=0 runs our pipeline
  * only (BENCH_KEEP=1 then leaves the run's directory, profiles included, in place). BENCH_THREADS=1
  * prints each process's CPU seconds and minor page faults of the main thread and of the others (libuv
@@ -37,6 +39,8 @@ const SINKS = Number(process.env.BENCH_SINKS ?? 3);
 const BATCH = Number(process.env.BENCH_BATCH ?? 2500);
 const ROLL_SINKS = Number(process.env.BENCH_ROLL_SINKS ?? 2);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+/** Rounds of both pipelines (alternating which goes first); the rates and the ratio printed are their medians. */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 /** BENCH_DIRECT_IO=0 writes both file channels' logs and the rolled files through the page cache (`directIo = false`, `sink.directIo = false`). */
 const DIRECT_IO = process.env.BENCH_DIRECT_IO !== '0';
 /** BENCH_RECENT sets both file channels' `recentBytes` (default: the channel's own). */
@@ -229,25 +233,57 @@ async function main(): Promise<void> {
     else console.log(`kept ${root}`);
     return;
   }
-  const rs = await runRsyslog(input, bytes);
-  const oursMb = mb / ours.secs;
-  const rsMb = mb / rs.secs;
-  console.log(`ours:    ${oursMb.toFixed(1)} MB/s, ${Math.round(lines / ours.secs)} lines/s, peak RSS agent ${ours.rss.agent.toFixed(0)} MiB, collector ${ours.rss.collector.toFixed(0)} MiB; CPU agent ${ours.cpu.agent.toFixed(2)} s, collector ${ours.cpu.collector.toFixed(2)} s`);
-  console.log(`rsyslog: ${rsMb.toFixed(1)} MB/s, ${Math.round(lines / rs.secs)} lines/s, peak RSS sender ${rs.rss.sender.toFixed(0)} MiB, receiver ${rs.rss.receiver.toFixed(0)} MiB; CPU sender ${rs.cpu.sender.toFixed(2)} s, receiver ${rs.cpu.receiver.toFixed(2)} s`);
-  console.log(`collect: ours ${oursMb.toFixed(1)} MB/s, rsyslog ${rsMb.toFixed(1)} MB/s, ratio ${(oursMb / rsMb).toFixed(2)}`);
+  type Round = { ours: Awaited<ReturnType<typeof runOurs>>; rs: Awaited<ReturnType<typeof runRsyslog>> };
+  const rounds: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // alternate which side goes first, so that neither always meets the machine in the same state
+    let o = ours;
+    let rs: Round['rs'];
+    if (r === 0) rs = await runRsyslog(input, bytes);
+    else {
+      for (const d of ['ours', 'rsyslog']) rmSync(join(root, d), { recursive: true, force: true });
+      if (r % 2 === 1) {
+        rs = await runRsyslog(input, bytes);
+        o = await runOurs(input, bytes);
+      } else {
+        o = await runOurs(input, bytes);
+        rs = await runRsyslog(input, bytes);
+      }
+    }
+    rounds.push({ ours: o, rs });
+    const oMb = mb / o.secs;
+    const rMb = mb / rs.secs;
+    if (ROUNDS > 1) console.log(`round ${r + 1}/${ROUNDS}: ours ${oMb.toFixed(1)} MB/s, rsyslog ${rMb.toFixed(1)} MB/s, ratio ${(oMb / rMb).toFixed(2)}`);
+  }
+  const med = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const oursSecs = med(rounds.map((x) => x.ours.secs));
+  const rsSecs = med(rounds.map((x) => x.rs.secs));
+  const oursMb = mb / oursSecs;
+  const rsMb = mb / rsSecs;
+  const ratio = med(rounds.map((x) => x.rs.secs / x.ours.secs));
+  const peak = (f: (x: Round) => number) => Math.round(Math.max(...rounds.map(f)));
+  const cpu = (f: (x: Round) => number) => +med(rounds.map(f)).toFixed(2);
+  const of = ROUNDS > 1 ? ` (median of ${ROUNDS} rounds; peak RSS the highest)` : '';
+  console.log(`ours:    ${oursMb.toFixed(1)} MB/s, ${Math.round(lines / oursSecs)} lines/s, peak RSS agent ${peak((x) => x.ours.rss.agent)} MiB, collector ${peak((x) => x.ours.rss.collector)} MiB; CPU agent ${cpu((x) => x.ours.cpu.agent)} s, collector ${cpu((x) => x.ours.cpu.collector)} s${of}`);
+  console.log(`rsyslog: ${rsMb.toFixed(1)} MB/s, ${Math.round(lines / rsSecs)} lines/s, peak RSS sender ${peak((x) => x.rs.rss.sender)} MiB, receiver ${peak((x) => x.rs.rss.receiver)} MiB; CPU sender ${cpu((x) => x.rs.cpu.sender)} s, receiver ${cpu((x) => x.rs.cpu.receiver)} s${of}`);
+  console.log(`collect: ours ${oursMb.toFixed(1)} MB/s, rsyslog ${rsMb.toFixed(1)} MB/s, ratio ${ratio.toFixed(2)}`);
   rmSync(root, { recursive: true, force: true });
   console.log(
     JSON.stringify({
       ours_mb_per_s: +oursMb.toFixed(2),
-      ours_lines_per_s: Math.round(lines / ours.secs),
+      ours_lines_per_s: Math.round(lines / oursSecs),
       rsyslog_mb_per_s: +rsMb.toFixed(2),
-      rsyslog_lines_per_s: Math.round(lines / rs.secs),
-      ratio_vs_rsyslog: +(oursMb / rsMb).toFixed(3),
-      ours_peak_rss_mib: { agent: Math.round(ours.rss.agent), collector: Math.round(ours.rss.collector) },
-      rsyslog_peak_rss_mib: { sender: Math.round(rs.rss.sender), receiver: Math.round(rs.rss.receiver) },
-      ours_cpu_s: { agent: ours.cpu.agent, collector: ours.cpu.collector },
-      rsyslog_cpu_s: { sender: rs.cpu.sender, receiver: rs.cpu.receiver },
+      rsyslog_lines_per_s: Math.round(lines / rsSecs),
+      ratio_vs_rsyslog: +ratio.toFixed(3),
+      ours_peak_rss_mib: { agent: peak((x) => x.ours.rss.agent), collector: peak((x) => x.ours.rss.collector) },
+      rsyslog_peak_rss_mib: { sender: peak((x) => x.rs.rss.sender), receiver: peak((x) => x.rs.rss.receiver) },
+      ours_cpu_s: { agent: cpu((x) => x.ours.cpu.agent), collector: cpu((x) => x.ours.cpu.collector) },
+      rsyslog_cpu_s: { sender: cpu((x) => x.rs.cpu.sender), receiver: cpu((x) => x.rs.cpu.receiver) },
       input_mib: Math.round(mb),
+      rounds: rounds.map((x) => ({ ours_mb_per_s: +(mb / x.ours.secs).toFixed(2), rsyslog_mb_per_s: +(mb / x.rs.secs).toFixed(2), ratio: +(x.rs.secs / x.ours.secs).toFixed(3) })),
     }),
   );
 }
