@@ -30,7 +30,7 @@ let probesMade = 0;
 /**
  * `bytes` of memory aligned for direct writes to files in every one of `dirs`, or why there is none
  * (the caller then writes through the page cache): a platform without O_DIRECT, a filesystem that does
- * not take direct writes (tmpfs, some network or FUSE filesystems), or a probe that failed.
+ * not take direct writes (tmpfs before Linux 6.6, some network or FUSE filesystems), or a probe that failed.
  *
  * JavaScript cannot see a buffer's address, so the aligned start inside a fresh allocation is found by
  * trying a direct write of one block from each 16-byte step into a probe file in every directory

@@ -12,3 +12,19 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * `n` deterministic bytes from `seed` (xorshift), none of them zero: test data for file formats,
+ * where zero bytes would be mistaken for (or hide) padding.
+ */
+export function seededNonZeroBytes(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed | 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = (x & 0xfe) | 1;
+  }
+  return b;
+}

@@ -4,19 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BLOCK } from '../../core/direct-io.js';
+import { seededNonZeroBytes as bytes } from '../../core/random.js';
 import { DirectMemory, OutputFile } from './durable-file.js';
 
-/** Deterministic bytes, never zero (so padding would be told apart from data). */
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = (x & 0xfe) | 1;
+/** Runs `fn` in a fresh directory on the machine's disk, removed afterwards. */
+async function inDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'monsoon-outfile-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  return b;
 }
 
 async function memoryIn(dir: string, size?: number): Promise<DirectMemory> {
@@ -27,9 +25,8 @@ async function memoryIn(dir: string, size?: number): Promise<DirectMemory> {
 }
 
 describe('output files with direct I/O', () => {
-  it('appends of any size land back to back; the file is never longer than its data', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'monsoon-outfile-'));
-    try {
+  it('appends of any size land back to back; the file is never longer than its data', () =>
+    inDir(async (dir) => {
       // a small memory (3 blocks), so that large appends go in parts
       const memory = await memoryIn(dir, 3 * BLOCK);
       const path = join(dir, 'out');
@@ -58,14 +55,10 @@ describe('output files with direct I/O', () => {
       }
       assert.equal(f.reserve(3 * BLOCK - (f.length % BLOCK) + 1), undefined, 'no room past the memory');
       await f.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('a truncate, and an open cut back to a committed length, continue from the right partial block', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'monsoon-outfile-'));
-    try {
+  it('a truncate, and an open cut back to a committed length, continue from the right partial block', () =>
+    inDir(async (dir) => {
       const memory = await memoryIn(dir);
       const path = join(dir, 'out');
       const a = bytes(BLOCK + 700, 1);
@@ -90,14 +83,10 @@ describe('output files with direct I/O', () => {
       await g.append(e);
       assert.ok((await readFile(path)).equals(Buffer.concat([a, c, e])));
       await g.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('a reader during appends sees a prefix of the data, never padding', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'monsoon-outfile-'));
-    try {
+  it('a reader during appends sees a prefix of the data, never padding', () =>
+    inDir(async (dir) => {
       const memory = await memoryIn(dir);
       const path = join(dir, 'out');
       const f = await OutputFile.create(path, memory);
@@ -122,14 +111,10 @@ describe('output files with direct I/O', () => {
       assert.ok(checks > 3, `the reader ran alongside (${checks} reads)`);
       assert.equal((await stat(path)).size, all.length);
       await f.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('an append that failed part-way is cut off before the next one is written', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'monsoon-outfile-'));
-    try {
+  it('an append that failed part-way is cut off before the next one is written', () =>
+    inDir(async (dir) => {
       const memory = await memoryIn(dir);
       const path = join(dir, 'out');
       const f = await OutputFile.create(path, memory);
@@ -150,28 +135,20 @@ describe('output files with direct I/O', () => {
       await f.append(c);
       assert.ok((await readFile(path)).equals(Buffer.concat([a, c])));
       await f.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('direct memory must hold two blocks; probe files a killed process left behind are removed', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'monsoon-outfile-'));
-    try {
+  it('direct memory must hold two blocks; probe files a killed process left behind are removed', () =>
+    inDir(async (dir) => {
       await assert.rejects(DirectMemory.for(dir, BLOCK), /at least 8192 bytes/);
       // a pid that cannot be running (above the kernel's pid_max) and this process's own
       await writeFile(join(dir, '.direct-io-probe-999999999-0-1'), 'x');
       await writeFile(join(dir, `.direct-io-probe-${process.pid}-7-1`), 'x');
       await memoryIn(dir);
       assert.deepEqual(await readdir(dir), [`.direct-io-probe-${process.pid}-7-1`]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('two files cannot append through the same memory at once', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'monsoon-outfile-'));
-    try {
+  it('two files cannot append through the same memory at once', () =>
+    inDir(async (dir) => {
       const memory = await memoryIn(dir);
       const f = await OutputFile.create(join(dir, 'a'), memory);
       const g = await OutputFile.create(join(dir, 'b'), memory);
@@ -182,14 +159,10 @@ describe('output files with direct I/O', () => {
       assert.equal(g.length, 3 * BLOCK);
       await f.close();
       await g.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('a directory that takes no direct writes is named; without memory, files are written through the page cache', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'monsoon-outfile-'));
-    try {
+  it('a directory that takes no direct writes is named; without memory, files are written through the page cache', () =>
+    inDir(async (dir) => {
       const m = await DirectMemory.for(join(dir, 'missing'));
       assert.match(String(m), /missing does not take direct I\/O \(ENOENT/);
       const f = await OutputFile.create(join(dir, 'out'));
@@ -200,8 +173,5 @@ describe('output files with direct I/O', () => {
       await f.truncate(5000);
       assert.ok((await readFile(join(dir, 'out'))).equals(bytes(5000, 1)));
       await f.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });

@@ -7,19 +7,8 @@ import { BLOCK, DIRECT_CREATE_FLAGS, directStaging, isZeroPaddedEnd } from './di
 import { encodeTx } from './records.js';
 import { drain, fileConfig, FileHarness, numbered, putCommit } from './test-support.js';
 import { LogWriter, SCAN_CHUNK, dataFilePath, scanFile } from './wal.js';
+import { seededNonZeroBytes as bytes } from '../../../core/random.js';
 
-/** Deterministic bytes, never zero (so padding is told apart from data). */
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = (x & 0xfe) | 1;
-  }
-  return b;
-}
 
 describe('file channel direct I/O', () => {
   it('appends of any size land back to back, the file padded with zeros to the next block', async () => {
