@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -39,6 +39,38 @@ describe('monsoon CLI', () => {
     assert.match(r.stderr, /error: a1\.channels\.c1\.capacity: expected an integer, got "ten"/);
     assert.match(r.stderr, /error: a1\.sinks\.k1\.type: sink type "elasticsearch" is not available yet/);
     assert.match(r.stderr, /3 error\(s\)/);
+  });
+
+  it('agent starts from its bundle: no module of dist/src is loaded', () => {
+    const f = join(dir, 'bundled.properties');
+    writeFileSync(f, 'a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n');
+    const r = spawnSync(process.execPath, [MONSOON_BIN, 'agent', '-n', 'a1', '-f', f, '--check'], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'esm' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /valid/);
+    // Node's ESM loader logs each module it loads
+    assert.match(r.stderr, /dist\/src\/cli\/agent\.bundle\.js/);
+    assert.doesNotMatch(r.stderr, /dist\/src\/(collect|core)\//);
+  });
+
+  it('bin/monsoon.js runs the agent bundle only when it is at least as new as the tsc output', () => {
+    const root = join(dir, 'chooser');
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    mkdirSync(join(root, 'dist/src/cli'), { recursive: true });
+    copyFileSync(MONSOON_BIN, join(root, 'bin/monsoon.js'));
+    const cli = (name: string) => join(root, 'dist/src/cli', name);
+    writeFileSync(cli('main.js'), "console.log('main');\n");
+    writeFileSync(cli('agent-main.js'), "console.log('agent-main');\n");
+    const which = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/monsoon.js'), ...args], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(which('agent'), 'main', 'no bundle: dist/src');
+    writeFileSync(cli('agent.bundle.js'), "console.log('bundle');\n");
+    utimesSync(cli('agent-main.js'), 1000, 1000);
+    utimesSync(cli('agent.bundle.js'), 2000, 2000);
+    assert.equal(which('agent', '-n', 'a1'), 'bundle');
+    assert.equal(which('topic'), 'main', 'other commands: dist/src');
+    assert.equal(which(), 'main');
+    utimesSync(cli('agent-main.js'), 3000, 3000);
+    assert.equal(which('agent'), 'main', 'a bundle older than the tsc output is stale');
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('agent names a missing file', () => {

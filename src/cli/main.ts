@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { monsoonProgram, runProgram } from './program.js';
 
 /**
  * `monsoon`: one CLI for every tier; each command lives in its own file. A command's module (and
  * everything it pulls in: the SQL parser, the store clients, every collect component) is loaded
  * only when that command runs, so that `monsoon agent` starts without compiling the rest; help and
- * unknown commands load them all, in this order.
+ * unknown commands load them all, in this order. `monsoon agent` usually does not come through here
+ * at all: bin/monsoon.js starts it from its bundle (agent-main.ts, scripts/bundle.mjs).
  */
 const COMMANDS: ReadonlyArray<[string, () => Promise<Command>]> = [
   ['agent', async () => (await import('./agent.js')).agentCommand()],
@@ -23,18 +24,8 @@ const COMMANDS: ReadonlyArray<[string, () => Promise<Command>]> = [
   ['demo', async () => (await import('./demo.js')).demoCommand()],
 ];
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-
-const program = new Command('monsoon')
-  .description('Monsoon — real-time data pipelines: collect, buffer, compute, store, watch, deploy.')
-  .version(pkg.version, '-V, --version', 'print the version and exit')
-  .showHelpAfterError();
-
+const program = monsoonProgram();
 const wanted = process.argv[2];
 const only = COMMANDS.find(([name]) => name === wanted);
 for (const [, make] of only ? [only] : COMMANDS) program.addCommand(await make());
-
-program.parseAsync(process.argv).catch((e: unknown) => {
-  process.stderr.write(`monsoon: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+runProgram(program);
