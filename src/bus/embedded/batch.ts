@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../core/crc32.js';
 import type { BusRecord, ConsumedRecord } from '../bus.js';
 
 /**

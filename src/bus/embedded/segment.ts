@@ -1,5 +1,5 @@
 import { open, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../core/crc32.js';
 import { join } from 'node:path';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { checkBatch } from './batch.js';

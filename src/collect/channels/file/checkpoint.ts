@@ -1,6 +1,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32, type Pointer } from './records.js';
+import { crc32 } from '../../../core/crc32.js';
+import type { Pointer } from './records.js';
 import { writeFileAtomic } from '../../../core/fs.js';
 import type { LogPosition } from './wal.js';
 

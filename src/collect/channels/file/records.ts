@@ -1,4 +1,4 @@
-import * as zlib from 'node:zlib';
+import { crc32, crc32At } from '../../../core/crc32.js';
 import type { Event } from '../../../core/event.js';
 import { Utf8Cache } from '../../../core/utf8-cache.js';
 
@@ -34,32 +34,6 @@ export interface Pointer {
 }
 
 export const pointerKey = (f: number, o: number): number => f * 0x1_0000_0000 + o;
-
-const TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-function crc32Table(b: Uint8Array): number {
-  let c = -1;
-  for (let i = 0; i < b.length; i++) c = TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
-}
-
-const zcrc32 = (zlib as { crc32?: (b: Uint8Array) => number }).crc32;
-
-/** zlib.crc32 exists from Node 20.15; older runtimes use the table version. */
-export const crc32: (b: Uint8Array) => number = zcrc32 ? (b) => zcrc32(b) >>> 0 : crc32Table;
-
-/** CRC-32 of `len` bytes of `buf` from `start`: one native call on a plain Uint8Array view. */
-const crc32At: (buf: Buffer, start: number, len: number) => number = zcrc32
-  ? (buf, start, len) => zcrc32(new Uint8Array(buf.buffer, buf.byteOffset + start, len)) >>> 0
-  : (buf, start, len) => crc32Table(buf.subarray(start, start + len));
 
 /** Little-endian u32 store without Buffer#writeUInt32LE's argument checks (`off` is always in range). */
 function u32(buf: Buffer, off: number, v: number): void {
