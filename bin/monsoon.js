@@ -1,15 +1,19 @@
 #!/usr/bin/env node
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
-// `monsoon agent` starts from its bundle (scripts/bundle.mjs) when the build made one from the
-// current tsc output; everything else, and an agent without a fresh bundle, from dist/src.
+// `monsoon agent` starts from its bundle (scripts/bundle.mjs) when the bundle is at least as new as
+// every tsc output file it was made from; everything else, and an agent without a fresh bundle,
+// starts from dist/src.
 const cli = new URL('../dist/src/cli/', import.meta.url);
-const mtime = (name) => {
+
+function freshBundle() {
   try {
-    return statSync(new URL(name, cli)).mtimeMs;
+    const made = statSync(new URL('agent.bundle.js', cli)).mtimeMs;
+    const inputs = readFileSync(new URL('agent.bundle.inputs', cli), 'utf8').split('\n').filter(Boolean);
+    return inputs.length > 0 && inputs.every((f) => statSync(new URL(f, cli)).mtimeMs <= made);
   } catch {
-    return undefined;
+    return false; // no bundle, or an input gone
   }
-};
-const bundled = process.argv[2] === 'agent' && (mtime('agent.bundle.js') ?? -1) >= (mtime('agent-main.js') ?? Infinity);
-await import(bundled ? '../dist/src/cli/agent.bundle.js' : '../dist/src/cli/main.js');
+}
+
+await import(process.argv[2] === 'agent' && freshBundle() ? '../dist/src/cli/agent.bundle.js' : '../dist/src/cli/main.js');

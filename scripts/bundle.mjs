@@ -6,11 +6,17 @@
  *
  * Libraries in BUNDLED are copied in; every other package stays an import of node_modules as in
  * dist/src (native addons such as LMDB, and clients an agent loads only when a config asks for
- * them: fastify, pg, ClickHouse, the bus clients). `npm run build` runs this after tsc; a bundle
- * older than the tsc output it came from is ignored by bin/monsoon.js.
+ * them: fastify, pg, ClickHouse, the bus clients). `npm run build` runs this after tsc.
+ *
+ * Beside the bundle, agent.bundle.inputs lists the tsc output files it was made from: bin/monsoon.js
+ * passes over a bundle older than any of them (`tsc` or `tsc -w` ran after it), so a stale bundle
+ * never runs. Lazy chunks (agent.bundle/<name>-<hash>.js) are named by their content and never
+ * removed here: an agent started before a rebuild still finds the chunks its bundle names when a
+ * reloaded config first needs one.
  */
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BUNDLED = new Set(['zod', 'pino', 'commander', 'dot-properties']);
@@ -38,8 +44,7 @@ const onlyListedPackages = {
 
 // Modules an agent imports only when a config asks for them (the bus clients, the stores) stay
 // separate chunks, loaded as lazily as from dist/src.
-rmSync(`${root}/dist/src/cli/agent.bundle`, { recursive: true, force: true });
-await build({
+const result = await build({
   absWorkingDir: root,
   entryPoints: { 'agent.bundle': 'dist/src/cli/agent-main.js' },
   outdir: 'dist/src/cli',
@@ -51,7 +56,11 @@ await build({
   format: 'esm',
   sourcemap: true,
   logLevel: 'warning',
+  metafile: true,
   plugins: [onlyListedPackages],
   // CommonJS libraries in the bundle (pino) call require() for Node's own modules
   banner: { js: "import { createRequire as monsoonCreateRequire } from 'node:module'; const require = monsoonCreateRequire(import.meta.url);" },
 });
+
+const inputs = Object.keys(result.metafile.inputs).filter((f) => f.startsWith('dist/'));
+writeFileSync(`${root}/dist/src/cli/agent.bundle.inputs`, `${inputs.map((f) => relative('dist/src/cli', f)).join('\n')}\n`);

@@ -52,24 +52,31 @@ describe('monsoon CLI', () => {
     assert.doesNotMatch(r.stderr, /dist\/src\/(collect|core)\//);
   });
 
-  it('bin/monsoon.js runs the agent bundle only when it is at least as new as the tsc output', () => {
+  it('bin/monsoon.js runs the agent bundle only when it is at least as new as every tsc output it was made from', () => {
     const root = join(dir, 'chooser');
     mkdirSync(join(root, 'bin'), { recursive: true });
     mkdirSync(join(root, 'dist/src/cli'), { recursive: true });
+    mkdirSync(join(root, 'dist/src/collect'), { recursive: true });
     copyFileSync(MONSOON_BIN, join(root, 'bin/monsoon.js'));
     const cli = (name: string) => join(root, 'dist/src/cli', name);
     writeFileSync(cli('main.js'), "console.log('main');\n");
     writeFileSync(cli('agent-main.js'), "console.log('agent-main');\n");
+    writeFileSync(cli('../collect/sink.js'), '\n');
     const which = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/monsoon.js'), ...args], { encoding: 'utf8' }).stdout.trim();
     assert.equal(which('agent'), 'main', 'no bundle: dist/src');
     writeFileSync(cli('agent.bundle.js'), "console.log('bundle');\n");
-    utimesSync(cli('agent-main.js'), 1000, 1000);
+    for (const f of ['agent-main.js', '../collect/sink.js']) utimesSync(cli(f), 1000, 1000);
     utimesSync(cli('agent.bundle.js'), 2000, 2000);
+    assert.equal(which('agent'), 'main', 'no list of the inputs: not trusted');
+    writeFileSync(cli('agent.bundle.inputs'), 'agent-main.js\n../collect/sink.js\n');
     assert.equal(which('agent', '-n', 'a1'), 'bundle');
     assert.equal(which('topic'), 'main', 'other commands: dist/src');
     assert.equal(which(), 'main');
-    utimesSync(cli('agent-main.js'), 3000, 3000);
-    assert.equal(which('agent'), 'main', 'a bundle older than the tsc output is stale');
+    utimesSync(cli('../collect/sink.js'), 3000, 3000);
+    assert.equal(which('agent'), 'main', 'one input rewritten after the bundle (tsc -w): stale');
+    utimesSync(cli('../collect/sink.js'), 1000, 1000);
+    rmSync(cli('../collect/sink.js'));
+    assert.equal(which('agent'), 'main', 'an input gone: stale');
     rmSync(root, { recursive: true, force: true });
   });
 
