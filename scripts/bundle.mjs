@@ -2,7 +2,7 @@
 /**
  * Bundles `monsoon agent` (dist/src/cli/agent-main.js, as tsc emitted it) with the libraries it loads
  * at start into dist/src/cli/agent.bundle.js, which bin/monsoon.js runs for `monsoon agent`. Loading
- * one file instead of ~250 modules takes ~60–90 ms off every agent start on a small machine.
+ * one file instead of ~250 modules takes ~100 ms off every agent start on a small machine.
  *
  * Libraries in BUNDLED are copied in; every other package stays an import of node_modules as in
  * dist/src (native addons such as LMDB, and clients an agent loads only when a config asks for
