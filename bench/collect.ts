@@ -97,11 +97,19 @@ function fileLines(path: string): number {
   return Number(r.stdout.trim().split(/\s+/)[0] ?? 0);
 }
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/**
+ * Polls `size` until it reaches `target`; returns the seconds after `t0` at which the first output
+ * byte was seen (polled every 10 ms until then, every 50 ms after: a start-up figure to ±10 ms).
+ */
+async function delivered(size: () => number, target: number, t0: number, timeoutMs: number, what: () => string): Promise<number> {
   const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+  let first = 0;
+  for (;;) {
+    const n = size();
+    if (n > 0 && first === 0) first = (Date.now() - t0) / 1000;
+    if (n >= target) return first;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what()}`);
+    await new Promise((r) => setTimeout(r, first === 0 ? 10 : 50));
   }
 }
 
@@ -136,10 +144,11 @@ ${sinks.map((k) => `ag.sinks.${k}.type = thrift\nag.sinks.${k}.channel = c1\nag.
   const t0 = Date.now();
   const agent = spawnMonsoon(['agent', '-n', 'ag', '-f', join(dir, 'agent.properties'), '--data-dir', join(dir, 'ag')], {}, prof('agent'));
   let secs = 0;
+  let first = 0;
   let rss = { agent: 0, collector: 0 };
   let cpu = { agent: 0, collector: 0 };
   try {
-    await until(() => dirBytes(out) >= bytes, 600_000, `our pipeline to deliver ${bytes} bytes (agent: ${agent.tail()} collector: ${collector.tail()})`);
+    first = await delivered(() => dirBytes(out), bytes, t0, 600_000, () => `our pipeline to deliver ${bytes} bytes (agent: ${agent.tail()} collector: ${collector.tail()})`);
   } finally {
     secs = (Date.now() - t0) / 1000;
     rss = { agent: peakRssMiB(agent.child.pid), collector: peakRssMiB(collector.child.pid) };
@@ -155,7 +164,7 @@ ${sinks.map((k) => `ag.sinks.${k}.type = thrift\nag.sinks.${k}.channel = c1\nag.
     await kill9(agent);
     await kill9(collector);
   }
-  return { secs, rss, cpu };
+  return { secs, first, rss, cpu };
 }
 
 async function runRsyslog(input: string, bytes: number) {
@@ -185,6 +194,7 @@ input(type="imfile" file="${input}" tag="bench" ruleset="fwd")\n`,
   const t0 = Date.now();
   const a = start('a');
   let secs = 0;
+  let first = 0;
   let rss = { sender: 0, receiver: 0 };
   let cpu = { sender: 0, receiver: 0 };
   try {
@@ -193,17 +203,19 @@ input(type="imfile" file="${input}" tag="bench" ruleset="fwd")\n`,
     // every 50 ms took CPU from rsyslog itself. The count is checked once, after the clock stops.
     const done = bytes + lines;
     let size = 0;
-    await until(
+    first = await delivered(
       () => {
         try {
           size = statSync(out).size;
         } catch {
           size = 0;
         }
-        return size >= done;
+        return size;
       },
+      done,
+      t0,
       600_000,
-      `rsyslog to deliver ${done} bytes (has ${size})`,
+      () => `rsyslog to deliver ${done} bytes (has ${size})`,
     );
   } finally {
     secs = (Date.now() - t0) / 1000;
@@ -214,7 +226,7 @@ input(type="imfile" file="${input}" tag="bench" ruleset="fwd")\n`,
   }
   const got = fileLines(out);
   if (got !== lines) throw new Error(`rsyslog delivered ${got} lines, not ${lines}`);
-  return { secs, rss, cpu };
+  return { secs, first, rss, cpu };
 }
 
 async function main(): Promise<void> {
@@ -228,7 +240,7 @@ async function main(): Promise<void> {
 
   const ours = await runOurs(input, bytes);
   if (process.env.BENCH_RSYSLOG === '0') {
-    console.log(`ours:    ${(mb / ours.secs).toFixed(1)} MB/s; peak RSS agent ${ours.rss.agent.toFixed(0)} MiB, collector ${ours.rss.collector.toFixed(0)} MiB; CPU agent ${ours.cpu.agent.toFixed(2)} s, collector ${ours.cpu.collector.toFixed(2)} s`);
+    console.log(`ours:    ${(mb / ours.secs).toFixed(1)} MB/s, first output after ${ours.first.toFixed(2)} s; peak RSS agent ${ours.rss.agent.toFixed(0)} MiB, collector ${ours.rss.collector.toFixed(0)} MiB; CPU agent ${ours.cpu.agent.toFixed(2)} s, collector ${ours.cpu.collector.toFixed(2)} s`);
     if (process.env.BENCH_KEEP !== '1') rmSync(root, { recursive: true, force: true });
     else console.log(`kept ${root}`);
     return;
@@ -253,7 +265,7 @@ async function main(): Promise<void> {
     rounds.push({ ours: o, rs });
     const oMb = mb / o.secs;
     const rMb = mb / rs.secs;
-    if (ROUNDS > 1) console.log(`round ${r + 1}/${ROUNDS}: ours ${oMb.toFixed(1)} MB/s, rsyslog ${rMb.toFixed(1)} MB/s, ratio ${(oMb / rMb).toFixed(2)}`);
+    if (ROUNDS > 1) console.log(`round ${r + 1}/${ROUNDS}: ours ${oMb.toFixed(1)} MB/s (first output after ${o.first.toFixed(2)} s), rsyslog ${rMb.toFixed(1)} MB/s (after ${rs.first.toFixed(2)} s), ratio ${(oMb / rMb).toFixed(2)}`);
   }
   const med = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -269,6 +281,7 @@ async function main(): Promise<void> {
   const of = ROUNDS > 1 ? ` (median of ${ROUNDS} rounds; peak RSS the highest)` : '';
   console.log(`ours:    ${oursMb.toFixed(1)} MB/s, ${Math.round(lines / oursSecs)} lines/s, peak RSS agent ${peak((x) => x.ours.rss.agent)} MiB, collector ${peak((x) => x.ours.rss.collector)} MiB; CPU agent ${cpu((x) => x.ours.cpu.agent)} s, collector ${cpu((x) => x.ours.cpu.collector)} s${of}`);
   console.log(`rsyslog: ${rsMb.toFixed(1)} MB/s, ${Math.round(lines / rsSecs)} lines/s, peak RSS sender ${peak((x) => x.rs.rss.sender)} MiB, receiver ${peak((x) => x.rs.rss.receiver)} MiB; CPU sender ${cpu((x) => x.rs.cpu.sender)} s, receiver ${cpu((x) => x.rs.cpu.receiver)} s${of}`);
+  console.log(`first output: ours after ${cpu((x) => x.ours.first)} s, rsyslog after ${cpu((x) => x.rs.first)} s (median)`);
   console.log(`collect: ours ${oursMb.toFixed(1)} MB/s, rsyslog ${rsMb.toFixed(1)} MB/s, ratio ${ratio.toFixed(2)}`);
   rmSync(root, { recursive: true, force: true });
   console.log(
@@ -283,7 +296,9 @@ async function main(): Promise<void> {
       ours_cpu_s: { agent: cpu((x) => x.ours.cpu.agent), collector: cpu((x) => x.ours.cpu.collector) },
       rsyslog_cpu_s: { sender: cpu((x) => x.rs.cpu.sender), receiver: cpu((x) => x.rs.cpu.receiver) },
       input_mib: Math.round(mb),
-      rounds: rounds.map((x) => ({ ours_mb_per_s: +(mb / x.ours.secs).toFixed(2), rsyslog_mb_per_s: +(mb / x.rs.secs).toFixed(2), ratio: +(x.rs.secs / x.ours.secs).toFixed(3) })),
+      ours_first_output_s: cpu((x) => x.ours.first),
+      rsyslog_first_output_s: cpu((x) => x.rs.first),
+      rounds: rounds.map((x) => ({ ours_mb_per_s: +(mb / x.ours.secs).toFixed(2), rsyslog_mb_per_s: +(mb / x.rs.secs).toFixed(2), ratio: +(x.rs.secs / x.ours.secs).toFixed(3), ours_first_output_s: x.ours.first, rsyslog_first_output_s: x.rs.first })),
     }),
   );
 }

@@ -34,6 +34,8 @@ export class RecordingProcessor implements ChannelProcessor {
   readonly events: Event[] = [];
   readonly markers = new Map<string, string>();
   batches = 0;
+  /** The number of events in each accepted batch, in order. */
+  readonly sizes: number[] = [];
   failNext = 0;
   async process(events: Event[], markers?: Readonly<Record<string, string>>): Promise<void> {
     if (this.failNext > 0) {
@@ -41,6 +43,7 @@ export class RecordingProcessor implements ChannelProcessor {
       throw new ChannelFullError('test channel is full');
     }
     this.batches++;
+    this.sizes.push(events.length);
     for (const e of events) this.events.push(e);
     if (markers) for (const [k, v] of Object.entries(markers)) this.markers.set(k, v);
   }

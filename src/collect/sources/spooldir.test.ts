@@ -46,6 +46,13 @@ describe('spooldir source', () => {
     assert.match(e.headers['monsoon.origin']!, /^test-host\/a1\/r1\/\d+-9-[0-9a-f]{16}$/);
   });
 
+  it('reads a file in batches that start small and double up to batchSize', async () => {
+    const body = Array.from({ length: 700 }, (_, i) => `line-${i}`).join('\n') + '\n';
+    const { proc } = await run({ 'big.log': body }, { batchSize: '200' });
+    assert.deepEqual(proc.sizes, [64, 128, 200, 200, 108]);
+    assert.equal(proc.events.length, 700);
+  });
+
   it('finishes an empty file and retries batches the channel refused', async () => {
     const f = fixture({ batchSize: '2' });
     f.proc.failNext = 3;

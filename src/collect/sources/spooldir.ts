@@ -7,6 +7,7 @@ import { ErrorCodes, MonsoonError, errorMessage, type ErrorCode } from '../../co
 import { stampIdentity, type Event } from '../../core/event.js';
 import { defineSource, type Source, type SourceContext } from '../contracts.js';
 import { deliver } from './delivery.js';
+import { BatchRamp } from './ramp.js';
 import { inputCharset, outputEncoder, supportedInputCharsets, supportedOutputCharsets, type InputCharset } from './spool/charset.js';
 import { LineReader, type Line, type ReadPos } from './spool/line-reader.js';
 import { TrackerDir, fileIdentity, parseProgress, type Progress } from './spool/progress.js';
@@ -61,6 +62,7 @@ export class SpoolDirSource implements Source {
   private wake?: () => void;
   private current?: { size: number; offset: number };
   private queue: string[] = [];
+  private readonly ramp: BatchRamp;
 
   constructor(
     private readonly cfg: SpoolDirConfig,
@@ -71,6 +73,7 @@ export class SpoolDirSource implements Source {
     this.key = `spooldir:${ctx.name}`;
     this.cs = inputCharset(cfg.inputCharset)!;
     this.encode = outputEncoder(cfg['deserializer.outputCharset'])!;
+    this.ramp = new BatchRamp(cfg.batchSize);
   }
 
   async start(): Promise<void> {
@@ -144,7 +147,8 @@ export class SpoolDirSource implements Source {
         const events: Event[] = [];
         let bad: number | undefined;
         let p = pos;
-        while (events.length < this.cfg.batchSize) {
+        const cap = this.ramp.size;
+        while (events.length < cap) {
           // Lines already in the read window are taken without a promise; only reads await.
           const r = reader.nextCached(p) ?? (await reader.next(p));
           if (r === null) break;
@@ -164,6 +168,7 @@ export class SpoolDirSource implements Source {
         const eof = bad === undefined && p.offset >= st.size && !p.split;
         const progress: Progress = { path, id, ino: st.ino, offset: p.offset, seq: seq + events.length, ...(p.split ? { split: p.split } : {}), ...(eof ? { done: true } : {}) };
         if (!(await deliver(this.ctx, events, { [this.key]: JSON.stringify(progress) }, () => this.stopping))) return;
+        this.ramp.grow();
         pos = p;
         seq += events.length;
         this.current.offset = p.offset;

@@ -5,6 +5,7 @@ import { errorMessage, isRetriable } from '../../../core/errors.js';
 import { stampIdentity, type Event } from '../../../core/event.js';
 import { Signal } from '../../channels/signal.js';
 import { defineSource, type Source, type SourceContext } from '../../contracts.js';
+import { BatchRamp } from '../ramp.js';
 import { checkConfig, fileGroups, schema, type FileGroup, type TaildirConfig } from './config.js';
 import type { Line } from './line-reader.js';
 import { GroupLister } from './lister.js';
@@ -31,6 +32,7 @@ export class TaildirSource implements Source {
   private readonly wake = new Signal();
   private poked = false;
   private watchers: FSWatcher[] = [];
+  private readonly ramp: BatchRamp;
 
   constructor(
     private readonly cfg: TaildirConfig,
@@ -42,6 +44,7 @@ export class TaildirSource implements Source {
     this.positionFile = new PositionFile(positionPath, cfg.writePosInterval);
     this.lister = new GroupLister(this.groups, cfg.cachePatternMatching, new Set([positionPath, `${positionPath}.tmp`]));
     this.table = this.newTable();
+    this.ramp = new BatchRamp(cfg.batchSize);
   }
 
   private newTable(): FileTable {
@@ -126,7 +129,8 @@ export class TaildirSource implements Source {
     let sent = 0;
     for (let batches = 0; batches < this.cfg.maxBatchCount && !this.stopping; batches++) {
       const lines: Line[] = [];
-      while (lines.length < this.cfg.batchSize) {
+      const cap = this.ramp.size;
+      while (lines.length < cap) {
         const line = f.reader.next();
         if (line) lines.push(line);
         else if ((await f.reader.fill(f.fh!, f.size)) === 0) break;
@@ -141,7 +145,8 @@ export class TaildirSource implements Source {
       sent += lines.length;
       f.lastActivity = Date.now();
       await this.persist(false);
-      if (lines.length < this.cfg.batchSize) break;
+      this.ramp.grow();
+      if (lines.length < cap) break;
     }
     return sent;
   }

@@ -125,6 +125,21 @@ describe('TAILDIR source', () => {
     assert.deepEqual(p.bodies(), ['one', 'other', 'two', 'three']);
   });
 
+  it('reads a backlog in batches that start small and double up to batchSize', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 'app.log'), lines('b', 0, 1000));
+    const p = new RecordingProcessor();
+    const src = build({ filegroups: 'f1', 'filegroups.f1': join(d, 'app\\.log'), batchSize: '300' }, p);
+    await src.start();
+    try {
+      await waitUntil(() => p.events.length >= 1000, 5000, 'every line');
+    } finally {
+      await src.stop();
+    }
+    assert.deepEqual(p.sizes, [64, 128, 256, 300, 252]);
+    assert.deepEqual(p.bodies(), expected('b', 0, 1000));
+  });
+
   it('resumes from the committed marker without loss or duplicates, keeping identities stable', async () => {
     const d = tmp();
     const file = join(d, 'app.log');

@@ -1,0 +1,30 @@
+/**
+ * Batch sizes of a source that reads a backlog (TAILDIR, spooldir): the first batch holds at most
+ * FIRST events and each delivered batch doubles the next one's size up to the configured
+ * `batchSize`, which stays the maximum, as in Flume. A process that starts behind a large backlog
+ * thus hands its first events to the channel, and every stage after it, after one small read, write
+ * and sync instead of a full batch's worth done while its code is still cold: the stages start
+ * working in parallel sooner. The ramp is climbed once per source start; it is never reset.
+ */
+export const RAMP_FIRST = 64;
+
+export class BatchRamp {
+  private cur: number;
+
+  constructor(
+    readonly max: number,
+    first = RAMP_FIRST,
+  ) {
+    this.cur = Math.max(1, Math.min(max, first));
+  }
+
+  /** The most events the next batch may hold. */
+  get size(): number {
+    return this.cur;
+  }
+
+  /** Called after a batch is delivered. */
+  grow(): void {
+    if (this.cur < this.max) this.cur = Math.min(this.max, this.cur * 2);
+  }
+}
