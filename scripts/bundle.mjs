@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BUNDLED = new Set(['zod', 'pino', 'commander', 'dot-properties']);
+const BUNDLED = new Set(['zod', 'pino', 'commander', 'dot-properties', 'thrift']);
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** The package a bare specifier names (`@scope/name/x` → `@scope/name`), or undefined for paths and node: builtins. */

@@ -41,15 +41,16 @@ describe('monsoon CLI', () => {
     assert.match(r.stderr, /3 error\(s\)/);
   });
 
-  it('agent starts from its bundle: no module of dist/src is loaded', () => {
+  it('agent starts from its bundle: no module of dist/src, and no thrift file, is loaded', () => {
     const f = join(dir, 'bundled.properties');
     writeFileSync(f, 'a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\na1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n');
-    const r = spawnSync(process.execPath, [MONSOON_BIN, 'agent', '-n', 'a1', '-f', f, '--check'], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'esm' } });
+    const r = spawnSync(process.execPath, [MONSOON_BIN, 'agent', '-n', 'a1', '-f', f, '--check'], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'esm,module' } });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /valid/);
-    // Node's ESM loader logs each module it loads
+    // Node's ESM and CommonJS loaders log each module they load
     assert.match(r.stderr, /dist\/src\/cli\/agent\.bundle\.js/);
     assert.doesNotMatch(r.stderr, /dist\/src\/(collect|core)\//);
+    assert.doesNotMatch(r.stderr, /node_modules\/thrift\//, 'the thrift library is in the bundle');
   });
 
   it('bin/monsoon.js runs the agent bundle only when it is at least as new as every tsc output it was made from', () => {
