@@ -13,7 +13,7 @@
  * prints each process's CPU seconds and minor page faults of the main thread and of the others (libuv
  * pool, V8 workers);
  * BENCH_NODE_ARGS adds node options to both processes (e.g. V8 heap flags for experiments);
- * BENCH_KEEP_ENV=1 passes NODE_EXTRA_CA_CERTS on to both pipelines (see main);
+ * BENCH_KEEP_CA_CERTS=1 passes NODE_EXTRA_CA_CERTS on to both pipelines (see main);
  * BENCH_RECENT sets both file channels' recentBytes; BENCH_DIRECT_IO=0 turns direct I/O off everywhere.
  *
  * Tuning, as a Flume user would do it: the agent drains its file channel with BENCH_SINKS (default 3)
@@ -231,13 +231,14 @@ input(type="imfile" file="${input}" tag="bench" ruleset="fwd")\n`,
 }
 
 async function main(): Promise<void> {
-  // Both pipelines run in the environment a service manager would give them. NODE_EXTRA_CA_CERTS
-  // (set in this machine's shell for its tools) makes every Node process parse that certificate file
-  // at start, ~60 ms here, before any of Monsoon's code runs; no agent or collector here uses TLS.
-  // BENCH_KEEP_ENV=1 passes it on.
-  if (process.env.BENCH_KEEP_ENV !== '1' && process.env.NODE_EXTRA_CA_CERTS !== undefined) {
+  // NODE_EXTRA_CA_CERTS (set in this machine's shell for its tools, not something an agent's service
+  // would carry) makes every Node process parse that certificate file at start, ~60 ms here, before
+  // any of Monsoon's code runs; no agent or collector here uses TLS. It is removed from the
+  // environment both pipelines inherit (rsyslog never reads it, so only our side gains); the rest of
+  // the environment is passed on as it is. BENCH_KEEP_CA_CERTS=1 keeps it.
+  if (process.env.BENCH_KEEP_CA_CERTS !== '1' && process.env.NODE_EXTRA_CA_CERTS !== undefined) {
     delete process.env.NODE_EXTRA_CA_CERTS;
-    console.log('environment: NODE_EXTRA_CA_CERTS is not passed to either pipeline (BENCH_KEEP_ENV=1 keeps it)');
+    console.log('environment: NODE_EXTRA_CA_CERTS is not passed to either pipeline (BENCH_KEEP_CA_CERTS=1 keeps it)');
   }
   const haveRsyslog = spawnSync('rsyslogd', ['-v']).status === 0;
   if (!haveRsyslog) throw new Error('rsyslogd is not installed: apt-get install -y rsyslog');

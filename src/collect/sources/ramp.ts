@@ -1,10 +1,11 @@
 /**
  * Batch sizes of a source that reads a backlog (TAILDIR, spooldir): the first batch holds at most
- * FIRST events and each delivered batch doubles the next one's size up to the configured
- * `batchSize`, which stays the maximum, as in Flume. A process that starts behind a large backlog
- * thus hands its first events to the channel, and every stage after it, after one small read, write
- * and sync instead of a full batch's worth done while its code is still cold: the stages start
- * working in parallel sooner. The ramp is climbed once per source start; it is never reset.
+ * RAMP_FIRST events and each delivered batch doubles the next one's size up to the configured
+ * `batchSize`, which stays the maximum (the meaning Flume gives it). A process that starts behind a
+ * large backlog thus hands its first events to the channel, and every stage after it, after one small
+ * commit and sync instead of a full batch's worth done while its code is still cold: the first events
+ * come out of the pipeline sooner. Reads are unchanged (the sources read ahead in chunks). The ramp
+ * is climbed once per source instance and never reset; a restarted agent climbs it again.
  */
 export const RAMP_FIRST = 64;
 

@@ -66,6 +66,15 @@ describe('spooldir source recovery', () => {
     assert.equal(new Set(proc.events.map((e) => e.headers['monsoon.seq'])).size, 1000);
   });
 
+  it('resumes part way up the batch-size ramp, the restarted source ramping again from its first size', async () => {
+    const lines = Array.from({ length: 2000 }, (_, i) => `line-${i}`);
+    // the first source commits batches of 64 and 128 lines, then stops while its 256-line batch is refused
+    const proc = await crashAndResume(lines.join('\n') + '\n', { batchSize: '500' }, 2);
+    assert.deepEqual(proc.sizes, [64, 128, 64, 128, 256, 500, 500, 360]);
+    assert.deepEqual(proc.bodies(), lines);
+    assert.equal(new Set(proc.events.map((e) => e.headers['monsoon.seq'])).size, 2000);
+  });
+
   it('resumes in the middle of a split line', async () => {
     const long = 'x'.repeat(25) + 'é'.repeat(30) + 'y'.repeat(45);
     const proc = await crashAndResume(`a\n${long}\nz\n`, { batchSize: '3', 'deserializer.maxLineLength': '10' }, 2);
