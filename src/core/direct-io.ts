@@ -28,24 +28,46 @@ export const DIRECT_WRITE_FLAGS = O_DIRECT === undefined ? undefined : constants
 let probesMade = 0;
 
 /**
+ * Linux's O_TMPFILE (an unnamed file in a directory, gone when closed): __O_TMPFILE is 0o20000000 on
+ * the architectures Node runs on, combined with that platform's O_DIRECTORY. Node does not export it.
+ */
+const O_TMPFILE = process.platform === 'linux' ? 0o20000000 | constants.O_DIRECTORY : undefined;
+
+/**
+ * A handle for a direct-I/O probe in `dir`: an unnamed file where the filesystem supports O_TMPFILE
+ * (ext4, xfs, btrfs, tmpfs), so nothing ever appears in the directory — which may be an output
+ * directory that other programs watch — else a named file, removed after the probe.
+ */
+async function openProbe(dir: string): Promise<{ path?: string; fh: FileHandle }> {
+  await removeStaleProbes(dir);
+  if (O_TMPFILE !== undefined && O_DIRECT !== undefined) {
+    try {
+      return { fh: await open(dir, O_TMPFILE | constants.O_RDWR | O_DIRECT, 0o600) };
+    } catch {
+      // not supported here: fall back to a named probe, whose open reports a real problem
+    }
+  }
+  const path = join(dir, `${PROBE_PREFIX}${process.pid}-${threadId}-${++probesMade}`);
+  return { path, fh: await open(path, DIRECT_CREATE_FLAGS) };
+}
+
+/**
  * `bytes` of memory aligned for direct writes to files in every one of `dirs`, or why there is none
  * (the caller then writes through the page cache): a platform without O_DIRECT, a filesystem that does
  * not take direct writes (tmpfs before Linux 6.6, some network or FUSE filesystems), or a probe that failed.
  *
  * JavaScript cannot see a buffer's address, so the aligned start inside a fresh allocation is found by
- * trying a direct write of one block from each 16-byte step into a probe file in every directory
+ * trying a direct write of one block from each 16-byte step into a probe file (see openProbe) in every directory
  * until all of them accept one (filesystems on different devices may need different alignments); an
  * ArrayBuffer's memory never moves, so the start found stays aligned.
  */
 export async function alignedMemory(dirs: readonly string[], bytes: number): Promise<Buffer | string> {
   if (DIRECT_CREATE_FLAGS === undefined) return 'this platform has no O_DIRECT';
-  const probes: { path: string; fh: FileHandle }[] = [];
+  const probes: { path?: string; fh: FileHandle }[] = [];
   try {
     for (const d of dirs) {
-      await removeStaleProbes(d);
-      const path = join(d, `${PROBE_PREFIX}${process.pid}-${threadId}-${++probesMade}`);
       try {
-        probes.push({ path, fh: await open(path, DIRECT_CREATE_FLAGS) });
+        probes.push(await openProbe(d));
       } catch (e) {
         return `${d} does not take direct I/O (${(e as Error).message})`;
       }
@@ -58,7 +80,7 @@ export async function alignedMemory(dirs: readonly string[], bytes: number): Pro
           await p.fh.write(raw, k, BLOCK, 0);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === 'EINVAL') continue next;
-          return `probing direct I/O in ${p.path} failed (${(e as Error).message})`;
+          return `probing direct I/O in ${p.path ?? dirs[probes.indexOf(p)]} failed (${(e as Error).message})`;
         }
       }
       return raw.subarray(k, k + bytes);
@@ -67,7 +89,7 @@ export async function alignedMemory(dirs: readonly string[], bytes: number): Pro
   } finally {
     for (const p of probes) {
       await p.fh.close().catch(() => {});
-      await rm(p.path, { force: true });
+      if (p.path !== undefined) await rm(p.path, { force: true });
     }
   }
 }
@@ -75,7 +97,7 @@ export async function alignedMemory(dirs: readonly string[], bytes: number): Pro
 /** Probe files are named `<PROBE_PREFIX><pid>-<thread>-<n>`. */
 const PROBE_PREFIX = '.direct-io-probe-';
 
-/** Removes probe files a process killed while probing left behind in `dir`. */
+/** Removes named probe files a process killed while probing left behind in `dir`. */
 async function removeStaleProbes(dir: string): Promise<void> {
   let names: string[];
   try {

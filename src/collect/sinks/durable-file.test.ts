@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { watch } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,6 +146,23 @@ describe('output files with direct I/O', () => {
       await writeFile(join(dir, `.direct-io-probe-${process.pid}-7-1`), 'x');
       await memoryIn(dir);
       assert.deepEqual(await readdir(dir), [`.direct-io-probe-${process.pid}-7-1`]);
+    }));
+
+  it('probing for direct I/O makes no file appear in the directory (an unnamed O_TMPFILE probe on ext4)', () =>
+    inDir(async (dir) => {
+      // 'rename' is a name created or removed; writes to the unnamed file show as 'change' of "#<inode>"
+      const seen: string[] = [];
+      const w = watch(dir, (event, name) => {
+        if (event === 'rename') seen.push(String(name));
+      });
+      try {
+        await memoryIn(dir);
+        await new Promise((r) => setTimeout(r, 100)); // inotify events arrive asynchronously
+      } finally {
+        w.close();
+      }
+      assert.deepEqual(seen, []);
+      assert.deepEqual(await readdir(dir), []);
     }));
 
   it('two files cannot append through the same memory at once', () =>
