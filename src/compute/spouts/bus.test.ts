@@ -312,3 +312,48 @@ test('spout tasks given a bus URL share one opened embedded log and close it wit
   assert.deepEqual((await again.lag('url')).map((l) => l.lag), [0, 0]);
   await again.close();
 });
+
+test('bus spout in batch mode: one tuple per partition per poll, acked, failed and retried as one, commits by record', async () => {
+  const bus = await busWith(50, 2);
+  let now = 1_000;
+  const spout = new BusSpout({ bus, topics: ['events'], group: 'gb', batch: true, encoding: 'buffer', pollRecords: 20, commitIntervalMs: 1e9, now: () => now, retry: { initialDelayMs: 100, maxRetries: 1 } });
+  const c = new FakeCollector();
+  await spout.open({}, {} as TopologyContext, c);
+  const values = (e: { values: unknown[] }) => (e.values[3] as Buffer[]).map((b) => b.toString());
+  const all = () => c.emitted.flatMap((e) => e.values[2] as number[]).length;
+  while (all() < 50) await pump(spout, c, c.emitted.length + 1);
+  for (const e of c.emitted) {
+    const [topic, partition, offsets] = e.values as [string, number, number[]];
+    assert.equal(topic, 'events');
+    assert.ok(offsets.length >= 1 && offsets.length <= 20, `${offsets.length} records in one tuple`);
+    assert.deepEqual(offsets, offsets.map((_, i) => offsets[0]! + i));
+    assert.equal(e.msgId.partition, partition);
+    assert.equal(e.msgId.offset, offsets[0]);
+  }
+  const emitted = c.emitted.length;
+  assert.equal(spout.counters.emitted, 50, 'records are counted');
+  assert.equal(spout.uncommitted(), 50);
+  // ack every batch but the first of partition 0; fail that one
+  const first = c.emitted.find((e) => e.msgId.partition === 0)!;
+  for (const e of c.emitted) if (e !== first) spout.ack(e.msgId);
+  await spout.commit();
+  const lag = await bus.lag('gb');
+  assert.equal(lag.find((l) => l.partition === 0)?.committed ?? null, null, 'the failed batch holds partition 0 back');
+  const p1 = lag.find((l) => l.partition === 1)!;
+  assert.equal(p1.committed, p1.latest, 'partition 1 is committed record by record up to its end');
+  spout.fail(first.msgId);
+  now += 100;
+  spout.nextTuple();
+  assert.equal(c.emitted.length, emitted + 1);
+  const again = c.emitted[emitted]!;
+  assert.deepEqual({ offsets: again.values[2], values: values(again) }, { offsets: first.values[2], values: values(first) }, 'the same batch again');
+  assert.equal(spout.counters.retried, 1);
+  spout.fail(again.msgId);
+  assert.equal(spout.counters.givenUp, (first.values[2] as number[]).length, 'giving a batch up counts its records');
+  await spout.commit();
+  const p0 = (await bus.lag('gb')).find((l) => l.partition === 0)!;
+  assert.equal(p0.committed, p0.latest);
+  assert.equal(spout.uncommitted(), 0);
+  await spout.close();
+  await bus.close();
+});

@@ -14,6 +14,12 @@
  *
  * Tuple fields are Storm's KafkaSpout defaults: topic, partition, offset, key, value (key and value as
  * UTF-8 strings, or Buffers with `encoding: 'buffer'`).
+ *
+ * With `batch: true` the spout emits one tuple per partition per poll instead (a micro-batch, as a
+ * Trident spout does): fields topic, partition, offsets (number[]) and values (Buffer[], or strings
+ * with `encoding: 'utf8'`), tracked as one message; acked, failed, retried and counted against
+ * `topology.max.spout.pending` as one. Commits still move record by record, and
+ * maxUncommittedOffsets still counts records.
  */
 import { errorMessage } from '../../core/errors.js';
 import type { Bus, ConsumedRecord, Consumer, PartitionBatch } from '../../bus/bus.js';
@@ -38,6 +44,8 @@ export interface BusSpoutOptions {
   retry?: { initialDelayMs?: number; multiplier?: number; maxDelayMs?: number; maxRetries?: number };
   encoding?: 'utf8' | 'buffer';
   stream?: string;
+  /** One tuple per partition per poll (fields topic, partition, offsets, values) instead of one per record. */
+  batch?: boolean;
   /** Milliseconds clock for back-off (tests). */
   now?: () => number;
 }
@@ -76,6 +84,29 @@ export class BusMessageId {
   }
 }
 
+/** The message id of a batch tuple: records at poll indexes [index, index + count), kept for a replay. */
+export class BusBatchMessageId extends BusMessageId {
+  constructor(
+    topic: string,
+    partition: number,
+    part: SpoutPartition,
+    index: number,
+    readonly offsets: number[],
+    readonly values: unknown[],
+  ) {
+    super(topic, partition, offsets[0]!, part, index);
+  }
+  get count(): number {
+    return this.offsets.length;
+  }
+  override toString(): string {
+    return `${this.topic}-${this.partition}@${this.offset}..${this.offsets[this.offsets.length - 1]}`;
+  }
+}
+
+/** What a batch-mode spout keeps in a record's slot: the data lives in the batch's message id. */
+const IN_BATCH = Symbol('in batch') as unknown as ConsumedRecord;
+
 /**
  * A partition's polled records that are not yet done (acked or given up), in poll order: a window of
  * indexes [head, tail) over ring arrays, each record at `index & mask`, so tracking a record costs no
@@ -107,12 +138,12 @@ class PartitionState implements SpoutPartition {
     return this.head < this.tail ? this.offsets[this.head & this.mask]! : this.polledEnd;
   }
 
-  /** Adds a polled record; returns its index. */
-  add(r: ConsumedRecord): number {
+  /** Adds a polled record, keeping `keep` in its slot until it is done; returns its index. */
+  add(r: ConsumedRecord, keep: ConsumedRecord): number {
     if (this.tail - this.head > this.mask) this.grow();
     const i = this.tail++;
     this.offsets[i & this.mask] = r.offset;
-    this.records[i & this.mask] = r;
+    this.records[i & this.mask] = keep;
     this.polledEnd = r.offset + 1;
     return i;
   }
@@ -172,6 +203,8 @@ export class BusSpout implements Spout {
   private bufParts: PartitionState[] = [];
   private bufIdx: number[] = [];
   private bufPos = 0;
+  /** Batch mode: polled partition batches not yet emitted. */
+  private chunks: { p: PartitionState; index: number; records: ConsumedRecord[] }[] = [];
   private retryQueue: { due: number; id: BusMessageId }[] = [];
   private polling = false;
   private committing: Promise<void> | null = null;
@@ -194,6 +227,7 @@ export class BusSpout implements Spout {
       commitIntervalMs: opts.commitIntervalMs ?? 1000,
       encoding: opts.encoding ?? 'utf8',
       stream: opts.stream ?? DEFAULT_STREAM,
+      batch: opts.batch ?? false,
       retry: { initialDelayMs: 100, multiplier: 2, maxDelayMs: 10_000, maxRetries: -1, ...opts.retry },
     };
     this.now = opts.now ?? Date.now;
@@ -205,7 +239,7 @@ export class BusSpout implements Spout {
   }
 
   declareOutputFields(d: OutputFieldsDeclarer): void {
-    d.declareStream(this.opts.stream ?? DEFAULT_STREAM, ['topic', 'partition', 'offset', 'key', 'value']);
+    d.declareStream(this.opts.stream ?? DEFAULT_STREAM, this.opts.batch ? ['topic', 'partition', 'offsets', 'values'] : ['topic', 'partition', 'offset', 'key', 'value']);
   }
 
   async open(_conf: TopologyConfig, _ctx: TopologyContext, collector: SpoutOutputCollector): Promise<void> {
@@ -237,6 +271,12 @@ export class BusSpout implements Spout {
     const now = this.now();
     if (now - this.lastCommitAt >= this.o.commitIntervalMs) this.commitSoon();
     if (this.retryQueue.length > 0 && this.emitDueRetry(now)) return;
+    while (this.chunks.length > 0) {
+      const c = this.chunks.shift()!;
+      if (!c.p.current) continue;
+      this.emitBatch(c.p, c.index, c.records.map((r) => r.offset), c.records.map((r) => (this.o.encoding === 'utf8' ? r.value.toString('utf8') : r.value)));
+      return;
+    }
     while (this.bufPos < this.buffer.length) {
       const at = this.bufPos++;
       const r = this.buffer[at]!;
@@ -266,6 +306,12 @@ export class BusSpout implements Spout {
     this.collector.emit(this.o.stream, [r.topic, r.partition, r.offset, k, v], new BusMessageId(r.topic, r.partition, r.offset, p, index));
   }
 
+  /** Emits the records at poll indexes [index, index + offsets.length) of `p` as one tuple. */
+  private emitBatch(p: PartitionState, index: number, offsets: number[], values: unknown[]): void {
+    this.counters.emitted += offsets.length;
+    this.collector.emit(this.o.stream, [p.topic, p.partition, offsets, values], new BusBatchMessageId(p.topic, p.partition, p, index, offsets, values));
+  }
+
   /** The current partition state a message id of this spout points into, or undefined. */
   private stateOf(id: BusMessageId): PartitionState | undefined {
     const p = id.part;
@@ -286,7 +332,8 @@ export class BusSpout implements Spout {
     const { id } = q.splice(best, 1)[0]!;
     const p = this.stateOf(id)!;
     this.counters.retried++;
-    this.emitTracked(p.record(id.index)!, p, id.index);
+    if (id instanceof BusBatchMessageId) this.emitBatch(p, id.index, id.offsets, id.values);
+    else this.emitTracked(p.record(id.index)!, p, id.index);
     return true;
   }
 
@@ -339,9 +386,17 @@ export class BusSpout implements Spout {
         p = new PartitionState(b.topic, b.partition, first);
         this.parts.set(k, p);
       }
+      if (this.o.batch) {
+        const records = b.records.filter((r) => r.offset >= p.polledEnd); // already tracked by this state (a consumer that delivers again)
+        if (records.length === 0) continue;
+        const index = p.add(records[0]!, IN_BATCH);
+        for (let i = 1; i < records.length; i++) p.add(records[i]!, IN_BATCH);
+        this.chunks.push({ p, index, records });
+        continue;
+      }
       for (const r of b.records) {
         if (r.offset < p.polledEnd) continue; // already tracked by this state (a consumer that delivers again)
-        this.bufIdx.push(p.add(r));
+        this.bufIdx.push(p.add(r, r));
         this.buffer.push(r);
         this.bufParts.push(p);
       }
@@ -349,7 +404,10 @@ export class BusSpout implements Spout {
   }
 
   ack(msgId: unknown): void {
-    this.stateOf(msgId as BusMessageId)?.done((msgId as BusMessageId).index);
+    const id = msgId as BusMessageId;
+    const p = this.stateOf(id);
+    if (p && id instanceof BusBatchMessageId) for (let i = 0; i < id.count; i++) p.done(id.index + i);
+    else p?.done(id.index);
     // acks keep arriving while the spout is deactivated (no nextTuple calls): commit from here too
     if (this.now() - this.lastCommitAt >= this.o.commitIntervalMs) this.commitSoon();
   }
@@ -361,9 +419,10 @@ export class BusSpout implements Spout {
     const n = (p.retries.get(id.index) ?? 0) + 1;
     const r = this.o.retry;
     if (r.maxRetries >= 0 && n > r.maxRetries) {
-      this.counters.givenUp++;
+      const count = id instanceof BusBatchMessageId ? id.count : 1;
+      this.counters.givenUp += count;
       this.collector.reportError(new Error(`bus spout: ${id.toString()} failed ${n} times; given up (maxRetries ${r.maxRetries})`));
-      p.done(id.index);
+      for (let i = 0; i < count; i++) p.done(id.index + i);
       return;
     }
     p.retries.set(id.index, n);

@@ -3,6 +3,7 @@
  * remote IPv4, start time and the record id — and rejects a record whose fields are missing or
  * malformed, naming the field (record.ts describes the records).
  */
+import type { RowBatchBuilder } from '../../compute/row-batch.js';
 import { CDR_FIELD_COUNT, CDR_INDEX, putUint } from './record.js';
 
 /** What the ETL keeps of a record. */
@@ -138,9 +139,6 @@ function countCommas(buf: Buffer, from: number): number {
   return count;
 }
 
-/** The tuple values of an accepted record, or why it was rejected. */
-export type CdrEtl = { ok: true; values: [row: string, qualifier: string, value: string, recordId: string, account: string, localIpv4: string, remoteIpv4: string, time: number] } | { ok: false; field: string; reason: string };
-
 /**
  * parseCdr on the record's bytes (UTF-8 or any ASCII-compatible charset), with the same results: only
  * the kept fields become strings; the other commas are only counted, so a 1–4 KB record costs a few
@@ -153,13 +151,6 @@ export function parseCdrBytes(buf: Buffer): CdrParse {
   return checkFields(field(CDR_INDEX.recordId), field(CDR_INDEX.account), field(CDR_INDEX.localIpv4), field(CDR_INDEX.remoteIpv4), field(CDR_INDEX.startTime));
 }
 
-/** Room for the value, row and qualifier of a record with the longest record id taken the fast way. */
-const ETL_SCRATCH = Buffer.allocUnsafe(2048);
-/** Bytes [s, e) of `src` (a few dozen at most: a loop beats Buffer#copy's views). */
-const putFrom = (b: Uint8Array, p: number, src: Uint8Array, s: number, e: number): number => {
-  for (let i = s; i < e; i++) b[p++] = src[i];
-  return p;
-};
 const putAscii = (b: Uint8Array, p: number, s: string): number => {
   for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
   return p;
@@ -169,19 +160,32 @@ const J_LOCAL = '","local_ipv4":"';
 const J_REMOTE = '","remote_ipv4":"';
 const J_TIME = '","time":"';
 const J_ID = '","record_id":"';
+/** The most bytes the fast way writes besides the record id (row, qualifier, JSON and the rest are all short). */
+const FAST_FIXED = 400;
+
+/** Why the ETL rejected a record. */
+export interface CdrReject {
+  field: string;
+  reason: string;
+}
+
+/** The ETL's output fields, in order (etlRowsOf's row layout). */
+export const ETL_FIELDS = ['row', 'qualifier', 'value', 'record_id', 'account', 'local_ipv4', 'remote_ipv4', 'time'] as const;
 
 /**
- * The ETL bolt's work on a record's bytes: parseCdrBytes, then the tuple values — row key
- * (cdrRowKey), qualifier (`<time, 13 digits>#<record id>`), and the stored value, the JSON of
- * {account, local_ipv4, remote_ipv4, time (ISO-8601), record_id} as JSON.stringify writes it.
- * Validation reads the bytes; the value, row and qualifier are written as bytes into one string and
- * the other strings are slices of it, so an accepted record costs one string from C++ instead of a
- * dozen plus a Date and a JSON.stringify. Record ids JSON would escape (quotes, backslashes,
- * control or non-ASCII characters) or over 512 bytes take the string way (cdrEtlOf).
+ * The ETL step on one record's bytes (UTF-8 or any ASCII-compatible charset): parseCdrBytes, then
+ * one row of ETL_FIELDS appended to `out` — row key (cdrRowKey), qualifier (`<time, 13 digits>#<record
+ * id>`), the stored value (the JSON of {account, local_ipv4, remote_ipv4, time (ISO-8601), record_id}
+ * as JSON.stringify writes it), record id, account, local and remote IPv4, and the start time in ms
+ * as decimal text. Returns why the record was rejected instead (nothing appended).
+ *
+ * Only the kept fields are looked at; the other commas are only counted. Validation and output work
+ * on the bytes, so an accepted record costs no string at all. Record ids JSON would escape (quotes,
+ * backslashes, control or non-ASCII characters) or over 512 bytes take the string way (cdrEtlOf).
  */
-export function cdrEtlBytes(buf: Buffer): CdrEtl {
+export function cdrEtlInto(buf: Buffer, out: RowBatchBuilder): CdrReject | null {
   const fields = scanCdr(buf);
-  if (fields !== CDR_FIELD_COUNT) return { ok: false, field: 'record', reason: `${fields} fields, expected ${CDR_FIELD_COUNT}` };
+  if (fields !== CDR_FIELD_COUNT) return { field: 'record', reason: `${fields} fields, expected ${CDR_FIELD_COUNT}` };
   const idS = starts[CDR_INDEX.recordId];
   const idE = starts[CDR_INDEX.recordId + 1] - 1;
   const accS = starts[CDR_INDEX.account];
@@ -201,17 +205,36 @@ export function cdrEtlBytes(buf: Buffer): CdrEtl {
   if (Number.isNaN(time) || !plain) {
     const field = (s: number, e: number) => buf.toString('utf8', s, e);
     const p = checkFields(field(idS, idE), field(accS, accE), field(locS, locE), field(remS, remE), field(tS, tE));
-    return p.ok ? { ok: true, values: cdrEtlOf(p.value) } : p;
+    if (!p.ok) return { field: p.field, reason: p.reason };
+    for (const v of cdrEtlOf(p.value)) {
+      out.text(String(v));
+      out.endField();
+    }
+    out.endRow();
+    return null;
   }
-  const b = ETL_SCRATCH;
-  let p = putAscii(b, 0, J_ACCOUNT);
-  const account = p;
+  const b = out.reserve(FAST_FIXED + 3 * (idE - idS));
+  let p = out.pos;
+  // row: the account's digits reversed
+  for (let i = accE - 1; i >= accS; i--) b[p++] = buf[i];
+  p = endAt(out, p);
+  // qualifier
+  if (time >= 0) {
+    p = putUint(b, p, time, 13);
+  } else {
+    const q = String(time); // before 1970: padStart pads in front of the sign
+    for (let i = q.length; i < 13; i++) b[p++] = 48;
+    p = putAscii(b, p, q);
+  }
+  b[p++] = 35;
+  p = putFrom(b, p, buf, idS, idE);
+  p = endAt(out, p);
+  // value
+  p = putAscii(b, p, J_ACCOUNT);
   p = putFrom(b, p, buf, accS, accE);
   p = putAscii(b, p, J_LOCAL);
-  const local = p;
   p = putFrom(b, p, buf, locS, locE);
   p = putAscii(b, p, J_REMOTE);
-  const remote = p;
   p = putFrom(b, p, buf, remS, remE);
   p = putAscii(b, p, J_TIME);
   // toISOString of a whole second in years 1000–9999: the CDR time with 'T' and '.000Z'.
@@ -223,40 +246,35 @@ export function cdrEtlBytes(buf: Buffer): CdrEtl {
   b[p + 3] = 48;
   b[p + 4] = 90;
   p = putAscii(b, p + 5, J_ID);
-  const id = p;
   p = putFrom(b, p, buf, idS, idE);
   b[p] = 34;
   b[p + 1] = 125;
-  const valueEnd = p + 2;
-  p = valueEnd;
-  for (let i = accE - 1; i >= accS; i--) b[p++] = buf[i];
-  if (time >= 0) {
-    p = putUint(b, p, time, 13);
-  } else {
-    const q = String(time); // before 1970: padStart pads in front of the sign
-    for (let i = q.length; i < 13; i++) b[p++] = 48;
-    p = putAscii(b, p, q);
-  }
-  b[p++] = 35;
-  p = putFrom(b, p, buf, idS, idE);
-  const all = b.toString('latin1', 0, p);
-  const accLen = accE - accS;
-  return {
-    ok: true,
-    values: [
-      all.slice(valueEnd, valueEnd + accLen),
-      all.slice(valueEnd + accLen),
-      all.slice(0, valueEnd),
-      all.slice(id, id + idE - idS),
-      all.slice(account, account + accLen),
-      all.slice(local, local + locE - locS),
-      all.slice(remote, remote + remE - remS),
-      time,
-    ],
-  };
+  p = endAt(out, p + 2);
+  p = endAt(out, putFrom(b, p, buf, idS, idE));
+  p = endAt(out, putFrom(b, p, buf, accS, accE));
+  p = endAt(out, putFrom(b, p, buf, locS, locE));
+  p = endAt(out, putFrom(b, p, buf, remS, remE));
+  if (time >= 0) p = putUint(b, p, time, 1);
+  else p = putAscii(b, p, String(time));
+  endAt(out, p);
+  out.endRow();
+  return null;
 }
 
-/** The ETL tuple values of a parsed record (cdrEtlBytes' result, built from strings). */
+/** Ends the field being written at `p`; returns `p`. */
+function endAt(out: RowBatchBuilder, p: number): number {
+  out.pos = p;
+  out.endField();
+  return p;
+}
+
+/** Bytes [s, e) of `src` (a few dozen at most: a loop beats Buffer#copy's views). */
+const putFrom = (b: Uint8Array, p: number, src: Uint8Array, s: number, e: number): number => {
+  for (let i = s; i < e; i++) b[p++] = src[i];
+  return p;
+};
+
+/** The ETL_FIELDS values of a parsed record, built from strings (cdrEtlInto's slow way, and its reference). */
 export function cdrEtlOf(v: CdrSummary): [string, string, string, string, string, string, string, number] {
   const value = JSON.stringify({ account: v.account, local_ipv4: v.localIpv4, remote_ipv4: v.remoteIpv4, time: new Date(v.time).toISOString(), record_id: v.recordId });
   return [cdrRowKey(v.account), cdrQualifier(v.time, v.recordId), value, v.recordId, v.account, v.localIpv4, v.remoteIpv4, v.time];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cdrEtlBytes, cdrRowKey, parseCdr, parseCdrBytes } from './etl.js';
+import { fieldText, RowBatchBuilder } from '../../compute/row-batch.js';
+import { cdrEtlInto, cdrRowKey, ETL_FIELDS, parseCdr, parseCdrBytes } from './etl.js';
 import { makeCdr, prng } from './record.js';
 
 describe('parseCdrBytes', () => {
@@ -19,7 +20,19 @@ describe('parseCdrBytes', () => {
   });
 });
 
-describe('cdrEtlBytes', () => {
+/** cdrEtlInto on one record, its row read back as the ETL's values (time as a number). */
+function etlRow(buf: Buffer) {
+  const out = new RowBatchBuilder(ETL_FIELDS, 1, 16); // a small start: rows must grow it
+  const bad = cdrEtlInto(buf, out);
+  if (bad) return { ok: false, ...bad };
+  const b = out.finish();
+  assert.equal(b.count, 1);
+  const v: (string | number)[] = ETL_FIELDS.map((_, f) => fieldText(b, 0, f));
+  v[7] = Number(v[7]);
+  return { ok: true, values: v };
+}
+
+describe('cdrEtlInto', () => {
   /** The ETL tuple values by definition: parseCdr, then JSON.stringify, toISOString, cdrRowKey and the padded qualifier. */
   const reference = (line: string) => {
     const p = parseCdr(line);
@@ -62,12 +75,12 @@ describe('cdrEtlBytes', () => {
         const bytes = Buffer.from(line, enc);
         const at = i % 8;
         bytes.copy(arena, at);
-        const got = cdrEtlBytes(arena.subarray(at, at + bytes.length));
+        const got = etlRow(arena.subarray(at, at + bytes.length));
         if (enc === 'utf8' || !/[\x80-\xff]/.test(line)) assert.deepEqual(got, want, line.slice(0, 100));
         else assert.deepEqual(got, reference(bytes.toString('utf8')), line.slice(0, 100));
       }
     }
     assert.ok(accepted > 1500 && rejected > 1500, `both paths exercised (${accepted} accepted, ${rejected} rejected)`);
-    for (const s of ['', ',', 'a,b', ','.repeat(99), ','.repeat(100), ','.repeat(98) + 'é']) assert.deepEqual(cdrEtlBytes(Buffer.from(s)), reference(s), JSON.stringify(s));
+    for (const s of ['', ',', 'a,b', ','.repeat(99), ','.repeat(100), ','.repeat(98) + 'é']) assert.deepEqual(etlRow(Buffer.from(s)), reference(s), JSON.stringify(s));
   });
 });

@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TopologyConfig, TopologyContext } from '../../compute/api.js';
+import { isRowBatch, type RowBatch } from '../../compute/row-batch.js';
 import type { Tuple } from '../../compute/tuple.js';
 import { Cooler, IdentitySet, type IdentitySetLimits } from '../../collect/dedup.js';
 import type { Event, EventIdentity } from '../../core/event.js';
@@ -22,6 +23,9 @@ import { BatchingStoreBolt, type BatchingOptions } from './batching.js';
  * kept as intervals (the collector's dedup set), so a record identity must be a run plus a sequence
  * number; replays must reach the task that wrote the record — run the bolt with one task or group
  * its input by a field that keeps a record on one task.
+ *
+ * With `rowsField`, a tuple carries a RowBatch in that field instead (a batch-mode topology): each of
+ * its rows is one record, `fields` name the batch's fields, and `rowIdentity` gives a row's identity.
  */
 export interface ArchiveBoltOptions extends BatchingOptions {
   /** Directory of files being written (`.tmp`), and of finished files unless `moveTo` is set. */
@@ -38,8 +42,12 @@ export interface ArchiveBoltOptions extends BatchingOptions {
   rotateMs?: number;
   /** Rotate after this many bytes (default 0: never). */
   rotateBytes?: number;
-  /** The record's identity, from the tuple; undefined: not deduplicated. */
-  identity: (t: Tuple) => EventIdentity | undefined;
+  /** The record's identity, from the tuple; undefined (or no function): not deduplicated. */
+  identity?: (t: Tuple) => EventIdentity | undefined;
+  /** The tuple field holding a RowBatch of records (batch-mode input). */
+  rowsField?: string;
+  /** A batch row's identity (batch-mode input); undefined: not deduplicated. */
+  rowIdentity?: (rows: RowBatch, row: number) => EventIdentity | undefined;
   /** Bounds of the identity set (defaults: 24 h, 10,000 runs, 100,000 intervals per run). */
   dedup?: Partial<IdentitySetLimits>;
   /** The clock of identity retention and cooling (Date.now unless replaced, e.g. in tests). */
@@ -51,15 +59,13 @@ interface ArchiveState {
   ids: string;
 }
 
-interface Item {
-  row: Row;
-  id: EventIdentity | undefined;
-}
+type Item = { row: Row; id: EventIdentity | undefined } | RowBatch;
 
 const NO_HEADERS: Event = { headers: {}, body: Buffer.alloc(0) };
 
 export class ArchiveBolt extends BatchingStoreBolt<Item> {
   private writer!: RollingFileWriter;
+  private format!: DelimitedRecordFormat;
   private ids!: IdentitySet;
   private statePath = '';
   private readonly cooler = new Cooler();
@@ -99,7 +105,7 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
       path: this.o.path,
       moveTo: this.o.moveTo,
       name,
-      format: new DelimitedRecordFormat(this.o.fields, this.o.fieldDelimiter ?? ','),
+      format: (this.format = new DelimitedRecordFormat(this.o.fields, this.o.fieldDelimiter ?? ',')),
       inUseSuffix: '.tmp',
       rotateBytes: this.o.rotateBytes ?? 0,
       rotateMs: this.o.rotateMs ?? 600_000,
@@ -117,38 +123,62 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
   }
 
   protected item(t: Tuple): Item {
+    if (this.o.rowsField !== undefined) {
+      const b = t.getValueByField(this.o.rowsField);
+      if (!isRowBatch(b)) throw new Error(`archive bolt: field ${this.o.rowsField} holds no row batch`);
+      return b;
+    }
     const row: Record<string, unknown> = {};
     for (const f of this.o.fields) row[f] = t.getValueByField(f);
-    return { row: row as Row, id: this.o.identity(t) };
+    return { row: row as Row, id: this.o.identity?.(t) };
+  }
+
+  protected override size(item: Item): number {
+    return isRowBatch(item) ? item.count : 1;
   }
 
   protected async write(items: Item[]): Promise<void> {
-    const ids = items.map((i) => i.id);
+    const batches = this.o.rowsField !== undefined ? (items as RowBatch[]) : undefined;
+    const ids: (EventIdentity | undefined)[] = [];
+    if (batches) {
+      const of = this.o.rowIdentity;
+      for (const b of batches) for (let r = 0; r < b.count; r++) ids.push(of?.(b, r));
+    } else for (const i of items as Exclude<Item, RowBatch>[]) ids.push(i.id);
     const now = this.o.now?.() ?? Date.now();
-    const admission = this.ids.admit(new Array<Event>(items.length).fill(NO_HEADERS), now, ids);
-    let rows: Row[];
-    if (admission.duplicates === 0) rows = items.map((i) => i.row);
-    else {
-      rows = [];
+    const admission = this.ids.admit(new Array<Event>(ids.length).fill(NO_HEADERS), now, ids);
+    // with duplicates: which records to write (the first of each identity not archived before)
+    let keep: Uint8Array | undefined;
+    if (admission.duplicates > 0) {
+      keep = new Uint8Array(ids.length);
       const seen = new Set<string>();
-      for (const i of items) {
-        if (i.id) {
-          const k = `${i.id.origin}\u0000${i.id.seq}`;
-          if (seen.has(k) || this.ids.has(i.id.origin, i.id.seq)) continue;
-          seen.add(k);
+      for (let k = 0; k < ids.length; k++) {
+        const id = ids[k];
+        if (id) {
+          const key = `${id.origin}\u0000${id.seq}`;
+          if (seen.has(key) || this.ids.has(id.origin, id.seq)) continue;
+          seen.add(key);
         }
-        rows.push(i.row);
+        keep[k] = 1;
       }
       this.duplicates += admission.duplicates;
     }
-    if (rows.length > 0) await this.writer.write(rows);
+    let wrote = false;
+    if (batches) {
+      const records = this.format.formatBatches(batches, keep);
+      wrote = records.length > 0;
+      await this.writer.writeFormatted(records);
+    } else {
+      const rows = (items as Exclude<Item, RowBatch>[]).filter((_, k) => keep === undefined || keep[k] === 1).map((i) => i.row);
+      wrote = rows.length > 0;
+      await this.writer.write(rows);
+    }
     const split = this.cooler.split(admission.next, now);
     try {
       // cold first: until the state is replaced, the old state still holds what moved
       if (split.cold !== undefined) await writeFileAtomic(this.coldPath, split.cold);
       await this.save(this.writer.position(), split.hot);
     } catch (e) {
-      if (rows.length > 0) await this.writer.undo();
+      if (wrote) await this.writer.undo();
       throw e;
     }
     this.ids = split.set;

@@ -14,10 +14,11 @@ import type { Tuple } from '../../compute/tuple.js';
  * With `lingerMs` (Kafka's linger.ms) a batch below `maxBatch` waits until its oldest tuple is that
  * old: fewer, larger writes for a store whose cost is per write more than per item (an LMDB commit
  * rewrites every page the batch touched).
- * At most one write is in flight; the spout's max pending bounds the buffer.
+ * At most one write is in flight; the spout's max pending bounds the buffer. A tuple may carry many
+ * rows (a RowBatch, src/compute/row-batch.ts): `size` says how many, and maxBatch counts rows.
  */
 export interface BatchingOptions {
-  /** Tuples per write at most (default 5,000). */
+  /** Rows per write at most (default 5,000); a write takes at least one tuple, whatever its rows. */
   maxBatch?: number;
   /** Tick tuple period in seconds for this bolt (default 1). */
   tickSecs?: number;
@@ -29,6 +30,8 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
   protected collector!: OutputCollector;
   private buffer: Tuple[] = [];
   private items: T[] = [];
+  /** Rows in `items`. */
+  private rows = 0;
   private writing: Promise<void> | null = null;
   /** The pending turn or linger timer that will write the buffer. */
   private scheduled: { cancel(): void } | null = null;
@@ -55,6 +58,10 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
   protected abstract item(input: Tuple): T | undefined;
   /** Writes a batch durably (resolves once committed). */
   protected abstract write(items: T[]): Promise<void>;
+  /** Rows an item holds (1 unless the bolt takes row batches). */
+  protected size(_item: T): number {
+    return 1;
+  }
   /** Runs between writes at each tick (e.g. time-based rotation). */
   protected onTick(): Promise<void> {
     return Promise.resolve();
@@ -95,7 +102,8 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
     if (this.buffer.length === 0) this.firstAt = performance.now();
     this.buffer.push(input);
     this.items.push(item);
-    if (this.buffer.length >= this.maxBatch) this.flush();
+    this.rows += this.size(item);
+    if (this.rows >= this.maxBatch) this.flush();
     else this.schedule();
   }
 
@@ -128,7 +136,7 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
     const w: Promise<void> = run.finally(() => {
       if (this.writing !== w) return;
       this.writing = null;
-      if (this.buffer.length >= this.maxBatch || this.lingerMs === 0 || this.forced) this.flush();
+      if (this.rows >= this.maxBatch || this.lingerMs === 0 || this.forced) this.flush();
       else this.schedule();
     });
     this.writing = w;
@@ -141,13 +149,17 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
     if (this.buffer.length === 0) return;
     this.scheduled?.cancel();
     this.scheduled = null;
-    const tuples = this.buffer.splice(0, this.maxBatch);
-    const items = this.items.splice(0, this.maxBatch);
+    let take = 0;
+    let rows = 0;
+    while (take < this.items.length && (take === 0 || rows + this.size(this.items[take]!) <= this.maxBatch)) rows += this.size(this.items[take++]!);
+    const tuples = this.buffer.splice(0, take);
+    const items = this.items.splice(0, take);
+    this.rows -= rows;
     this.firstAt = performance.now(); // what stays buffered waits from now
     const run = this.write(items).then(
       () => {
         this.counters.batches++;
-        this.counters.written += tuples.length;
+        this.counters.written += rows;
         for (const t of tuples) this.collector.ack(t);
       },
       (e: unknown) => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { OutputCollector, TopologyContext } from '../../compute/api.js';
+import { RowBatchBuilder } from '../../compute/row-batch.js';
 import { Fields, StreamInfo, Tuple } from '../../compute/tuple.js';
 import { acquireKvStore } from '../kv/shared.js';
 import { KvStoreBolt } from './kv.js';
@@ -69,6 +70,46 @@ describe('KvStoreBolt', () => {
     await until(() => acked.length === 1);
     const reader = acquireKvStore(dir);
     assert.equal(reader.store.table('cdr').count(), 1);
+    await reader.release();
+    await bolt.cleanup();
+  });
+
+  it('writes every row of a row batch as a cell, counts rows against maxBatch, and fails a batch tuple whose rows it cannot write', async () => {
+    const dir = join(root, 'rows');
+    const acked: Tuple[] = [];
+    const failed: Tuple[] = [];
+    const errors: unknown[] = [];
+    const collector = { ack: (t: Tuple) => acked.push(t), fail: (t: Tuple) => failed.push(t), reportError: (e: unknown) => errors.push(e) } as unknown as OutputCollector;
+    const batchInfo = new StreamInfo('etl', 'default', new Fields('rows'));
+    const batch = (from: number, n: number, row = (i: number) => `row${i % 37}`) => {
+      const out = new RowBatchBuilder(['value', 'row', 'qualifier'], n);
+      for (let i = from; i < from + n; i++) {
+        for (const v of [JSON.stringify({ i }), row(i), `${String(1763700000000 + i).padStart(13, '0')}#run-${i}`]) {
+          out.text(v);
+          out.endField();
+        }
+        out.endRow();
+      }
+      return new Tuple([out.finish()], batchInfo, 1, 64);
+    };
+    const bolt = new KvStoreBolt({ store: dir, table: 'cdr', family: 'content', rowsField: 'rows', rowField: 'row', qualifierField: 'qualifier', valueField: 'value', maxBatch: 250 });
+    await bolt.prepare({}, ctx, collector);
+    for (let i = 0; i < 2000; i += 100) bolt.execute(batch(i, 100));
+    await until(() => acked.length === 20);
+    assert.equal(bolt.counters.written, 2000);
+    assert.ok(bolt.counters.batches >= 8, `${bolt.counters.batches} writes of at most 250 rows`);
+    const reader = acquireKvStore(dir);
+    const table = reader.store.table('cdr');
+    assert.equal(table.count(), 2000);
+    const cell = table.get('row5', { columns: [`content:${String(1763700000000 + 42).padStart(13, '0')}#run-42`] });
+    assert.equal(cell[0]?.value.toString(), '{"i":42}');
+    // a replayed batch rewrites its cells; a batch with an empty row key fails whole
+    bolt.execute(batch(0, 100));
+    await until(() => acked.length === 21);
+    bolt.execute(batch(5000, 10, (i) => (i === 5005 ? '' : 'x')));
+    await until(() => failed.length === 1);
+    assert.match(String(errors[0]), /empty row key/);
+    assert.equal(table.count(), 2000);
     await reader.release();
     await bolt.cleanup();
   });

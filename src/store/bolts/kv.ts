@@ -1,5 +1,7 @@
 import type { TopologyConfig, TopologyContext } from '../../compute/api.js';
 import type { Tuple } from '../../compute/tuple.js';
+import { fieldEnd, fieldStart, isRowBatch, rowFieldIndex, type RowBatch } from '../../compute/row-batch.js';
+import { CellBatch } from '../kv/keys.js';
 import type { Cell, KvTable } from '../kv/store.js';
 import { acquireKvStore, type KvStoreHandle } from '../kv/shared.js';
 import { checkFamilyName, checkTableName } from '../kv/names.js';
@@ -11,6 +13,10 @@ import { BatchingStoreBolt, type BatchingOptions } from './batching.js';
  * transaction, acked once committed and synced. A cell is addressed by what the record is, so a
  * replayed tuple rewrites the same cell: idempotent by record identity when the row and qualifier
  * name the record (e.g. row = subscriber, qualifier = `<time>#<recordId>`).
+ *
+ * With `rowsField`, a tuple carries a RowBatch in that field instead (a batch-mode topology), and each
+ * of its rows is one cell, its row key, qualifier and value the batch's fields named by rowField,
+ * qualifierField and valueField.
  */
 export interface KvBoltOptions extends BatchingOptions {
   /** Store directory (shared with every other user of it in this process). */
@@ -21,9 +27,13 @@ export interface KvBoltOptions extends BatchingOptions {
   rowField: string;
   qualifierField: string;
   valueField: string;
+  /** The tuple field holding a RowBatch of cells (batch-mode input). */
+  rowsField?: string;
 }
 
-export class KvStoreBolt extends BatchingStoreBolt<Cell> {
+type Item = Cell | RowBatch;
+
+export class KvStoreBolt extends BatchingStoreBolt<Item> {
   private handle: KvStoreHandle | undefined;
   private table!: KvTable;
 
@@ -38,7 +48,12 @@ export class KvStoreBolt extends BatchingStoreBolt<Cell> {
     this.table = this.handle.store.table(this.o.table);
   }
 
-  protected item(t: Tuple): Cell {
+  protected item(t: Tuple): Item {
+    if (this.o.rowsField !== undefined) {
+      const b = t.getValueByField(this.o.rowsField);
+      if (!isRowBatch(b)) throw new Error(`kv bolt: field ${this.o.rowsField} holds no row batch`);
+      return b;
+    }
     return {
       row: t.getValueByField(this.o.rowField) as string | Buffer,
       family: this.o.family,
@@ -47,8 +62,32 @@ export class KvStoreBolt extends BatchingStoreBolt<Cell> {
     };
   }
 
-  protected write(cells: Cell[]): Promise<void> {
-    return this.table.write(cells);
+  protected override size(item: Item): number {
+    return isRowBatch(item) ? item.count : 1;
+  }
+
+  protected write(items: Item[]): Promise<void> {
+    if (this.o.rowsField === undefined) return this.table.write(items as Cell[]);
+    let n = 0;
+    for (const b of items as RowBatch[]) n += b.count;
+    const cells = new CellBatch(n, 192);
+    let i = 0;
+    for (const b of items as RowBatch[]) {
+      const what = `kv bolt ${this.o.table}: the row batch`;
+      const [rf, qf, vf] = [rowFieldIndex(b, this.o.rowField, what), rowFieldIndex(b, this.o.qualifierField, what), rowFieldIndex(b, this.o.valueField, what)];
+      for (let r = 0; r < b.count; r++, i++) {
+        const rs = fieldStart(b, r, rf);
+        const re = fieldEnd(b, r, rf);
+        if (re === rs) return Promise.reject(new Error(`kv bolt ${this.o.table}: a cell has an empty row key (row ${r} of a batch of ${b.count})`));
+        cells.keyPartBytes(b.buf, rs, re);
+        cells.keyPart(this.o.family);
+        cells.keyPartBytes(b.buf, fieldStart(b, r, qf), fieldEnd(b, r, qf));
+        cells.end(i, false);
+        cells.rawBytes(b.buf, fieldStart(b, r, vf), fieldEnd(b, r, vf));
+        cells.end(i, true);
+      }
+    }
+    return this.table.writeEncoded(cells, n);
   }
 
   protected async closeStore(): Promise<void> {

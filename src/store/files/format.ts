@@ -1,4 +1,5 @@
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import { fieldEnd, fieldStart, rowFieldIndex, type RowBatch } from '../../compute/row-batch.js';
 import type { FieldValue } from '../writer.js';
 
 /**
@@ -64,6 +65,31 @@ export class DelimitedRecordFormat {
     }
     return out.done();
   }
+
+  /**
+   * format() of the rows of RowBatches (their fields are bytes already): the fields named by
+   * `fields`, copied. `keep`, when given, has one flag per row over all batches (0: left out).
+   */
+  formatBatches(batches: readonly RowBatch[], keep?: Uint8Array): Buffer {
+    const fd = this.fd;
+    const rd = this.rd;
+    let bytes = 0;
+    for (const b of batches) bytes += b.buf.length + b.count * (this.fields.length * fd.length + rd.length);
+    const out = new Output(bytes);
+    let k = 0;
+    for (const b of batches) {
+      const idx = this.fields.map((f) => rowFieldIndex(b, f, 'a row batch to archive'));
+      for (let r = 0; r < b.count; r++, k++) {
+        if (keep !== undefined && keep[k] === 0) continue;
+        for (let i = 0; i < idx.length; i++) {
+          if (i > 0) out.bytes(fd);
+          out.range(b.buf, fieldStart(b, r, idx[i]!), fieldEnd(b, r, idx[i]!));
+        }
+        out.bytes(rd);
+      }
+    }
+    return out.done();
+  }
 }
 
 /** Strings up to this long are tried as ASCII by a JavaScript loop (cheaper than a native call). */
@@ -89,6 +115,18 @@ class Output {
       this.buf.set(b, this.p);
       this.p += b.length;
     }
+  }
+  /** Bytes [s, e) of `src`. */
+  range(src: Uint8Array, s: number, e: number): void {
+    this.room(e - s);
+    const buf = this.buf;
+    let p = this.p;
+    if (e - s <= 16) for (let i = s; i < e; i++) buf[p++] = src[i]!;
+    else {
+      buf.set(src.subarray(s, e), p);
+      p += e - s;
+    }
+    this.p = p;
   }
   text(s: string): void {
     const n = s.length;

@@ -121,12 +121,22 @@ export class RollingFileWriter implements StoreWriter<Row> {
 
   async write(rows: readonly Row[]): Promise<void> {
     if (rows.length === 0) return;
+    await this.append(() => this.o.format.format(rows));
+  }
+
+  /** write() of records already in the file's format (bytes ending with a record delimiter); nothing for none. */
+  async writeFormatted(records: Buffer): Promise<void> {
+    if (records.length === 0) return;
+    await this.append(() => records);
+  }
+
+  private async append(records: () => Buffer): Promise<void> {
     await this.rotateIfDue();
     if (this.cur && this.o.rotateBytes > 0 && this.cur.file.length >= this.o.rotateBytes) await this.rotate();
     const cur = this.cur ?? (await this.create());
     this.before = cur.file.length;
     try {
-      await cur.file.append(this.o.format.format(rows));
+      await cur.file.append(records());
     } catch (err) {
       // Cut off a partial write so a retried batch is not preceded by a fragment of itself.
       await cur.file.truncate(this.before).catch(() => {});

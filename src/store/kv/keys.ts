@@ -132,6 +132,28 @@ export class CellBatch {
     this.o = o;
   }
 
+  /** keyPart of bytes [s, e) of `src`. */
+  keyPartBytes(src: Uint8Array, s: number, e: number): void {
+    this.room((e - s) * 2 + 2);
+    const buf = this.buf;
+    let o = this.o;
+    for (let i = s; i < e; i++) {
+      const b = src[i]!;
+      buf[o++] = b;
+      if (b === ESC) buf[o++] = ESC_ZERO;
+    }
+    buf[o++] = ESC;
+    buf[o++] = TERM;
+    this.o = o;
+  }
+
+  /** raw() of bytes [s, e) of `src`. */
+  rawBytes(src: Uint8Array, s: number, e: number): void {
+    this.room(e - s);
+    this.buf.set(src.subarray(s, e), this.o);
+    this.o += e - s;
+  }
+
   /** Appends `part` as it is (a value). */
   raw(part: Buffer | string): void {
     if (typeof part === 'string') {
