@@ -20,7 +20,8 @@
  * goes), BENCH_FILE_RECORDS (records per landed file, default 2,000), BENCH_PROFILE=1 runs the
  * server and the agent with `node --cpu-prof` and prints their top functions by self time
  * (BENCH_PROFILE_DIR keeps the .cpuprofile files there, the agent's in `<dir>-agent`).
- * BENCH_STORE_LINGER_MS sets the topology's `cdr.store.linger.ms` (how long the KV and archive
+ * BENCH_SERVER_NODE_ARGS and BENCH_AGENT_NODE_ARGS add Node options to those processes (e.g.
+ * `--perf-basic-prof` for `perf record`). BENCH_STORE_LINGER_MS sets the topology's `cdr.store.linger.ms` (how long the KV and archive
  * bolts let a batch gather; default 200).
  *
  * Figures measured on the development machine, and where the time goes:
@@ -82,7 +83,8 @@ async function main(): Promise<void> {
     }
     const landing = join(dir, 'landing');
     const agentDir = join(dir, 'agent');
-    const agent = spawnMonsoon(['agent', '-n', 'agent', '-f', AGENT_CONFIG, '--data-dir', agentDir, '--agent-id', 'bench/agent', '--no-reload'], { CDR_SPOOL_DIR: landing, CDR_AGENT_DIR: agentDir, CDR_COLLECTOR_HOST: '127.0.0.1', CDR_COLLECTOR_PORT: String(collector) }, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}-agent`] : []);
+    const agentNodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const agent = spawnMonsoon(['agent', '-n', 'agent', '-f', AGENT_CONFIG, '--data-dir', agentDir, '--agent-id', 'bench/agent', '--no-reload'], { CDR_SPOOL_DIR: landing, CDR_AGENT_DIR: agentDir, CDR_COLLECTOR_HOST: '127.0.0.1', CDR_COLLECTOR_PORT: String(collector) }, [...agentNodeArgs, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}-agent`] : [])]);
     procs.push(agent);
 
     const gen = new CdrGenerator({ dir: landing, statePath: join(dir, 'generator.json'), records: N, rate: RATE, fileRecords: FILE_RECORDS });

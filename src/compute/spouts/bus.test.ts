@@ -328,10 +328,11 @@ test('bus spout in batch mode: one tuple per partition per poll, acked, failed a
     assert.ok(offsets.length >= 1 && offsets.length <= 20, `${offsets.length} records in one tuple`);
     assert.deepEqual(offsets, offsets.map((_, i) => offsets[0]! + i));
     assert.equal(e.msgId.partition, partition);
-    assert.equal(e.msgId.offset, offsets[0]);
+    assert.equal((e.msgId as unknown as { offsets: number[] }).offsets, offsets);
   }
   const emitted = c.emitted.length;
   assert.equal(spout.counters.emitted, 50, 'records are counted');
+  assert.equal((c.emitted[0]!.msgId as unknown as { seqKey?: unknown }).seqKey, undefined, 'a batch id is not sequenced: a replay may group records differently');
   assert.equal(spout.uncommitted(), 50);
   // ack every batch but the first of partition 0; fail that one
   const first = c.emitted.find((e) => e.msgId.partition === 0)!;
@@ -354,6 +355,35 @@ test('bus spout in batch mode: one tuple per partition per poll, acked, failed a
   const p0 = (await bus.lag('gb')).find((l) => l.partition === 0)!;
   assert.equal(p0.committed, p0.latest);
   assert.equal(spout.uncommitted(), 0);
+  await spout.close();
+  await bus.close();
+});
+
+test('bus spout in batch mode gives a batch up whole when its emit throws, and commits past it', async () => {
+  const bus = await busWith(30, 1);
+  const spout = new BusSpout({ bus, topics: ['events'], group: 'gt', batch: true, pollRecords: 10, commitIntervalMs: 1e9 });
+  const c = new FakeCollector();
+  let throws = true;
+  const emit = c.emit.bind(c);
+  c.emit = (a: unknown, b?: unknown, d?: unknown) => {
+    if (throws) {
+      throws = false;
+      throw new Error('cannot route');
+    }
+    emit(a, b, d);
+  };
+  await spout.open({}, {} as TopologyContext, c);
+  const deadline = Date.now() + 10_000;
+  while (spout.counters.emitted + spout.counters.givenUp < 30 && Date.now() < deadline) {
+    spout.nextTuple();
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(spout.counters.givenUp, 10);
+  assert.equal(spout.counters.emitted, 20);
+  assert.match(String(c.errors[0]), /events-0@0\.\.9 could not be emitted; given up: cannot route/);
+  for (const e of c.emitted) spout.ack(e.msgId);
+  await spout.commit();
+  assert.equal(await committed(bus, 'gt'), 30);
   await spout.close();
   await bus.close();
 });

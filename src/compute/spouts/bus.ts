@@ -19,7 +19,8 @@
  * Trident spout does): fields topic, partition, offsets (number[]) and values (Buffer[], or strings
  * with `encoding: 'utf8'`), tracked as one message; acked, failed, retried and counted against
  * `topology.max.spout.pending` as one. Commits still move record by record, and
- * maxUncommittedOffsets still counts records.
+ * maxUncommittedOffsets still counts records. Batch message ids are not sequenced (a replay may
+ * group records differently), so stateful bolts downstream are at-least-once.
  */
 import { errorMessage } from '../../core/errors.js';
 import type { Bus, ConsumedRecord, Consumer, PartitionBatch } from '../../bus/bus.js';
@@ -84,25 +85,29 @@ export class BusMessageId {
   }
 }
 
-/** The message id of a batch tuple: records at poll indexes [index, index + count), kept for a replay. */
-export class BusBatchMessageId extends BusMessageId {
+/**
+ * The message id of a batch tuple: records at poll indexes [index, index + count), kept for a replay.
+ * It is not a sequenced id: where a batch ends depends on what the log held at the poll, so a replay
+ * may group records differently, and a stateful bolt fed by batches is at-least-once.
+ */
+export class BusBatchMessageId {
   constructor(
-    topic: string,
-    partition: number,
-    part: SpoutPartition,
-    index: number,
+    readonly topic: string,
+    readonly partition: number,
+    /** @internal */ readonly part: SpoutPartition,
+    /** @internal */ readonly index: number,
     readonly offsets: number[],
     readonly values: unknown[],
-  ) {
-    super(topic, partition, offsets[0]!, part, index);
-  }
+  ) {}
   get count(): number {
     return this.offsets.length;
   }
-  override toString(): string {
-    return `${this.topic}-${this.partition}@${this.offset}..${this.offsets[this.offsets.length - 1]}`;
+  toString(): string {
+    return `${this.topic}-${this.partition}@${this.offsets[0]}..${this.offsets[this.offsets.length - 1]}`;
   }
 }
+
+type TrackedId = BusMessageId | BusBatchMessageId;
 
 /** What a batch-mode spout keeps in a record's slot: the data lives in the batch's message id. */
 const IN_BATCH = Symbol('in batch') as unknown as ConsumedRecord;
@@ -205,7 +210,7 @@ export class BusSpout implements Spout {
   private bufPos = 0;
   /** Batch mode: polled partition batches not yet emitted. */
   private chunks: { p: PartitionState; index: number; records: ConsumedRecord[] }[] = [];
-  private retryQueue: { due: number; id: BusMessageId }[] = [];
+  private retryQueue: { due: number; id: TrackedId }[] = [];
   private polling = false;
   private committing: Promise<void> | null = null;
   private lastCommitAt = 0;
@@ -306,20 +311,29 @@ export class BusSpout implements Spout {
     this.collector.emit(this.o.stream, [r.topic, r.partition, r.offset, k, v], new BusMessageId(r.topic, r.partition, r.offset, p, index));
   }
 
-  /** Emits the records at poll indexes [index, index + offsets.length) of `p` as one tuple. */
+  /**
+   * Emits the records at poll indexes [index, index + offsets.length) of `p` as one tuple; an emit
+   * that throws gives them up, as emitTracked does for one record.
+   */
   private emitBatch(p: PartitionState, index: number, offsets: number[], values: unknown[]): void {
-    this.counters.emitted += offsets.length;
-    this.collector.emit(this.o.stream, [p.topic, p.partition, offsets, values], new BusBatchMessageId(p.topic, p.partition, p, index, offsets, values));
+    try {
+      this.collector.emit(this.o.stream, [p.topic, p.partition, offsets, values], new BusBatchMessageId(p.topic, p.partition, p, index, offsets, values));
+      this.counters.emitted += offsets.length;
+    } catch (e) {
+      this.counters.givenUp += offsets.length;
+      this.collector.reportError(new Error(`bus spout: ${p.topic}-${p.partition}@${offsets[0]}..${offsets[offsets.length - 1]} could not be emitted; given up: ${errorMessage(e)}`));
+      for (let i = 0; i < offsets.length; i++) p.done(index + i);
+    }
   }
 
   /** The current partition state a message id of this spout points into, or undefined. */
-  private stateOf(id: BusMessageId): PartitionState | undefined {
+  private stateOf(id: TrackedId): PartitionState | undefined {
     const p = id.part;
     return p instanceof PartitionState && p.current ? p : undefined;
   }
 
   private emitDueRetry(now: number): boolean {
-    const tracked = (id: BusMessageId) => this.stateOf(id)?.record(id.index) !== undefined;
+    const tracked = (id: TrackedId) => this.stateOf(id)?.record(id.index) !== undefined;
     const q = this.retryQueue;
     let best = -1;
     for (let i = 0; i < q.length; i++) if (q[i]!.due <= now && (best < 0 || q[i]!.due < q[best]!.due)) best = i;
@@ -404,7 +418,7 @@ export class BusSpout implements Spout {
   }
 
   ack(msgId: unknown): void {
-    const id = msgId as BusMessageId;
+    const id = msgId as TrackedId;
     const p = this.stateOf(id);
     if (p && id instanceof BusBatchMessageId) for (let i = 0; i < id.count; i++) p.done(id.index + i);
     else p?.done(id.index);
@@ -413,7 +427,7 @@ export class BusSpout implements Spout {
   }
 
   fail(msgId: unknown): void {
-    const id = msgId as BusMessageId;
+    const id = msgId as TrackedId;
     const p = this.stateOf(id);
     if (!p || !p.record(id.index)) return;
     const n = (p.retries.get(id.index) ?? 0) + 1;

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TopologyConfig, TopologyContext } from '../../compute/api.js';
-import { isRowBatch, type RowBatch } from '../../compute/row-batch.js';
+import { isRowBatch, rowFieldIndex, type RowBatch } from '../../compute/row-batch.js';
 import type { Tuple } from '../../compute/tuple.js';
 import { Cooler, IdentitySet, type IdentitySetLimits } from '../../collect/dedup.js';
 import type { Event, EventIdentity } from '../../core/event.js';
@@ -126,6 +126,7 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
     if (this.o.rowsField !== undefined) {
       const b = t.getValueByField(this.o.rowsField);
       if (!isRowBatch(b)) throw new Error(`archive bolt: field ${this.o.rowsField} holds no row batch`);
+      for (const f of this.o.fields) rowFieldIndex(b, f, `archive bolt: the row batch in field ${this.o.rowsField}`);
       return b;
     }
     const row: Record<string, unknown> = {};

@@ -109,7 +109,18 @@ describe('KvStoreBolt', () => {
     bolt.execute(batch(5000, 10, (i) => (i === 5005 ? '' : 'x')));
     await until(() => failed.length === 1);
     assert.match(String(errors[0]), /empty row key/);
-    assert.equal(table.count(), 2000);
+    // a batch without one of the fields fails alone, before it joins a write
+    const other = new RowBatchBuilder(['value', 'row'], 1);
+    for (const v of ['v', 'r']) {
+      other.text(v);
+      other.endField();
+    }
+    other.endRow();
+    bolt.execute(new Tuple([other.finish()], batchInfo, 1, 64));
+    bolt.execute(batch(6000, 5));
+    await until(() => failed.length === 2 && acked.length === 22);
+    assert.match(String(errors[1]), /the row batch in field rows has no field "qualifier"; its fields are "value", "row"/);
+    assert.equal(table.count(), 2005);
     await reader.release();
     await bolt.cleanup();
   });

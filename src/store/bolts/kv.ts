@@ -51,7 +51,9 @@ export class KvStoreBolt extends BatchingStoreBolt<Item> {
   protected item(t: Tuple): Item {
     if (this.o.rowsField !== undefined) {
       const b = t.getValueByField(this.o.rowsField);
-      if (!isRowBatch(b)) throw new Error(`kv bolt: field ${this.o.rowsField} holds no row batch`);
+      if (!isRowBatch(b)) throw new Error(`kv bolt ${this.o.table}: field ${this.o.rowsField} holds no row batch`);
+      const what = `kv bolt ${this.o.table}: the row batch in field ${this.o.rowsField}`;
+      for (const f of [this.o.rowField, this.o.qualifierField, this.o.valueField]) rowFieldIndex(b, f, what);
       return b;
     }
     return {
@@ -66,7 +68,7 @@ export class KvStoreBolt extends BatchingStoreBolt<Item> {
     return isRowBatch(item) ? item.count : 1;
   }
 
-  protected write(items: Item[]): Promise<void> {
+  protected async write(items: Item[]): Promise<void> {
     if (this.o.rowsField === undefined) return this.table.write(items as Cell[]);
     let n = 0;
     for (const b of items as RowBatch[]) n += b.count;
@@ -78,7 +80,7 @@ export class KvStoreBolt extends BatchingStoreBolt<Item> {
       for (let r = 0; r < b.count; r++, i++) {
         const rs = fieldStart(b, r, rf);
         const re = fieldEnd(b, r, rf);
-        if (re === rs) return Promise.reject(new Error(`kv bolt ${this.o.table}: a cell has an empty row key (row ${r} of a batch of ${b.count})`));
+        if (re === rs) throw new Error(`kv bolt ${this.o.table}: a cell has an empty row key (row ${r} of a batch of ${b.count})`);
         cells.keyPartBytes(b.buf, rs, re);
         cells.keyPart(this.o.family);
         cells.keyPartBytes(b.buf, fieldStart(b, r, qf), fieldEnd(b, r, qf));
