@@ -46,6 +46,16 @@ export function fieldText(b: RowBatch, r: number, f: number): string {
   return Buffer.from(b.buf.buffer, b.buf.byteOffset, b.buf.byteLength).toString('utf8', fieldStart(b, r, f), fieldEnd(b, r, f));
 }
 
+/** Copies bytes [s, e) of `src` to `dst` at `p` (a loop for a few dozen, TypedArray#set beyond); returns the end. */
+export function putBytes(dst: Uint8Array, p: number, src: Uint8Array, s: number, e: number): number {
+  if (e - s <= 32) {
+    for (let i = s; i < e; i++) dst[p++] = src[i]!;
+    return p;
+  }
+  dst.set(src.subarray(s, e), p);
+  return p + e - s;
+}
+
 /**
  * Writes a RowBatch field by field: a writer puts a field's bytes at `pos` of `buf` (after
  * reserve(n) made room for n of them), then calls endField(); endRow() checks the row is whole, and
@@ -94,14 +104,7 @@ export class RowBatchBuilder {
 
   /** Appends bytes [s, e) of `src` to the field being written. */
   bytes(src: Uint8Array, s: number, e: number): void {
-    const buf = this.reserve(e - s);
-    let p = this.pos;
-    if (e - s <= 32) for (let i = s; i < e; i++) buf[p++] = src[i]!;
-    else {
-      buf.set(src.subarray(s, e), p);
-      p += e - s;
-    }
-    this.pos = p;
+    this.pos = putBytes(this.reserve(e - s), this.pos, src, s, e);
   }
 
   endField(): void {

@@ -1,5 +1,5 @@
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
-import { fieldEnd, fieldStart, rowFieldIndex, type RowBatch } from '../../compute/row-batch.js';
+import { fieldEnd, fieldStart, putBytes, rowFieldIndex, type RowBatch } from '../../compute/row-batch.js';
 import type { FieldValue } from '../writer.js';
 
 /**
@@ -119,14 +119,7 @@ class Output {
   /** Bytes [s, e) of `src`. */
   range(src: Uint8Array, s: number, e: number): void {
     this.room(e - s);
-    const buf = this.buf;
-    let p = this.p;
-    if (e - s <= 16) for (let i = s; i < e; i++) buf[p++] = src[i]!;
-    else {
-      buf.set(src.subarray(s, e), p);
-      p += e - s;
-    }
-    this.p = p;
+    this.p = putBytes(this.buf, this.p, src, s, e);
   }
   text(s: string): void {
     const n = s.length;

@@ -118,18 +118,7 @@ export class CellBatch {
         return;
       }
     }
-    this.room(part.length * 2 + 2);
-    const buf = this.buf;
-    let o = this.o;
-    if (part.indexOf(ESC) < 0) o += part.copy(buf, o);
-    else
-      for (const b of part) {
-        buf[o++] = b;
-        if (b === ESC) buf[o++] = ESC_ZERO;
-      }
-    buf[o++] = ESC;
-    buf[o++] = TERM;
-    this.o = o;
+    this.keyPartBytes(part, 0, part.length);
   }
 
   /** keyPart of bytes [s, e) of `src`. */
