@@ -20,7 +20,7 @@
  */
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { acquireSharedBus, releaseSharedBus } from '../spouts/bus.js';
+import { acquireSharedBus, releaseSharedBus } from '../spouts/shared-bus.js';
 import type { TopologyConfig } from '../api.js';
 import { validateIR, type ComponentIR, type InputIR, type TopologyIR } from '../ir.js';
 import type { StormTopology } from '../topology.js';

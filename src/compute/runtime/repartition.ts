@@ -20,7 +20,8 @@ import type { Bus, BusRecord, ConsumedRecord } from '../../bus/bus.js';
 import { errorMessage } from '../../core/errors.js';
 import type { OutputCollector, OutputFieldsDeclarer, TopologyConfig, TopologyContext } from '../api.js';
 import { BaseRichBolt } from '../api.js';
-import { acquireSharedBus, BusSpout, BusMessageId, releaseSharedBus, type SpoutPartition } from '../spouts/bus.js';
+import { BusSpout, BusMessageId, type SpoutPartition } from '../spouts/bus.js';
+import { acquireSharedBus, releaseSharedBus } from '../spouts/shared-bus.js';
 import type { Tuple } from '../tuple.js';
 
 /** One repartitioned input of a component: the original (component, stream), its fields and key fields. */
