@@ -54,6 +54,20 @@ export function peakRssMiB(pid: number | undefined): number {
   }
 }
 
+/**
+ * A live process's resident anonymous memory (heap, buffers) in MiB, or 0 when it cannot be read:
+ * RSS without the pages of files it maps (an LMDB store's map counts in RSS, as page cache).
+ */
+export function rssAnonMiB(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** CPU time (user + system) a live process has used so far, in seconds, or 0 when it cannot be read. */
 export function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;

@@ -16,7 +16,7 @@
  * the function receives the topology configuration, where the server puts `monsoon.bus`,
  * `monsoon.store.kv` and `monsoon.store.archive`. `cdr.*` keys override them: `cdr.bus`,
  * `cdr.store`, `cdr.archive`, `cdr.topic`, `cdr.dead.topic`, `cdr.archive.rotate.minutes` (10),
- * `cdr.store.linger.ms` (200) and `cdr.store.max.batch` (20,000) for the KV and archive bolts' batches.
+ * `cdr.store.linger.ms` (1000) and `cdr.store.max.batch` (50,000) for the KV and archive bolts' batches.
  */
 import type { OutputCollector, OutputFieldsDeclarer, TopologyConfig } from '../../compute/api.js';
 import { BaseRichBolt } from '../../compute/api.js';
@@ -167,9 +167,12 @@ export interface CdrTopologyOptions {
   rotateMs?: number;
   etlParallelism?: number;
   /**
-   * How long the KV and archive bolts let a batch gather (default 200 ms), and its largest size
-   * (default 20,000): each LMDB commit rewrites every page its cells touch, and each archive batch
-   * costs two fdatasyncs, so fewer, larger batches cost less per record.
+   * How long the KV and archive bolts let a batch gather (default 1,000 ms), and its largest size
+   * (default 50,000 rows): each LMDB commit rewrites every B-tree page its cells touch and each
+   * archive batch costs two fdatasyncs, so fewer, larger batches cost less per record. The bolts'
+   * tick (which writes whatever is buffered) follows the linger, at least every second, and the
+   * spout may have twice a batch uncommitted (at least 100,000 records) so that one batch gathers
+   * while the one before is written.
    */
   storeLingerMs?: number;
   storeMaxBatch?: number;
@@ -178,12 +181,15 @@ export interface CdrTopologyOptions {
 export function buildCdrTopology(o: CdrTopologyOptions): StormTopology {
   const b = new TopologyBuilder();
   const bus = o.bus;
-  const batching = { lingerMs: o.storeLingerMs ?? 200, maxBatch: o.storeMaxBatch ?? 20_000 };
-  b.setSpout('cdr-spout', () => new BusSpout({ bus, topics: [o.topic ?? 'cdr'], group: o.group ?? 'cdr-etl', from: 'earliest', encoding: 'buffer', batch: true, pollRecords: 2000, maxUncommittedOffsets: 50_000, commitIntervalMs: 500 }), 1);
+  const lingerMs = o.storeLingerMs ?? 1000;
+  const maxBatch = o.storeMaxBatch ?? 50_000;
+  const batching = { lingerMs, maxBatch, tickSecs: Math.max(1, lingerMs / 1000) };
+  const maxUncommittedOffsets = Math.max(100_000, 2 * maxBatch);
+  b.setSpout('cdr-spout', () => new BusSpout({ bus, topics: [o.topic ?? 'cdr'], group: o.group ?? 'cdr-etl', from: 'earliest', encoding: 'buffer', batch: true, pollRecords: 2000, maxUncommittedOffsets, commitIntervalMs: 500 }), 1);
   b.setBolt('etl', () => new CdrEtlBolt(), o.etlParallelism ?? 1).localOrShuffleGrouping('cdr-spout');
-  b.setBolt('kv', () => new KvStoreBolt({ store: o.kvStore, table: CDR_TABLE, family: CDR_FAMILY, rowsField: 'rows', rowField: 'row', qualifierField: 'qualifier', valueField: 'value', tickSecs: 0.2, ...batching }), 1).shuffleGrouping('etl');
+  b.setBolt('kv', () => new KvStoreBolt({ store: o.kvStore, table: CDR_TABLE, family: CDR_FAMILY, rowsField: 'rows', rowField: 'row', qualifierField: 'qualifier', valueField: 'value', ...batching }), 1).shuffleGrouping('etl');
   // One task: the archive's dedup set must see every replay of a record.
-  b.setBolt('archive', () => new ArchiveBolt({ path: o.archiveDir, fields: ARCHIVE_FIELDS, rotateMs: o.rotateMs ?? 600_000, rowsField: 'rows', rowIdentity: rowIdentity(), tickSecs: 0.2, ...batching }), 1).shuffleGrouping('etl');
+  b.setBolt('archive', () => new ArchiveBolt({ path: o.archiveDir, fields: ARCHIVE_FIELDS, rotateMs: o.rotateMs ?? 600_000, rowsField: 'rows', rowIdentity: rowIdentity(), ...batching }), 1).shuffleGrouping('etl');
   b.setBolt('dead-letter', () => new DeadLetterBolt({ bus, topic: o.deadTopic ?? 'cdr-dead' }), 1).shuffleGrouping('etl', DEAD_STREAM);
   // Pending trees are batches, one per partition per poll, so their count says little: the spout's
   // maxUncommittedOffsets (records) is the bound.

@@ -13,7 +13,8 @@ import type { Tuple } from '../../compute/tuple.js';
  *  - and at each tick tuple (`topology.tick.tuple.freq.secs`), which also runs `onTick`.
  * With `lingerMs` (Kafka's linger.ms) a batch below `maxBatch` waits until its oldest tuple is that
  * old: fewer, larger writes for a store whose cost is per write more than per item (an LMDB commit
- * rewrites every page the batch touched).
+ * rewrites every page the batch touched). A tick writes what is buffered however long it lingered,
+ * so a tick period shorter than lingerMs caps the linger at that period.
  * At most one write is in flight; the spout's max pending bounds the buffer. A tuple may carry many
  * rows (a RowBatch, src/compute/row-batch.ts): `size` says how many, and maxBatch counts rows.
  */
