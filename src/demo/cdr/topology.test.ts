@@ -85,3 +85,18 @@ describe('cdr topology', () => {
     assert.deepEqual(ids.map((_, i) => of(b, i)), ids.map((id) => recordIdentity(id)));
   });
 });
+
+describe('cdr topology store batching', () => {
+  // A tick writes what is buffered: a tick shorter than the linger would cut every batch short.
+  const tickOf = (t: ReturnType<typeof buildCdrTopology>, id: string): number => {
+    const src = t.components.get(id) as () => { getComponentConfiguration(): Record<string, unknown> };
+    return Number(src().getComponentConfiguration()['topology.tick.tuple.freq.secs']);
+  };
+  for (const [linger, tick] of [[undefined, 1], [200, 1], [3000, 3]] as const) {
+    it(`ticks the KV and archive bolts every ${tick} s with a store linger of ${linger ?? 'the default'} ms`, () => {
+      const t = buildCdrTopology({ bus: join(root, 'b'), kvStore: join(root, 'k'), archiveDir: join(root, 'a'), storeLingerMs: linger });
+      assert.equal(tickOf(t, 'kv'), tick);
+      assert.equal(tickOf(t, 'archive'), tick);
+    });
+  }
+});
