@@ -43,30 +43,25 @@ export async function kill9(p: Proc): Promise<void> {
   await p.exited;
 }
 
-/** Peak resident set size of a live process in MiB (VmHWM), or 0 when it cannot be read. */
-export function peakRssMiB(pid: number | undefined): number {
+/** A memory field of /proc/<pid>/status (kB there) in MiB, or 0 when it cannot be read. */
+function statusMiB(pid: number | undefined, field: string): number {
   if (pid === undefined) return 0;
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : 0;
   } catch {
     return 0;
   }
 }
 
+/** Peak resident set size of a live process in MiB (VmHWM), or 0 when it cannot be read. */
+export const peakRssMiB = (pid: number | undefined): number => statusMiB(pid, 'VmHWM');
+
 /**
  * A live process's resident anonymous memory (heap, buffers) in MiB, or 0 when it cannot be read:
  * RSS without the pages of files it maps (an LMDB store's map counts in RSS, as page cache).
  */
-export function rssAnonMiB(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
+export const rssAnonMiB = (pid: number | undefined): number => statusMiB(pid, 'RssAnon');
 
 /** CPU time (user + system) a live process has used so far, in seconds, or 0 when it cannot be read. */
 export function cpuSeconds(pid: number | undefined): number {
