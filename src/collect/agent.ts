@@ -12,9 +12,7 @@ import { Watchdog } from './watchdog.js';
 /**
  * Runs one agent plan. Start-up and reload share one path, `apply`: sources and sinks are stopped
  * (committing what they hold), channels whose configuration did not change keep running with their
- * events, and everything else is built anew from the plan. A reload whose plan cannot start (a
- * directory missing, a port taken) restores the plan that ran before it, the same way, so a bad
- * change does not leave the agent collecting nothing.
+ * events, and everything else is built anew from the plan.
  */
 export interface AgentOptions {
   name: string;
@@ -52,7 +50,7 @@ export class Agent {
    * block later ones; until one succeeds, `problems()` reports it (and /health answers 503).
    */
   apply(plan: AgentPlan): Promise<void> {
-    const run = this.applying.catch(() => {}).then(() => this.applyOrRestore(plan));
+    const run = this.applying.catch(() => {}).then(() => this.doApply(plan));
     this.applying = run.then(
       () => {
         this.failure = undefined;
@@ -92,32 +90,8 @@ export class Agent {
     return { agent: this.opts.name, agentId: this.opts.agentId, name, log: this.opts.log.child({ component: name }), metrics: this.metrics, dataDir: this.opts.dataDir };
   }
 
-  /** The plan running now: the last one applied, or the one a failed reload restored. */
-  private current: AgentPlan | undefined;
-
-  private async applyOrRestore(plan: AgentPlan): Promise<void> {
-    this.checkHandover(plan); // refuses before anything stops
-    const previous = this.current;
-    this.current = undefined;
-    try {
-      await this.doApply(plan);
-      this.current = plan;
-      return;
-    } catch (e) {
-      if (!previous) throw e;
-      this.opts.log.error({ err: errorMessage(e) }, `The changed configuration of agent ${plan.agent} could not start; restoring the one that ran before.`);
-      try {
-        await this.doApply(previous);
-        this.current = previous;
-      } catch (again) {
-        throw new MonsoonError(e instanceof MonsoonError ? e.code : ErrorCodes.CONFIG_INVALID, `${errorMessage(e)}; restoring the previous configuration failed too: ${errorMessage(again)}`, { cause: e });
-      }
-      if (e instanceof MonsoonError) throw new MonsoonError(e.code, `${e.message}; the previous configuration runs again`, { retriable: e.retriable, cause: e });
-      throw new Error(`${errorMessage(e)}; the previous configuration runs again`, { cause: e });
-    }
-  }
-
   private async doApply(plan: AgentPlan): Promise<void> {
+    this.checkHandover(plan);
     this.watchdog.stop();
     this.watchdog.clear();
     await this.stopFlow();
