@@ -9,7 +9,7 @@ import { LocalCluster } from '../../compute/runtime/local.js';
 import { acquireKvStore } from '../../store/kv/shared.js';
 import { cdrEtlOf, parseCdr } from './etl.js';
 import { makeCdr, prng } from './record.js';
-import { buildCdrTopology, CDR_FAMILY, CDR_TABLE, ETL_FIELDS, recordIdentity, rowIdentity } from './topology.js';
+import cdrTopology, { buildCdrTopology, CDR_FAMILY, CDR_TABLE, ETL_FIELDS, recordIdentity, rowIdentity } from './topology.js';
 
 const root = mkdtempSync(join(tmpdir(), 'monsoon-cdr-topology-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -43,7 +43,8 @@ describe('cdr topology', () => {
     const table = kv.store.table(CDR_TABLE);
     const deadline = Date.now() + 30_000;
     while ((table.count() < good.length || archived(archiveDir).length < good.length) && Date.now() < deadline) await sleep(50);
-    await cluster.shutdown();
+    // Storm's kill -w: the stores' last acks reach the spout, which commits them as it closes.
+    await cluster.killTopology('cdr', 2);
     assert.equal(table.count(), good.length);
     for (const p of good.filter((_, i) => i % 97 === 0)) {
       const [row, qualifier, value] = cdrEtlOf(p.value);
@@ -99,4 +100,10 @@ describe('cdr topology store batching', () => {
       assert.equal(tickOf(t, 'archive'), tick);
     });
   }
+
+  it('refuses a store linger longer than a quarter of the message timeout, naming the key', () => {
+    const conf = { 'cdr.bus': join(root, 'b'), 'cdr.store': join(root, 'k'), 'cdr.archive': join(root, 'a') };
+    assert.throws(() => cdrTopology({ config: { ...conf, 'cdr.store.linger.ms': 20_000 } }), /cdr\.store\.linger\.ms must be a whole number from 0 to 15000, got 20000/);
+    assert.ok(cdrTopology({ config: { ...conf, 'cdr.store.linger.ms': 15_000 } }));
+  });
 });

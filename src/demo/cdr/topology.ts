@@ -16,7 +16,7 @@
  * the function receives the topology configuration, where the server puts `monsoon.bus`,
  * `monsoon.store.kv` and `monsoon.store.archive`. `cdr.*` keys override them: `cdr.bus`,
  * `cdr.store`, `cdr.archive`, `cdr.topic`, `cdr.dead.topic`, `cdr.archive.rotate.minutes` (10),
- * `cdr.store.linger.ms` (1000) and `cdr.store.max.batch` (50,000) for the KV and archive bolts' batches.
+ * `cdr.store.linger.ms` (1000, at most 15,000) and `cdr.store.max.batch` (50,000) for the KV and archive bolts' batches.
  */
 import type { OutputCollector, OutputFieldsDeclarer, TopologyConfig } from '../../compute/api.js';
 import { BaseRichBolt } from '../../compute/api.js';
@@ -170,7 +170,7 @@ export interface CdrTopologyOptions {
    * How long the KV and archive bolts let a batch gather (default 1,000 ms), and its largest size
    * (default 50,000 rows): each LMDB commit rewrites every B-tree page its cells touch and each
    * archive batch costs two fdatasyncs, so fewer, larger batches cost less per record. The bolts'
-   * tick (which writes whatever is buffered) follows the linger, at least every second, and the
+   * tick (which writes whatever is buffered) follows the linger, no more often than once a second, and the
    * spout may have twice a batch uncommitted (at least 100,000 records) so that one batch gathers
    * while the one before is written.
    */
@@ -202,6 +202,12 @@ const str = (conf: TopologyConfig, ...keys: string[]): string | undefined => {
 };
 
 /** The module's default export for `monsoon server` and `monsoon topology submit`: options from the topology configuration. */
+/**
+ * The longest store linger: a quarter of the topology's 60 s message timeout, so that a batch is
+ * written (and its records acked) well before its records time out and are replayed.
+ */
+const MAX_STORE_LINGER_MS = 15_000;
+
 export default function cdrTopology(opts: LoadOptions = {}): StormTopology {
   const conf = opts.config ?? {};
   const need = (what: string, ...keys: string[]) => {
@@ -210,10 +216,10 @@ export default function cdrTopology(opts: LoadOptions = {}): StormTopology {
     return v;
   };
   const rotate = Number(conf['cdr.archive.rotate.minutes'] ?? 10);
-  const num = (key: string, min: number): number | undefined => {
+  const num = (key: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
     if (conf[key] === undefined) return undefined;
     const n = Number(conf[key]);
-    if (!Number.isInteger(n) || n < min) throw new Error(`the cdr topology's ${key} must be a whole number ≥ ${min}, got ${JSON.stringify(conf[key])}`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`the cdr topology's ${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(conf[key])}`);
     return n;
   };
   return buildCdrTopology({
@@ -223,7 +229,7 @@ export default function cdrTopology(opts: LoadOptions = {}): StormTopology {
     topic: str(conf, 'cdr.topic'),
     deadTopic: str(conf, 'cdr.dead.topic'),
     rotateMs: rotate * 60_000,
-    storeLingerMs: num('cdr.store.linger.ms', 0),
+    storeLingerMs: num('cdr.store.linger.ms', 0, MAX_STORE_LINGER_MS),
     storeMaxBatch: num('cdr.store.max.batch', 1),
   });
 }
