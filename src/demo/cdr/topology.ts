@@ -16,7 +16,8 @@
  * the function receives the topology configuration, where the server puts `monsoon.bus`,
  * `monsoon.store.kv` and `monsoon.store.archive`. `cdr.*` keys override them: `cdr.bus`,
  * `cdr.store`, `cdr.archive`, `cdr.topic`, `cdr.dead.topic`, `cdr.archive.rotate.minutes` (10),
- * `cdr.store.linger.ms` (1000, at most 15,000) and `cdr.store.max.batch` (50,000) for the KV and archive bolts' batches.
+ * `cdr.store.linger.ms` (1000, at most 15,000) and `cdr.store.max.batch` (50,000) for the KV and
+ * archive bolts' batches.
  */
 import type { OutputCollector, OutputFieldsDeclarer, TopologyConfig } from '../../compute/api.js';
 import { BaseRichBolt } from '../../compute/api.js';
@@ -170,9 +171,9 @@ export interface CdrTopologyOptions {
    * How long the KV and archive bolts let a batch gather (default 1,000 ms), and its largest size
    * (default 50,000 rows): each LMDB commit rewrites every B-tree page its cells touch and each
    * archive batch costs two fdatasyncs, so fewer, larger batches cost less per record. The bolts'
-   * tick (which writes whatever is buffered) follows the linger, no more often than once a second, and the
-   * spout may have twice a batch uncommitted (at least 100,000 records) so that one batch gathers
-   * while the one before is written.
+   * tick (which writes whatever is buffered) follows the linger, no more often than once a second,
+   * and the spout may have twice a batch uncommitted (at least 100,000 records) so that one batch
+   * gathers while the one before is written.
    */
   storeLingerMs?: number;
   storeMaxBatch?: number;
