@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -44,6 +44,35 @@ describe('reload of a changed memory channel', () => {
       await assert.rejects(agent.apply(planAgent(parseFlumeProperties(props(20)), 'a1').plan!), /a1\.channels\.c1\.capacity: \(20\) is below the 50 event\(s\)/);
       const size = agent.channel('c1')?.size();
       assert.equal(size, 50, `events in c1 after the reload: ${size}`);
+    } finally {
+      await agent.stop(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a reload that fails after a memory channel changed', () => {
+  it('keeps the old channel\'s events for the next reload instead of orphaning them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
+    writeFileSync(join(dir, 'not-a-dir'), 'x');
+    // c2 comes first, so its failed start happens before c1's successor exists
+    const props = (cap: number, c2Dir: string, events: number) =>
+      `a1.sources = r1\na1.channels = c2 c1\na1.sources.r1.channels = c1\na1.sources.r1.type = seq\na1.sources.r1.totalEvents = ${events}\na1.sources.r1.batchSize = 10
+a1.channels.c1.type = memory\na1.channels.c1.capacity = ${cap}\na1.channels.c1.transactionCapacity = 10\na1.channels.c1.keep-alive = 0
+a1.channels.c2.type = file\na1.channels.c2.checkpointDir = ${c2Dir}/ck\na1.channels.c2.dataDirs = ${c2Dir}/data\na1.channels.c2.minimumRequiredSpace = 0\n`;
+    // only the first plan's source sends events (a restarted sequence would send them again)
+    const plan = (cap: number, c2Dir: string, events = 0) => planAgent(parseFlumeProperties(props(cap, c2Dir, events)), 'a1').plan!;
+    const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
+    try {
+      await agent.apply(plan(100, join(dir, 'c2'), 50));
+      await waitUntil(() => agent.channel('c1')!.size() === 50, 2000, '50 events');
+      // c1 grows and c2 moves under a regular file: c2 cannot start
+      await assert.rejects(agent.apply(plan(200, join(dir, 'not-a-dir'))));
+      // a smaller c1 than the events waiting is still refused
+      await assert.rejects(agent.apply(plan(40, join(dir, 'c2'))), /a1\.channels\.c1\.capacity: \(40\) is below the 50 event\(s\)/);
+      await agent.apply(plan(200, join(dir, 'c2'))); // the operator fixes the file
+      const size = agent.channel('c1')?.size();
+      assert.equal(size, 50, `events in c1 after the fixed reload: ${size}`);
     } finally {
       await agent.stop(0);
       rmSync(dir, { recursive: true, force: true });

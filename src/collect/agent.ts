@@ -33,6 +33,8 @@ export class Agent {
   readonly metrics: MetricsRegistry;
   readonly watchdog: Watchdog;
   private channels = new Map<string, RunningChannel>();
+  /** Replaced in-memory channels whose events have not moved into their successor yet. */
+  private readonly handOver = new Map<string, Channel>();
   private sources: Array<{ name: string; source: Source }> = [];
   private runners: SinkRunner[] = [];
   private applying: Promise<void> = Promise.resolve();
@@ -78,8 +80,10 @@ export class Agent {
       await new Promise((r) => setTimeout(r, 20));
     }
     await this.stopFlow();
-    for (const [name, rc] of this.channels) await this.stopChannel(name, rc);
+    for (const [name, rc] of this.channels) await this.stopChannel(name, rc.channel);
     this.channels.clear();
+    for (const [name, old] of this.handOver) await this.stopChannel(name, old);
+    this.handOver.clear();
   }
 
   channel(name: string): Channel | undefined {
@@ -98,23 +102,32 @@ export class Agent {
 
     const wanted = new Map(plan.channels.map((c) => [c.name, c]));
     // A changed in-memory channel hands its events to its successor; a durable one is closed so
-    // that its successor recovers the same files.
-    const handOver = new Map<string, Channel>();
+    // that its successor recovers the same files. A hand-over stays pending (and the old channel
+    // holds its events) until the move is done, across applies that fail before it.
     for (const [name, rc] of [...this.channels]) {
       const next = wanted.get(name);
       if (next && fingerprint(next) === rc.fingerprint) continue;
       this.channels.delete(name);
-      if (next && !rc.channel.durable) handOver.set(name, rc.channel);
-      else await this.stopChannel(name, rc);
+      if (next && !rc.channel.durable) this.handOver.set(name, rc.channel);
+      else await this.stopChannel(name, rc.channel);
+    }
+    for (const [name, old] of [...this.handOver]) {
+      if (wanted.has(name)) continue;
+      this.handOver.delete(name);
+      await this.stopChannel(name, old);
     }
     for (const c of plan.channels) {
-      if (this.channels.has(c.name)) continue;
-      const counters = this.metrics.component('CHANNEL', c.name, ChannelCounterNames);
-      const channel = c.spec.create(c.config, { ...this.ctx(c.name), counters }) as Channel;
-      await channel.start();
-      const old = handOver.get(c.name);
-      if (old) await moveEvents(old, channel);
-      this.channels.set(c.name, { fingerprint: fingerprint(c), channel });
+      if (!this.channels.has(c.name)) {
+        const counters = this.metrics.component('CHANNEL', c.name, ChannelCounterNames);
+        const channel = c.spec.create(c.config, { ...this.ctx(c.name), counters }) as Channel;
+        await channel.start();
+        this.channels.set(c.name, { fingerprint: fingerprint(c), channel });
+      }
+      const old = this.handOver.get(c.name);
+      if (old) {
+        await moveEvents(old, this.channels.get(c.name)!.channel);
+        this.handOver.delete(c.name);
+      }
     }
 
     const sinks = new Map<string, Sink>();
@@ -162,14 +175,19 @@ export class Agent {
     this.opts.log.info({ sources: plan.sources.length, channels: plan.channels.length, sinks: plan.sinks.length }, `Agent ${plan.agent} is running.`);
   }
 
-  /** Refuses, before anything stops, a reload whose new in-memory channel cannot hold the old one's events. */
+  /**
+   * Refuses, before anything stops, a reload whose new in-memory channel cannot hold the events it
+   * takes over: the changed channel's, and those of a hand-over an earlier failed apply left pending.
+   */
   private checkHandover(plan: AgentPlan): void {
     for (const c of plan.channels) {
       const running = this.channels.get(c.name);
-      if (!running || running.channel.durable || fingerprint(c) === running.fingerprint) continue;
+      const pending = this.handOver.get(c.name);
+      const changed = running !== undefined && fingerprint(c) !== running.fingerprint;
+      let held = pending?.size() ?? 0;
+      if (running && !running.channel.durable && (changed || pending)) held += running.channel.size();
       const capacity = (c.config as { capacity?: number }).capacity;
-      const held = running.channel.size();
-      if (capacity !== undefined && held > capacity) {
+      if (held > 0 && capacity !== undefined && held > capacity) {
         throw new MonsoonError(
           ErrorCodes.CONFIG_INVALID,
           `${c.key}.capacity: (${capacity}) is below the ${held} event(s) channel ${c.name} holds now; the reload is refused and the agent keeps running as it was`,
@@ -206,12 +224,12 @@ export class Agent {
     this.sources = [];
   }
 
-  private async stopChannel(name: string, rc: RunningChannel): Promise<void> {
-    const left = rc.channel.durable ? 0 : rc.channel.size();
+  private async stopChannel(name: string, channel: Channel): Promise<void> {
+    const left = channel.durable ? 0 : channel.size();
     if (left > 0) {
       this.opts.log.error({ channel: name, events: left }, `Memory channel ${name} stopped with ${left} event(s) in it; they are lost.`);
     }
-    await rc.channel.stop();
+    await channel.stop();
   }
 }
 
