@@ -23,7 +23,7 @@
  * (BENCH_PROFILE_DIR keeps the .cpuprofile files there, the agent's in `<dir>-agent`).
  * BENCH_SERVER_NODE_ARGS and BENCH_AGENT_NODE_ARGS add Node options to those processes (e.g.
  * `--perf-basic-prof` for `perf record`). BENCH_STORE_LINGER_MS sets the topology's `cdr.store.linger.ms` (how long the KV and archive
- * bolts let a batch gather; default 200).
+ * bolts let a batch gather; default 1,000).
  *
  * Figures measured on the development machine, and where the time goes:
  * src/server/README.md "Performance".

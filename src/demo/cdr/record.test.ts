@@ -73,6 +73,7 @@ describe('call-detail records, field by field', () => {
   it('carry the subscriber of the first draw, the start time of the second and well-formed fields', () => {
     // Nows on both sides of a midnight and before 1970, so the cached date part must change.
     const nows = [Date.UTC(2026, 10, 21, 0, 4, 0, 321), Date.UTC(2024, 1, 29, 23, 58, 0), -86_400_000 * 400 + 12_345, 0];
+    const extRuns = new Set<string>();
     for (let i = 0; i < 4000; i++) {
       const now = nows[i % nows.length]! + i * 7919;
       const { r, draws } = recording(i);
@@ -101,11 +102,14 @@ describe('call-detail records, field by field', () => {
         else if ((k & 3) === 1) assert.equal(f[k], '', `field ${k}`);
         else assert.match(f[k]!, /^[a-z]{4,15}$/, `field ${k}`);
       }
+      extRuns.add(f.slice(30, 97).join(','));
       assert.match(f[97]!, /^https:\/\/cdn\.example\.net\/v\/[a-z0-9]{20,1599}$/);
       const p = parseCdr(line);
       assert.ok(p.ok, JSON.stringify(p));
       assert.deepEqual(p.value, { recordId: `gen-${i}`, account: accountOf(sub), localIpv4: f[8], remoteIpv4: f[10], time: Math.floor(start / 1000) * 1000 });
     }
+    // the ext fields come from a pool of 2,048 runs: 4,000 draws find ~1,750 of them
+    assert.ok(extRuns.size > 1500, `only ${extRuns.size} distinct ext_30 … ext_96 runs in 4,000 records`);
   });
 
   it('malformed ones are cut to 40–79 fields or carry a bad address or time', () => {
