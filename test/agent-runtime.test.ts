@@ -131,4 +131,28 @@ a1.sinks.k1.type = file_roll\na1.sinks.k1.channel = c1\na1.sinks.k1.sink.directo
     const log = agent.output();
     assert.ok(/expected an integer, got "lots"/.test(log) || /invalid; the agent keeps running/.test(log), `the invalid change is reported:\n${log}`);
   });
+
+  it('tries a changed configuration that cannot start again until it can: a spooling directory created later is read', async () => {
+    const dir = join(root, 'retry');
+    const out = join(dir, 'out');
+    mkdirSync(join(dir, 'spool1'), { recursive: true });
+    mkdirSync(out, { recursive: true });
+    const conf = (spool: string) =>
+      `a1.sources = r1\na1.channels = c1\na1.sinks = k1
+a1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = ${join(dir, spool)}\na1.sources.r1.channels = c1\na1.sources.r1.pollDelay = 50
+a1.channels.c1.type = memory
+a1.sinks.k1.type = file_roll\na1.sinks.k1.channel = c1\na1.sinks.k1.sink.directory = ${out}\na1.sinks.k1.sink.rollInterval = 0\n`;
+    const file = join(dir, 'agent.properties');
+    writeFileSync(file, conf('spool1'));
+    const agent = spawnMonsoon(['agent', '-n', 'a1', '-f', file, '--data-dir', join(dir, 'state')], { MONSOON_LOG_LEVEL: 'info' });
+    procs.push(agent);
+    await until(() => /is running/.test(agent.output()), 20_000, 'the agent to start', agent);
+    writeFileSync(file, conf('spool2')); // does not exist yet: the reload fails
+    await until(() => /tried again every 3 s/.test(agent.output()), 10_000, 'the failed reload to be reported', agent);
+    mkdirSync(join(dir, 'spool2'));
+    writeFileSync(join(dir, 'spool2', 'late.log'), 'first\nsecond\n');
+    await until(() => outputLines(out).length >= 2, 20_000, 'the lines of the late spooling directory', agent);
+    assert.deepEqual(outputLines(out), ['first', 'second']);
+    assert.match(agent.output(), /applied on a retry/);
+  });
 });

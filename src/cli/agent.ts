@@ -10,6 +10,9 @@ import { loadConfigFile } from '../collect/config/load.js';
 import { describePlan, planAgent, type PlanResult } from '../collect/config/plan.js';
 import { startMonitor } from '../collect/monitor.js';
 
+/** How often a changed configuration that failed to apply is tried again (Flume's supervisor: 3 s). */
+const RELOAD_RETRY_MS = 3000;
+
 /** `monsoon agent -n a1 -f conf` — runs one named agent from a Flume properties (or YAML) file. */
 export function agentCommand(): Command {
   return new Command('agent')
@@ -105,7 +108,9 @@ async function runAgent(o: AgentCliOptions): Promise<void> {
         return;
       }
       log.info('The configuration file changed; applying it.');
-      agent.apply(next.plan).catch((e) => log.error({ err: errorMessage(e) }, 'Applying the changed configuration failed.'));
+      agent
+        .apply(next.plan, { retryAfterMs: RELOAD_RETRY_MS })
+        .catch((e) => log.error({ err: errorMessage(e) }, `Applying the changed configuration failed; it is tried again every ${RELOAD_RETRY_MS / 1000} s until it applies or the file changes again.`));
     });
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -25,6 +25,48 @@ describe('agent reload', () => {
       assert.match(agent.problems()[0] ?? '', /applying the configuration of agent a1 failed/);
       await agent.apply(good); // the operator fixes the file: this must work again
       assert.deepEqual(agent.problems(), []);
+    } finally {
+      await agent.stop(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a failed apply with retries', () => {
+  const props = (spool: string) =>
+    `a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\na1.sources.r1.type = spooldir\na1.sources.r1.spoolDir = ${spool}\na1.channels.c1.type = memory\n`;
+  const seq = planAgent(parseFlumeProperties('a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\na1.sources.r1.type = seq\na1.sources.r1.totalEvents = 0\na1.channels.c1.type = memory\n'), 'a1').plan!;
+
+  it('is tried again until it applies: a spooling directory created after the reload is read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
+    const spool = join(dir, 'spool');
+    const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
+    try {
+      await agent.apply(seq);
+      await assert.rejects(agent.apply(planAgent(parseFlumeProperties(props(spool)), 'a1').plan!, { retryAfterMs: 50 }));
+      assert.match(agent.problems()[0] ?? '', /failed/);
+      mkdirSync(spool);
+      writeFileSync(join(spool, 'f.log'), 'one\ntwo\n');
+      await waitUntil(() => agent.problems().length === 0 && agent.channel('c1')!.size() === 2, 5000, 'the retried plan to read the file');
+    } finally {
+      await agent.stop(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops being tried once another apply is asked for', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
+    const spool = join(dir, 'spool');
+    const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
+    try {
+      await assert.rejects(agent.apply(planAgent(parseFlumeProperties(props(spool)), 'a1').plan!, { retryAfterMs: 50 }));
+      await agent.apply(seq);
+      mkdirSync(spool);
+      writeFileSync(join(spool, 'f.log'), 'one\n');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(agent.problems(), []);
+      assert.ok(existsSync(join(spool, 'f.log')), 'the replaced plan was applied again and read the file');
+      assert.equal(agent.channel('c1')!.size(), 0);
     } finally {
       await agent.stop(0);
       rmSync(dir, { recursive: true, force: true });

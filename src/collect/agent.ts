@@ -50,8 +50,15 @@ export class Agent {
   /**
    * Applies a plan; calls are serialised so a reload never overlaps another. A failed apply does not
    * block later ones; until one succeeds, `problems()` reports it (and /health answers 503).
+   *
+   * With `retryAfterMs`, a failed apply is tried again after that long, and again after each
+   * failure, until it succeeds, another apply is asked for or the agent stops — as Flume's lifecycle
+   * supervisor keeps restarting a component that failed to start (a spooling directory created
+   * after the reload, a port freed). Each try stops what the one before had started.
    */
-  apply(plan: AgentPlan): Promise<void> {
+  apply(plan: AgentPlan, opts: { retryAfterMs?: number } = {}): Promise<void> {
+    const generation = ++this.generation;
+    clearTimeout(this.retryTimer);
     const run = this.applying.catch(() => {}).then(() => this.doApply(plan));
     this.applying = run.then(
       () => {
@@ -59,10 +66,26 @@ export class Agent {
       },
       (e: unknown) => {
         this.failure = `applying the configuration of agent ${plan.agent} failed: ${errorMessage(e)}`;
+        if (opts.retryAfterMs !== undefined && !this.stopped && generation === this.generation) this.retryLater(plan, opts.retryAfterMs, generation);
         throw e;
       },
     );
     return this.applying;
+  }
+
+  private generation = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  private retryLater(plan: AgentPlan, ms: number, generation: number): void {
+    this.retryTimer = setTimeout(() => {
+      if (this.stopped || generation !== this.generation) return;
+      this.apply(plan, { retryAfterMs: ms }).then(
+        () => this.opts.log.info(`The configuration of agent ${plan.agent} applied on a retry.`),
+        (e: unknown) => this.opts.log.warn({ err: errorMessage(e) }, `Applying the configuration of agent ${plan.agent} failed again; next try in ${ms} ms.`),
+      );
+    }, ms);
+    this.retryTimer.unref();
   }
 
   /** Conditions that make the agent unhealthy besides stuck components. */
@@ -71,6 +94,8 @@ export class Agent {
   }
 
   async stop(drainMs = 5000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
     await this.applying.catch(() => {});
     this.watchdog.stop();
     await this.stopSources();
