@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { batchBytes } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
 import { Agent } from './agent.js';
 import './builtins.js';
@@ -25,6 +26,31 @@ describe('agent reload', () => {
       assert.match(agent.problems()[0] ?? '', /applying the configuration of agent a1 failed/);
       await agent.apply(good); // the operator fixes the file: this must work again
       assert.deepEqual(agent.problems(), []);
+    } finally {
+      await agent.stop(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a memory channel changed again while its hand-over is pending', () => {
+  it('moves the events of both predecessors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
+    const plan = (events: number, c1: string) =>
+      planAgent(parseFlumeProperties(`a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\na1.sources.r1.type = seq\na1.sources.r1.totalEvents = ${events}\na1.sources.r1.batchSize = 10\na1.channels.c1.type = memory\n${c1}`), 'a1').plan!;
+    const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
+    try {
+      await agent.apply(plan(50, 'a1.channels.c1.capacity = 100\na1.channels.c1.transactionCapacity = 100\n'));
+      await waitUntil(() => agent.channel('c1')!.size() === 50, 2000, '50 events');
+      const tx = agent.channel('c1')!.transaction();
+      const bytes = batchBytes(await tx.take(100));
+      await tx.rollback();
+      // a successor with room for half the bytes: the move fails half-way, both channels hold events
+      await assert.rejects(
+        agent.apply(plan(0, `a1.channels.c1.capacity = 200\na1.channels.c1.transactionCapacity = 10\na1.channels.c1.byteCapacity = ${Math.floor(bytes / 2)}\na1.channels.c1.byteCapacityBufferPercentage = 0\na1.channels.c1.keep-alive = 0\n`)),
+      );
+      await agent.apply(plan(0, 'a1.channels.c1.capacity = 300\na1.channels.c1.transactionCapacity = 10\n'));
+      assert.equal(agent.channel('c1')!.size(), 50);
     } finally {
       await agent.stop(0);
       rmSync(dir, { recursive: true, force: true });

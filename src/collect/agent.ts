@@ -33,8 +33,11 @@ export class Agent {
   readonly metrics: MetricsRegistry;
   readonly watchdog: Watchdog;
   private channels = new Map<string, RunningChannel>();
-  /** Replaced in-memory channels whose events have not moved into their successor yet. */
-  private readonly handOver = new Map<string, Channel>();
+  /**
+   * Replaced in-memory channels whose events have not moved into their successor yet, oldest first
+   * (a channel replaced again while its own hand-over is pending adds a second one).
+   */
+  private readonly handOver = new Map<string, Channel[]>();
   private sources: Array<{ name: string; source: Source }> = [];
   private runners: SinkRunner[] = [];
   private applying: Promise<void> = Promise.resolve();
@@ -107,7 +110,7 @@ export class Agent {
     await this.stopFlow();
     for (const [name, rc] of this.channels) await this.stopChannel(name, rc.channel);
     this.channels.clear();
-    for (const [name, old] of this.handOver) await this.stopChannel(name, old);
+    for (const [name, olds] of this.handOver) for (const old of olds) await this.stopChannel(name, old);
     this.handOver.clear();
   }
 
@@ -133,13 +136,13 @@ export class Agent {
       const next = wanted.get(name);
       if (next && fingerprint(next) === rc.fingerprint) continue;
       this.channels.delete(name);
-      if (next && !rc.channel.durable) this.handOver.set(name, rc.channel);
+      if (next && !rc.channel.durable) this.handOver.set(name, [...(this.handOver.get(name) ?? []), rc.channel]);
       else await this.stopChannel(name, rc.channel);
     }
-    for (const [name, old] of [...this.handOver]) {
+    for (const [name, olds] of [...this.handOver]) {
       if (wanted.has(name)) continue;
       this.handOver.delete(name);
-      await this.stopChannel(name, old);
+      for (const old of olds) await this.stopChannel(name, old);
     }
     for (const c of plan.channels) {
       if (!this.channels.has(c.name)) {
@@ -148,11 +151,12 @@ export class Agent {
         await channel.start();
         this.channels.set(c.name, { fingerprint: fingerprint(c), channel });
       }
-      const old = this.handOver.get(c.name);
-      if (old) {
-        await moveEvents(old, this.channels.get(c.name)!.channel);
-        this.handOver.delete(c.name);
+      const olds = this.handOver.get(c.name);
+      while (olds && olds.length > 0) {
+        await moveEvents(olds[0]!, this.channels.get(c.name)!.channel);
+        olds.shift();
       }
+      this.handOver.delete(c.name);
     }
 
     const sinks = new Map<string, Sink>();
@@ -207,10 +211,11 @@ export class Agent {
   private checkHandover(plan: AgentPlan): void {
     for (const c of plan.channels) {
       const running = this.channels.get(c.name);
-      const pending = this.handOver.get(c.name);
+      const pending = this.handOver.get(c.name) ?? [];
       const changed = running !== undefined && fingerprint(c) !== running.fingerprint;
-      let held = pending?.size() ?? 0;
-      if (running && !running.channel.durable && (changed || pending)) held += running.channel.size();
+      let held = 0;
+      for (const old of pending) held += old.size();
+      if (running && !running.channel.durable && (changed || pending.length > 0)) held += running.channel.size();
       const capacity = (c.config as { capacity?: number }).capacity;
       if (held > 0 && capacity !== undefined && held > capacity) {
         throw new MonsoonError(
