@@ -3,10 +3,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { batchBytes } from '../core/event.js';
+import { prop } from '../core/config/props.js';
+import { ChannelFullError } from '../core/errors.js';
+import type { Event } from '../core/event.js';
 import { silentLogger } from '../core/log.js';
 import { Agent } from './agent.js';
 import './builtins.js';
+import { MemoryChannel, memoryChannelSchema, type MemoryChannelConfig } from './channels/memory.js';
+import { defineChannel } from './contracts.js';
 import { parseFlumeProperties } from './config/load.js';
 import { planAgent } from './config/plan.js';
 import { waitUntil } from './testkit.js';
@@ -33,23 +37,56 @@ describe('agent reload', () => {
   });
 });
 
+/** A memory channel whose commits fail once it would hold more than `failAbove` events (a successor that runs out of room mid-move). */
+class PutLimitChannel extends MemoryChannel {
+  constructor(name: string, cfg: MemoryChannelConfig & { failAbove: number }) {
+    super(name, cfg);
+    this.failAbove = cfg.failAbove;
+  }
+  private readonly failAbove: number;
+  override async commitPuts(puts: Event[], bytes: number): Promise<void> {
+    if (this.size() + puts.length > this.failAbove) throw new ChannelFullError(`test channel ${this.name} holds ${this.size()} events`);
+    return super.commitPuts(puts, bytes);
+  }
+}
+defineChannel({
+  type: 'test-put-limit',
+  description: 'test only',
+  schema: memoryChannelSchema.extend({ failAbove: prop.int(0, 0) }),
+  create: (cfg, ctx) => new PutLimitChannel(ctx.name, cfg),
+});
+
 describe('a memory channel changed again while its hand-over is pending', () => {
+  const plan = (events: number, c1: string) =>
+    planAgent(parseFlumeProperties(`a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\na1.sources.r1.type = seq\na1.sources.r1.totalEvents = ${events}\na1.sources.r1.batchSize = 10\n${c1}`), 'a1').plan!;
+
   it('moves the events of both predecessors', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
-    const plan = (events: number, c1: string) =>
-      planAgent(parseFlumeProperties(`a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\na1.sources.r1.type = seq\na1.sources.r1.totalEvents = ${events}\na1.sources.r1.batchSize = 10\na1.channels.c1.type = memory\n${c1}`), 'a1').plan!;
     const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
     try {
-      await agent.apply(plan(50, 'a1.channels.c1.capacity = 100\na1.channels.c1.transactionCapacity = 100\n'));
+      await agent.apply(plan(50, 'a1.channels.c1.type = memory\na1.channels.c1.capacity = 100\na1.channels.c1.transactionCapacity = 10\n'));
       await waitUntil(() => agent.channel('c1')!.size() === 50, 2000, '50 events');
-      const tx = agent.channel('c1')!.transaction();
-      const bytes = batchBytes(await tx.take(100));
-      await tx.rollback();
-      // a successor with room for half the bytes: the move fails half-way, both channels hold events
+      // the successor takes 20 events and then refuses: both channels hold events
+      await assert.rejects(agent.apply(plan(0, 'a1.channels.c1.type = test-put-limit\na1.channels.c1.capacity = 200\na1.channels.c1.transactionCapacity = 10\na1.channels.c1.failAbove = 20\n')), /holds 20 events/);
+      await agent.apply(plan(0, 'a1.channels.c1.type = memory\na1.channels.c1.capacity = 300\na1.channels.c1.transactionCapacity = 10\n'));
+      assert.equal(agent.channel('c1')!.size(), 50);
+    } finally {
+      await agent.stop(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a successor with less byteCapacity than the bytes held is refused before anything stops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
+    const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
+    try {
+      await agent.apply(plan(50, 'a1.channels.c1.type = memory\na1.channels.c1.capacity = 100\na1.channels.c1.transactionCapacity = 10\n'));
+      await waitUntil(() => agent.channel('c1')!.size() === 50, 2000, '50 events');
+      const bytes = (agent.channel('c1') as MemoryChannel).heldBytes();
       await assert.rejects(
-        agent.apply(plan(0, `a1.channels.c1.capacity = 200\na1.channels.c1.transactionCapacity = 10\na1.channels.c1.byteCapacity = ${Math.floor(bytes / 2)}\na1.channels.c1.byteCapacityBufferPercentage = 0\na1.channels.c1.keep-alive = 0\n`)),
+        agent.apply(plan(0, `a1.channels.c1.type = memory\na1.channels.c1.capacity = 200\na1.channels.c1.byteCapacity = ${bytes}\na1.channels.c1.byteCapacityBufferPercentage = 50\n`)),
+        new RegExp(`a1\\.channels\\.c1\\.byteCapacity: \\(${bytes}, less 50% kept free: ${Math.floor(bytes / 2)} bytes\\) is below the ${bytes} bytes`),
       );
-      await agent.apply(plan(0, 'a1.channels.c1.capacity = 300\na1.channels.c1.transactionCapacity = 10\n'));
       assert.equal(agent.channel('c1')!.size(), 50);
     } finally {
       await agent.stop(0);

@@ -3,6 +3,7 @@ import { ErrorCodes, errorMessage, MonsoonError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { ChannelCounterNames, MetricsRegistry, SinkCounterNames, SourceCounterNames } from '../core/metrics.js';
 import { DefaultChannelProcessor } from './channel-processor.js';
+import { MemoryChannel } from './channels/memory.js';
 import type { Channel, ChannelSelector, ComponentContext, Interceptor, Sink, SinkProcessor, Source } from './contracts.js';
 import type { AgentPlan, PlannedComponent } from './config/plan.js';
 import { FileInFlightLog, inFlightLogPath } from './processors/inflight.js';
@@ -206,22 +207,29 @@ export class Agent {
 
   /**
    * Refuses, before anything stops, a reload whose new in-memory channel cannot hold the events it
-   * takes over: the changed channel's, and those of a hand-over an earlier failed apply left pending.
+   * takes over (in number and in bytes): the changed channel's, and those of hand-overs an earlier
+   * failed apply left pending.
    */
   private checkHandover(plan: AgentPlan): void {
     for (const c of plan.channels) {
       const running = this.channels.get(c.name);
-      const pending = this.handOver.get(c.name) ?? [];
+      const olds = [...(this.handOver.get(c.name) ?? [])];
       const changed = running !== undefined && fingerprint(c) !== running.fingerprint;
+      if (running && !running.channel.durable && (changed || olds.length > 0)) olds.push(running.channel);
       let held = 0;
-      for (const old of pending) held += old.size();
-      if (running && !running.channel.durable && (changed || pending.length > 0)) held += running.channel.size();
-      const capacity = (c.config as { capacity?: number }).capacity;
-      if (held > 0 && capacity !== undefined && held > capacity) {
-        throw new MonsoonError(
-          ErrorCodes.CONFIG_INVALID,
-          `${c.key}.capacity: (${capacity}) is below the ${held} event(s) channel ${c.name} holds now; the reload is refused and the agent keeps running as it was`,
-        );
+      let bytes = 0;
+      for (const old of olds) {
+        held += old.size();
+        if (old instanceof MemoryChannel) bytes += old.heldBytes();
+      }
+      const cfg = c.config as { capacity?: number; byteCapacity?: number; byteCapacityBufferPercentage?: number };
+      const refuse = (what: string) =>
+        new MonsoonError(ErrorCodes.CONFIG_INVALID, `${c.key}.${what} channel ${c.name} holds now; the reload is refused and the agent keeps running as it was`);
+      if (held > 0 && cfg.capacity !== undefined && held > cfg.capacity) throw refuse(`capacity: (${cfg.capacity}) is below the ${held} event(s)`);
+      if (bytes > 0 && cfg.byteCapacity !== undefined) {
+        const buffer = cfg.byteCapacityBufferPercentage ?? 0;
+        const limit = Math.floor((cfg.byteCapacity * (100 - buffer)) / 100);
+        if (bytes > limit) throw refuse(`byteCapacity: (${cfg.byteCapacity}, less ${buffer}% kept free: ${limit} bytes) is below the ${bytes} bytes`);
       }
     }
   }

@@ -11,14 +11,15 @@ import { Signal } from './signal.js';
  * Property names and defaults are Flume's MemoryChannel's; byteCapacity defaults to 128 MiB because a
  * Node process has no JVM heap size to take 80% of.
  */
-const schema = z.object({
+export const memoryChannelSchema = z.object({
   capacity: prop.int(100, 1),
   transactionCapacity: prop.int(100, 1),
   byteCapacity: prop.int(128 * 1024 * 1024, 1),
   byteCapacityBufferPercentage: prop.int(20, 0, 99),
   'keep-alive': prop.int(3, 0),
 });
-export type MemoryChannelConfig = z.infer<typeof schema>;
+export type MemoryChannelConfig = z.infer<typeof memoryChannelSchema>;
+const schema = memoryChannelSchema;
 
 export class MemoryChannel implements Channel {
   readonly durable = false;
@@ -54,6 +55,11 @@ export class MemoryChannel implements Channel {
   async stop(): Promise<void> {
     this.dataSignal.notify();
     this.spaceSignal.notify();
+  }
+
+  /** Bytes of the events size() counts. */
+  heldBytes(): number {
+    return this.queueBytes + this.inflightBytes;
   }
 
   size(): number {
