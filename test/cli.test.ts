@@ -53,7 +53,7 @@ describe('monsoon CLI', () => {
     assert.doesNotMatch(r.stderr, /node_modules\/thrift\//, 'a file of the thrift library was loaded from node_modules instead of the bundle');
   });
 
-  it('bin/monsoon.js runs the agent bundle only when it is at least as new as every tsc output it was made from', () => {
+  it('bin/monsoon.js runs the agent bundle only when it is at least as new as every tsc output it was made from and as the last npm install', () => {
     const root = join(dir, 'chooser');
     mkdirSync(join(root, 'bin'), { recursive: true });
     mkdirSync(join(root, 'dist/src/cli'), { recursive: true });
@@ -73,6 +73,15 @@ describe('monsoon CLI', () => {
     assert.equal(which('agent', '-n', 'a1'), 'bundle');
     assert.equal(which('topic'), 'main', 'other commands: dist/src');
     assert.equal(which(), 'main');
+    mkdirSync(join(root, 'node_modules'));
+    const lock = join(root, 'node_modules/.package-lock.json');
+    writeFileSync(lock, '{}\n');
+    utimesSync(lock, 1500, 1500);
+    assert.equal(which('agent'), 'bundle', 'npm installed before the build');
+    utimesSync(lock, 2500, 2500);
+    assert.equal(which('agent'), 'main', 'npm installed after the build (the bundled libraries may have changed): stale');
+    rmSync(lock);
+    assert.equal(which('agent'), 'bundle', 'no record of an install: the tsc outputs decide');
     utimesSync(cli('../collect/sink.js'), 3000, 3000);
     assert.equal(which('agent'), 'main', 'one input rewritten after the bundle (tsc -w): stale');
     utimesSync(cli('../collect/sink.js'), 1000, 1000);
