@@ -9,8 +9,8 @@
  * them: fastify, pg, ClickHouse, the bus clients). `npm run build` runs this after tsc.
  *
  * Beside the bundle, agent.bundle.inputs lists the tsc output files it was made from: bin/monsoon.js
- * passes over a bundle older than any of them (`tsc` or `tsc -w` ran after it), so a stale bundle
- * never runs. Lazy chunks (agent.bundle/<name>-<hash>.js) are named by their content and never
+ * passes over a bundle older than any of them (`tsc` or `tsc -w` ran after it), or than the last npm
+ * install (the libraries copied in may have changed), so a stale bundle never runs. Lazy chunks (agent.bundle/<name>-<hash>.js) are named by their content and never
  * removed here: an agent started before a rebuild still finds the chunks its bundle names when a
  * reloaded config first needs one.
  */
