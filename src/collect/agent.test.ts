@@ -60,16 +60,23 @@ describe('a memory channel changed again while its hand-over is pending', () => 
   const plan = (events: number, c1: string) =>
     planAgent(parseFlumeProperties(`a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\na1.sources.r1.type = seq\na1.sources.r1.totalEvents = ${events}\na1.sources.r1.batchSize = 10\n${c1}`), 'a1').plan!;
 
-  it('moves the events of both predecessors', async () => {
+  it('moves the events of both predecessors, in order, and counts the bytes of both', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
     const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
     try {
       await agent.apply(plan(50, 'a1.channels.c1.type = memory\na1.channels.c1.capacity = 100\na1.channels.c1.transactionCapacity = 10\n'));
       await waitUntil(() => agent.channel('c1')!.size() === 50, 2000, '50 events');
+      const bytes = (agent.channel('c1') as MemoryChannel).heldBytes();
       // the successor takes 20 events and then refuses: both channels hold events
       await assert.rejects(agent.apply(plan(0, 'a1.channels.c1.type = test-put-limit\na1.channels.c1.capacity = 200\na1.channels.c1.transactionCapacity = 10\na1.channels.c1.failAbove = 20\n')), /holds 20 events/);
-      await agent.apply(plan(0, 'a1.channels.c1.type = memory\na1.channels.c1.capacity = 300\na1.channels.c1.transactionCapacity = 10\n'));
+      // the bytes of both count: the 20 moved ones alone would fit
+      await assert.rejects(agent.apply(plan(0, `a1.channels.c1.type = memory\na1.channels.c1.capacity = 300\na1.channels.c1.byteCapacity = ${bytes - 1}\na1.channels.c1.byteCapacityBufferPercentage = 0\n`)), /byteCapacity: .* is below the \d+ bytes/);
+      await agent.apply(plan(0, 'a1.channels.c1.type = memory\na1.channels.c1.capacity = 300\na1.channels.c1.transactionCapacity = 100\n'));
       assert.equal(agent.channel('c1')!.size(), 50);
+      const tx = agent.channel('c1')!.transaction();
+      const bodies = (await tx.take(100)).map((e) => e.body.toString());
+      await tx.rollback();
+      assert.deepEqual(bodies, Array.from({ length: 50 }, (_, i) => String(i)), 'the events in the order they were put');
     } finally {
       await agent.stop(0);
       rmSync(dir, { recursive: true, force: true });

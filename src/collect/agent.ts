@@ -35,8 +35,11 @@ export class Agent {
   readonly watchdog: Watchdog;
   private channels = new Map<string, RunningChannel>();
   /**
-   * Replaced in-memory channels whose events have not moved into their successor yet, oldest first
-   * (a channel replaced again while its own hand-over is pending adds a second one).
+   * Replaced in-memory channels whose events have not moved into their successor yet, in the order
+   * they were replaced (a channel replaced again while its own hand-over is pending adds a second
+   * one). A move takes a channel's oldest events first, so a later entry, a successor that took
+   * part of an earlier one's events before failing, holds older events than that earlier one still
+   * does: the moves go newest entry first, which keeps the events in order.
    */
   private readonly handOver = new Map<string, Channel[]>();
   private sources: Array<{ name: string; source: Source }> = [];
@@ -154,8 +157,8 @@ export class Agent {
       }
       const olds = this.handOver.get(c.name);
       while (olds && olds.length > 0) {
-        await moveEvents(olds[0]!, this.channels.get(c.name)!.channel);
-        olds.shift();
+        await moveEvents(olds[olds.length - 1]!, this.channels.get(c.name)!.channel);
+        olds.pop();
       }
       this.handOver.delete(c.name);
     }
