@@ -60,13 +60,22 @@ describe('a memory channel changed again while its hand-over is pending', () => 
   const plan = (events: number, c1: string) =>
     planAgent(parseFlumeProperties(`a1.sources = r1\na1.channels = c1\na1.sources.r1.channels = c1\na1.sources.r1.type = seq\na1.sources.r1.totalEvents = ${events}\na1.sources.r1.batchSize = 10\n${c1}`), 'a1').plan!;
 
-  it('moves the events of both predecessors, in order, and counts the bytes of both', async () => {
+  /** Runs `fn` on an agent whose memory channel c1 holds events 0 … 49 (and `bytes` of them), then stops it. */
+  async function withFiftyEvents(fn: (agent: Agent, bytes: number) => Promise<void>): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
     const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
     try {
       await agent.apply(plan(50, 'a1.channels.c1.type = memory\na1.channels.c1.capacity = 100\na1.channels.c1.transactionCapacity = 10\n'));
       await waitUntil(() => agent.channel('c1')!.size() === 50, 2000, '50 events');
-      const bytes = (agent.channel('c1') as MemoryChannel).heldBytes();
+      await fn(agent, (agent.channel('c1') as MemoryChannel).heldBytes());
+    } finally {
+      await agent.stop(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('moves the events of both predecessors, in order, and counts the bytes of both', () =>
+    withFiftyEvents(async (agent, bytes) => {
       // the successor takes 20 events and then refuses: both channels hold events
       await assert.rejects(agent.apply(plan(0, 'a1.channels.c1.type = test-put-limit\na1.channels.c1.capacity = 200\na1.channels.c1.transactionCapacity = 10\na1.channels.c1.failAbove = 20\n')), /holds 20 events/);
       // the bytes of both count: the 20 moved ones alone would fit
@@ -77,29 +86,16 @@ describe('a memory channel changed again while its hand-over is pending', () => 
       const bodies = (await tx.take(100)).map((e) => e.body.toString());
       await tx.rollback();
       assert.deepEqual(bodies, Array.from({ length: 50 }, (_, i) => String(i)), 'the events in the order they were put');
-    } finally {
-      await agent.stop(0);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it('a successor with less byteCapacity than the bytes held is refused before anything stops', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'review-agent-'));
-    const agent = new Agent({ name: 'a1', agentId: 'h/a1', dataDir: join(dir, 'data'), log: silentLogger });
-    try {
-      await agent.apply(plan(50, 'a1.channels.c1.type = memory\na1.channels.c1.capacity = 100\na1.channels.c1.transactionCapacity = 10\n'));
-      await waitUntil(() => agent.channel('c1')!.size() === 50, 2000, '50 events');
-      const bytes = (agent.channel('c1') as MemoryChannel).heldBytes();
+  it('a successor with less byteCapacity than the bytes held is refused before anything stops', () =>
+    withFiftyEvents(async (agent, bytes) => {
       await assert.rejects(
         agent.apply(plan(0, `a1.channels.c1.type = memory\na1.channels.c1.capacity = 200\na1.channels.c1.byteCapacity = ${bytes}\na1.channels.c1.byteCapacityBufferPercentage = 50\n`)),
         new RegExp(`a1\\.channels\\.c1\\.byteCapacity: \\(${bytes}, less 50% kept free: ${Math.floor(bytes / 2)} bytes\\) is below the ${bytes} bytes`),
       );
       assert.equal(agent.channel('c1')!.size(), 50);
-    } finally {
-      await agent.stop(0);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
 
 describe('a failed apply with retries', () => {
