@@ -3,7 +3,7 @@ import { ErrorCodes, errorMessage, MonsoonError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { ChannelCounterNames, MetricsRegistry, SinkCounterNames, SourceCounterNames } from '../core/metrics.js';
 import { DefaultChannelProcessor } from './channel-processor.js';
-import { MemoryChannel } from './channels/memory.js';
+import { MemoryChannel, memoryByteLimit, type MemoryChannelConfig } from './channels/memory.js';
 import type { Channel, ChannelSelector, ComponentContext, Interceptor, Sink, SinkProcessor, Source } from './contracts.js';
 import type { AgentPlan, PlannedComponent } from './config/plan.js';
 import { FileInFlightLog, inFlightLogPath } from './processors/inflight.js';
@@ -225,14 +225,15 @@ export class Agent {
         held += old.size();
         if (old instanceof MemoryChannel) bytes += old.heldBytes();
       }
-      const cfg = c.config as { capacity?: number; byteCapacity?: number; byteCapacityBufferPercentage?: number };
+      const cfg = c.config as { capacity?: number; byteCapacity?: number };
       const refuse = (what: string) =>
         new MonsoonError(ErrorCodes.CONFIG_INVALID, `${c.key}.${what} channel ${c.name} holds now; the reload is refused and the agent keeps running as it was`);
       if (held > 0 && cfg.capacity !== undefined && held > cfg.capacity) throw refuse(`capacity: (${cfg.capacity}) is below the ${held} event(s)`);
+      // only a memory channel's config has a byteCapacity (with its buffer percentage)
       if (bytes > 0 && cfg.byteCapacity !== undefined) {
-        const buffer = cfg.byteCapacityBufferPercentage ?? 0;
-        const limit = Math.floor((cfg.byteCapacity * (100 - buffer)) / 100);
-        if (bytes > limit) throw refuse(`byteCapacity: (${cfg.byteCapacity}, less ${buffer}% kept free: ${limit} bytes) is below the ${bytes} bytes`);
+        const mem = cfg as MemoryChannelConfig;
+        const limit = memoryByteLimit(mem);
+        if (bytes > limit) throw refuse(`byteCapacity: (${mem.byteCapacity}, less ${mem.byteCapacityBufferPercentage}% kept free: ${limit} bytes) is below the ${bytes} bytes`);
       }
     }
   }

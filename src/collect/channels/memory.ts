@@ -19,7 +19,11 @@ export const memoryChannelSchema = z.object({
   'keep-alive': prop.int(3, 0),
 });
 export type MemoryChannelConfig = z.infer<typeof memoryChannelSchema>;
-const schema = memoryChannelSchema;
+
+/** The bytes a memory channel of `cfg` holds at most: byteCapacity less its buffer percentage. */
+export function memoryByteLimit(cfg: Pick<MemoryChannelConfig, 'byteCapacity' | 'byteCapacityBufferPercentage'>): number {
+  return Math.floor((cfg.byteCapacity * (100 - cfg.byteCapacityBufferPercentage)) / 100);
+}
 
 export class MemoryChannel implements Channel {
   readonly durable = false;
@@ -43,7 +47,7 @@ export class MemoryChannel implements Channel {
   ) {
     this.capacity = cfg.capacity;
     this.transactionCapacity = cfg.transactionCapacity;
-    this.byteLimit = Math.floor((cfg.byteCapacity * (100 - cfg.byteCapacityBufferPercentage)) / 100);
+    this.byteLimit = memoryByteLimit(cfg);
     this.keepAliveMs = cfg['keep-alive'] * 1000;
     this.counters = ctx?.counters;
     this.counters?.gauge('ChannelSize', () => this.size());
@@ -203,7 +207,7 @@ defineChannel({
   type: 'memory',
   aliases: ['org.apache.flume.channel.MemoryChannel'],
   description: 'In-memory channel bounded in events and bytes; fast, not durable.',
-  schema,
+  schema: memoryChannelSchema,
   check: (c) => (c.transactionCapacity > c.capacity ? [['transactionCapacity', `(${c.transactionCapacity}) must not exceed capacity (${c.capacity})`]] : []),
   create: (cfg, ctx) => new MemoryChannel(ctx.name, cfg, ctx),
 });
