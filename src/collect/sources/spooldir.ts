@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { prop } from '../../core/config/props.js';
 import { ErrorCodes, MonsoonError, errorMessage, type ErrorCode } from '../../core/errors.js';
 import { stampIdentity, type Event } from '../../core/event.js';
+import { ByteSlab } from '../../core/slab.js';
 import { defineSource, type Source, type SourceContext } from '../contracts.js';
 import { deliver } from './delivery.js';
 import { BatchRamp } from './ramp.js';
@@ -57,6 +58,8 @@ export class SpoolDirSource implements Source {
   private readonly key: string;
   private readonly cs: InputCharset;
   private readonly encode: (s: string) => Buffer;
+  /** Event bodies, one after another (core/slab.ts). */
+  private readonly slab = new ByteSlab();
   private stopping = false;
   private loop?: Promise<void>;
   private wake?: () => void;
@@ -72,7 +75,7 @@ export class SpoolDirSource implements Source {
     this.tracker = new TrackerDir(resolve(this.dir, cfg.trackerDir));
     this.key = `spooldir:${ctx.name}`;
     this.cs = inputCharset(cfg.inputCharset)!;
-    this.encode = outputEncoder(cfg['deserializer.outputCharset'])!;
+    this.encode = outputEncoder(cfg['deserializer.outputCharset'], this.slab)!;
     this.ramp = new BatchRamp(cfg.batchSize);
   }
 
@@ -139,7 +142,7 @@ export class SpoolDirSource implements Source {
   private async consume(path: string, id: string, st: Stats, start: ReadPos, seq: number): Promise<void> {
     const fh = await open(path, 'r');
     const origin = `${this.ctx.agentId}/${this.ctx.name}/${id}`;
-    const reader = new LineReader(fh, st.size, this.cs, this.cfg.decodeErrorPolicy, this.cfg['deserializer.maxLineLength']);
+    const reader = new LineReader(fh, st.size, this.cs, this.cfg.decodeErrorPolicy, this.cfg['deserializer.maxLineLength'], this.slab);
     this.current = { size: st.size, offset: start.offset };
     let pos = start;
     try {

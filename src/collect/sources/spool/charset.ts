@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { ByteSlab } from '../../../core/slab.js';
 
 /**
  * Input charsets of the spooling directory source. Every supported charset is ASCII-compatible, so
@@ -137,12 +138,15 @@ export function inputCharset(name: string): InputCharset | undefined {
   return inputs[name.trim().toLowerCase()]?.();
 }
 
-/** Encodes text for the event body; characters the charset cannot hold become '?', as Java does. */
-export function outputEncoder(name: string): ((s: string) => Buffer) | undefined {
+/**
+ * Encodes text for the event body; characters the charset cannot hold become '?', as Java does.
+ * UTF-8 bodies are written into `slab`.
+ */
+export function outputEncoder(name: string, slab: ByteSlab = new ByteSlab()): ((s: string) => Buffer) | undefined {
   switch (name.trim().toLowerCase()) {
     case 'utf-8':
     case 'utf8':
-      return (s) => Buffer.from(s, 'utf8');
+      return (s) => slab.utf8(s);
     case 'iso-8859-1':
     case 'latin1':
       return (s) => Buffer.from(s.replace(/[\u{100}-\u{10ffff}]/gu, '?'), 'latin1');

@@ -1,5 +1,6 @@
 import { isAscii } from 'node:buffer';
 import type { FileHandle } from 'node:fs/promises';
+import { ByteSlab } from '../../../core/slab.js';
 import type { DecodePolicy, InputCharset } from './charset.js';
 
 /**
@@ -67,6 +68,8 @@ export class LineReader {
     private readonly cs: InputCharset,
     private readonly policy: DecodePolicy,
     private readonly maxChars: number,
+    /** Where ASCII lines are copied to (a source passes its own, shared by the files it reads). */
+    private readonly slab: ByteSlab = new ByteSlab(),
   ) {
     this.window = Math.max(WINDOW, MAX_CHAR_BYTES * maxChars + 2);
   }
@@ -155,8 +158,8 @@ export class LineReader {
   /** The decoded line when it is not longer than maxChars; undefined when it must be split. */
   private whole(start: number, found: { bytes: Buffer; after: number }): ReadResult | undefined {
     if (found.bytes.length > this.maxChars && this.countChars(found.bytes) > this.maxChars) return undefined;
-    // a copy: a view would keep the whole read window alive as long as any one of its lines
-    if (isAscii(found.bytes)) return { line: new AsciiLine(start, Buffer.from(found.bytes)), next: { offset: found.after } };
+    // a copy: the read window is reused by the next refill
+    if (isAscii(found.bytes)) return { line: new AsciiLine(start, this.slab.copy(found.bytes)), next: { offset: found.after } };
     const d = this.cs.decode(found.bytes, this.policy);
     if ('badAt' in d) return { badAt: start + d.badAt };
     return { line: { start, text: d.text }, next: { offset: found.after } };

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ByteSlab, SLAB_BYTES } from './slab.js';
+
+describe('ByteSlab', () => {
+  it('copies bytes: later changes to the source do not reach the copy', () => {
+    const slab = new ByteSlab();
+    const src = Buffer.from('hello, world');
+    const a = slab.copy(src);
+    src.fill(0x21);
+    assert.equal(a.toString(), 'hello, world');
+    assert.equal(slab.copy(Buffer.alloc(0)).length, 0);
+  });
+
+  it('encodes UTF-8 as Buffer.from does, lone surrogates included', () => {
+    const slab = new ByteSlab();
+    for (const s of ['', 'plain ascii', 'José Müller, Zoë', '日本語のテキスト', 'pair 😀 end', 'lone \ud800 high', 'lone \udc00 low', 'x\ud83d']) {
+      assert.deepEqual(slab.utf8(s), Buffer.from(s, 'utf8'), JSON.stringify(s));
+    }
+  });
+
+  it('puts consecutive pieces side by side in one slab, and never lets them overlap', () => {
+    const slab = new ByteSlab();
+    const pieces: [Buffer, string][] = [];
+    // 3-byte characters need the worst-case room exactly; mixed widths leave gaps of different sizes
+    for (let i = 0; i < 2000; i++) {
+      const s = i % 3 === 0 ? '語'.repeat(i % 700) : i % 3 === 1 ? `line ${i} ` + 'é'.repeat(i % 300) : 'a'.repeat(i % 1500);
+      pieces.push([i % 2 ? slab.utf8(s) : slab.copy(Buffer.from(s)), s]);
+    }
+    for (const [b, s] of pieces) assert.equal(b.toString('utf8'), s);
+    const backings = new Set(pieces.map(([b]) => b.buffer));
+    assert.ok(backings.size < pieces.length / 20, `${backings.size} backing buffers for ${pieces.length} pieces`);
+    const first = pieces.slice(1, 10).map(([b]) => b);
+    assert.equal(first[0]!.buffer, first[1]!.buffer);
+    assert.equal(first[0]!.buffer.byteLength, SLAB_BYTES);
+  });
+
+  it('gives a large piece a buffer of its own', () => {
+    const slab = new ByteSlab();
+    const small = slab.copy(Buffer.from('small'));
+    const big = slab.copy(Buffer.alloc(SLAB_BYTES, 0x61));
+    const bigText = slab.utf8('b'.repeat(SLAB_BYTES / 2));
+    assert.notEqual(big.buffer, small.buffer);
+    assert.notEqual(bigText.buffer, small.buffer);
+    assert.equal(big.length, SLAB_BYTES);
+    assert.equal(bigText.toString(), 'b'.repeat(SLAB_BYTES / 2));
+    assert.equal(slab.copy(Buffer.from('next')).buffer, small.buffer);
+  });
+});
