@@ -69,9 +69,12 @@ const CELL_B = CELLS.map(latin1);
 const APN_B = APNS.map(latin1);
 const AGENT_B = AGENTS.map(latin1);
 const PAD_B = latin1(PAD);
-const URL_B = latin1('https://cdn.example.net/v/');
 const BAD_IPV4_B = latin1('300.1.2');
 const BAD_TIME_B = latin1('not-a-time');
+const LTE_B = latin1('LTE,');
+const NR_B = latin1('NR,');
+const CAUSE_B = latin1('0,');
+const MCC_MNC_B = latin1(',460,00,');
 /** Fields 30–31 (`<pad>,<pad>,`) and the end of a numeric ext field with the run after it (`,,<pad>,<pad>,`: fields 33–35, 37–39 … 93–95, the first one empty): the ext text fields are 4–15 letters. */
 const PAD_PAIRS: Uint8Array[] = [];
 const EMPTY_PAD_PAIRS: Uint8Array[] = [];
@@ -96,15 +99,12 @@ function put(b: Uint8Array, p: number, s: Uint8Array): number {
   return p + n;
 }
 
-/** The first `n` bytes of `s`. */
-function putPrefix(b: Uint8Array, p: number, s: Uint8Array, n: number): number {
-  if (n > 8) {
-    b.set(s.subarray(0, n), p);
-  } else {
-    for (let i = 0; i < n; i++) b[p + i] = s[i];
-  }
-  return p + n;
-}
+/** Views of the first 0 … PAD.length bytes of PAD_B, so a padded field costs one copy and no view. */
+const PAD_PREFIXES: Uint8Array[] = Array.from({ length: PAD_B.length + 1 }, (_, n) => PAD_B.subarray(0, n));
+/** The URL field's fixed start followed by PAD, and views of its first bytes likewise. */
+const URL_PAD_B = latin1('https://cdn.example.net/v/' + PAD);
+const URL_START = 'https://cdn.example.net/v/'.length;
+const URL_PREFIXES: Uint8Array[] = Array.from({ length: URL_PAD_B.length + 1 }, (_, n) => URL_PAD_B.subarray(0, n));
 
 /** Decimal digits of a whole number ≥ 0. */
 function digits(n: number): number {
@@ -197,28 +197,70 @@ function putTime(b: Uint8Array, p: number, ms: number): number {
 }
 
 /**
- * Fields ext_30 … ext_96, each with its comma: a number where the index is divisible by 4, else
- * text of 4–15 letters, every fourth one empty. A record takes one of EXT_RUN_COUNT runs built
- * once from a fixed seed. Drawing and writing these 67 fields one by one was about two thirds of
- * building a record: ~7.4 µs of CPU per record before, ~2.7 with the runs, measured side by side.
- * The generator competes with the pipeline for the machine's two cores in bench:e2e and the demo.
+ * Runs of fields drawn once, from a fixed seed, that records take whole: a record takes one of
+ * RUN_COUNT runs of each kind instead of drawing those fields one by one. The fields a record is
+ * looked up and checked by (ids, account, times, addresses, ports) are still drawn per record.
+ * Drawing and writing the ext fields one by one was about two thirds of building a record: ~7.4 µs
+ * of CPU per record before, ~2.7 with their runs, measured side by side; the two runs of network
+ * fields took ~4.3 → ~2.6 (bench/e2e.ts's generator competes with the pipeline for the machine's
+ * two cores, in the bench and in the demo).
  */
-const EXT_RUN_COUNT = 2048;
-const EXT_RUNS: Uint8Array[] = (() => {
-  const r = seededRandom(0x0c0ffee);
+const RUN_COUNT = 2048;
+function prebuiltRuns(seed: number, write: (b: Uint8Array, p: number, r: () => number, k: number) => number): Uint8Array[] {
+  const r = seededRandom(seed);
   const tmp = new Uint8Array(RECORD_MAX);
   const runs: Uint8Array[] = [];
-  for (let k = 0; k < EXT_RUN_COUNT; k++) {
-    let p = put(tmp, 0, PAD_PAIRS[(r() * PAD_PAIRS.length) | 0]);
-    for (let i = 32; i < 96; i += 4) {
-      p = putUint(tmp, p, (r() * 1e6) | 0, 1);
-      p = put(tmp, p, EMPTY_PAD_PAIRS[(r() * EMPTY_PAD_PAIRS.length) | 0]);
-    }
-    p = putComma(tmp, putUint(tmp, p, (r() * 1e6) | 0, 1));
-    runs.push(tmp.slice(0, p));
-  }
+  for (let k = 0; k < RUN_COUNT; k++) runs.push(tmp.slice(0, write(tmp, 0, r, k)));
   return runs;
-})();
+}
+
+/**
+ * Fields ext_30 … ext_96, each with its comma: a number where the index is divisible by 4, else
+ * text of 4–15 letters, every fourth one empty.
+ */
+const EXT_RUNS = prebuiltRuns(0x0c0ffee, (b, p, r) => {
+  p = put(b, p, PAD_PAIRS[(r() * PAD_PAIRS.length) | 0]);
+  for (let i = 32; i < 96; i += 4) {
+    p = putUint(b, p, (r() * 1e6) | 0, 1);
+    p = put(b, p, EMPTY_PAD_PAIRS[(r() * EMPTY_PAD_PAIRS.length) | 0]);
+  }
+  return putComma(b, putUint(b, p, (r() * 1e6) | 0, 1));
+});
+
+/** Fields protocol … cause (12–21), each with its comma. */
+const BEARER_RUNS = prebuiltRuns(0xbea7e7, (b, p, r) => {
+  if (r() < 0.8) {
+    b[p] = 84;
+    b[p + 1] = 67;
+  } else {
+    b[p] = 85;
+    b[p + 1] = 68;
+  }
+  b[p + 2] = 80;
+  p = putComma(b, p + 3);
+  p = putComma(b, putUint(b, p, (r() * 5e6) | 0, 1));
+  p = putComma(b, putUint(b, p, (r() * 5e7) | 0, 1));
+  p = putComma(b, putUint(b, p, 10000 + ((r() * 50000) | 0), 1));
+  p = putComma(b, putUint(b, p, 1000 + ((r() * 9000) | 0), 1));
+  p = putComma(b, put(b, p, CELL_B[(r() * CELL_B.length) | 0]));
+  p = putComma(b, put(b, p, APN_B[(r() * APN_B.length) | 0]));
+  p = putComma(b, putUint(b, p, (r() * 4e9) >>> 0, 1));
+  // rat type, cause
+  p = put(b, p, r() < 0.6 ? LTE_B : NR_B);
+  return put(b, p, CAUSE_B);
+});
+
+/** Fields roaming … qos_class (24–29) and ext_30 … ext_96 (see EXT_RUNS), each with its comma. */
+const CORE_EXT_RUNS = prebuiltRuns(0xc07e, (b, p, r, k) => {
+  // roaming, mcc, mnc
+  b[p] = r() < 0.05 ? 49 : 48;
+  p = put(b, p + 1, MCC_MNC_B);
+  p = putComma(b, putIpv4(b, p, 172, (r() * 4294967296) >>> 0));
+  p = putComma(b, putIpv4(b, p, 172, (r() * 4294967296) >>> 0));
+  b[p] = 49 + ((r() * 9) | 0);
+  b[p + 1] = 44;
+  return put(b, p + 2, EXT_RUNS[k]!);
+});
 
 /**
  * Writes one record (without '\n') at `p` of `b`, which has RECORD_MAX + the run id's length bytes
@@ -291,72 +333,19 @@ function writeCdr(b: Uint8Array, p: number, runId: Uint8Array, seq: number, nowM
     p += 2;
   }
   p = putComma(b, p);
-  if (r() < 0.8) {
-    b[p] = 84;
-    b[p + 1] = 67;
-  } else {
-    b[p] = 85;
-    b[p + 1] = 68;
-  }
-  b[p + 2] = 80;
-  p = putComma(b, p + 3);
-  p = putUint(b, p, (r() * 5e6) | 0, 1);
-  p = putComma(b, p);
-  p = putUint(b, p, (r() * 5e7) | 0, 1);
-  p = putComma(b, p);
-  p = putUint(b, p, 10000 + ((r() * 50000) | 0), 1);
-  p = putComma(b, p);
-  p = putUint(b, p, 1000 + ((r() * 9000) | 0), 1);
-  p = putComma(b, p);
-  p = put(b, p, CELL_B[(r() * CELL_B.length) | 0]);
-  p = putComma(b, p);
-  p = put(b, p, APN_B[(r() * APN_B.length) | 0]);
-  p = putComma(b, p);
-  p = putUint(b, p, (r() * 4e9) >>> 0, 1);
-  p = putComma(b, p);
-  // rat type, cause
-  if (r() < 0.6) {
-    b[p] = 76;
-    b[p + 1] = 84;
-    b[p + 2] = 69;
-    p += 3;
-  } else {
-    b[p] = 78;
-    b[p + 1] = 82;
-    p += 2;
-  }
-  b[p] = 44;
-  b[p + 1] = 48;
-  p = putComma(b, p + 2);
+  p = put(b, p, BEARER_RUNS[(r() * RUN_COUNT) | 0]);
   p = put(b, p, NAME_B[sub % NAME_B.length]);
   p = putComma(b, p);
   b[p] = 84;
   b[p + 1] = 49 + (sub % 7);
   p = putComma(b, p + 2);
-  // roaming, mcc, mnc
-  b[p] = r() < 0.05 ? 49 : 48;
-  b[p + 1] = 44;
-  b[p + 2] = 52;
-  b[p + 3] = 54;
-  b[p + 4] = 48;
-  b[p + 5] = 44;
-  b[p + 6] = 48;
-  b[p + 7] = 48;
-  p = putComma(b, p + 8);
-  p = putIpv4(b, p, 172, (r() * 4294967296) >>> 0);
-  p = putComma(b, p);
-  p = putIpv4(b, p, 172, (r() * 4294967296) >>> 0);
-  p = putComma(b, p);
-  b[p] = 49 + ((r() * 9) | 0);
-  p = putComma(b, p + 1);
-  p = put(b, p, EXT_RUNS[(r() * EXT_RUNS.length) | 0]);
+  p = put(b, p, CORE_EXT_RUNS[(r() * RUN_COUNT) | 0]);
   const long = r() < longShare;
-  p = put(b, p, URL_B);
-  p = putPrefix(b, p, PAD_B, long ? 1000 + ((r() * 600) | 0) : 20 + ((r() * 40) | 0));
+  p = put(b, p, URL_PREFIXES[URL_START + (long ? 1000 + ((r() * 600) | 0) : 20 + ((r() * 40) | 0))]);
   p = putComma(b, p);
   p = put(b, p, AGENT_B[(r() * AGENT_B.length) | 0]);
   p = putComma(b, p);
-  p = putPrefix(b, p, PAD_B, long && r() < 0.5 ? 1100 + ((r() * 400) | 0) : (r() * 30) | 0);
+  p = put(b, p, PAD_PREFIXES[long && r() < 0.5 ? 1100 + ((r() * 400) | 0) : (r() * 30) | 0]);
   if (defect === 1) {
     // A cut record: only its first 40–79 fields.
     const keep = 40 + ((r() * 40) | 0);
