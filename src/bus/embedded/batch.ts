@@ -1,5 +1,7 @@
 import { crc32 } from '../../core/crc32.js';
+import { Utf8Strings } from '../../core/utf8-write.js';
 import type { BusRecord, ConsumedRecord } from '../bus.js';
+import { recordError } from '../names.js';
 
 /**
  * Record batches of the embedded log. One produce writes one or more batches per partition; a batch
@@ -22,9 +24,30 @@ const CONTINUED = 1;
 /** Encoded bytes of a record with no key, an empty value and no headers. */
 const RECORD_OVERHEAD = 8 + 4 + 4 + 2;
 
-export function recordSize(r: BusRecord): number {
+/** Header names and values, measured and written (core/utf8-write.ts). */
+const STRS = new Utf8Strings();
+
+/**
+ * The encoded size of `r`. Given the produce's topic and the record's index, it also checks the
+ * headers, in the same walk, and throws naming what cannot be encoded: a value that is not a string,
+ * a name over 65,535 bytes, more than 65,535 headers.
+ */
+export function recordSize(r: BusRecord, topic?: string, i = 0): number {
   let n = RECORD_OVERHEAD + (r.key ? r.key.length : 0) + r.value.length;
-  if (r.headers) for (const k in r.headers) n += 6 + Buffer.byteLength(k) + Buffer.byteLength(r.headers[k]!);
+  const h = r.headers;
+  if (!h) return n;
+  let count = 0;
+  for (const k in h) {
+    const v = h[k];
+    if (topic !== undefined) {
+      if (typeof v !== 'string') throw recordError(topic, i, `has header ${JSON.stringify(k)} whose value is not a string`);
+      // at most 3 bytes per UTF-16 unit: only a long name can be too long
+      if (k.length > 0x5555 && Buffer.byteLength(k) > 0xffff) throw recordError(topic, i, 'has a header name longer than 65535 bytes');
+    }
+    n += 6 + STRS.length(k) + STRS.length(v!);
+    count++;
+  }
+  if (topic !== undefined && count > 0xffff) throw recordError(topic, i, `has ${count} headers (at most 65535)`);
   return n;
 }
 
@@ -41,24 +64,27 @@ export function encodeBatch(records: readonly BusRecord[], sizes: readonly numbe
     p = buf.writeDoubleLE(ts, p);
     if (r.key) {
       p = buf.writeInt32LE(r.key.length, p);
-      p += r.key.copy(buf, p);
+      // TypedArray#set: one memcpy, without Buffer#copy's argument handling
+      buf.set(r.key, p);
+      p += r.key.length;
     } else {
       p = buf.writeInt32LE(-1, p);
     }
     p = buf.writeUInt32LE(r.value.length, p);
-    p += r.value.copy(buf, p);
+    buf.set(r.value, p);
+    p += r.value.length;
     const h = r.headers;
     let count = 0;
     const countAt = p;
     p += 2;
     if (h) {
       for (const k in h) {
-        const klen = buf.write(k, p + 2);
-        buf.writeUInt16LE(klen, p);
-        p += 2 + klen;
-        const vlen = buf.write(h[k]!, p + 4);
-        buf.writeUInt32LE(vlen, p);
-        p += 4 + vlen;
+        const kend = STRS.write(buf, p + 2, k);
+        buf.writeUInt16LE(kend - p - 2, p);
+        p = kend;
+        const vend = STRS.write(buf, p + 4, h[k]!);
+        buf.writeUInt32LE(vend - p - 4, p);
+        p = vend;
         count++;
       }
     }

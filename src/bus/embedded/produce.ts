@@ -26,15 +26,7 @@ const TARGET_BATCH_BYTES = 256 * 1024;
 /** The encoded size of record `i`, or a MonsoonError naming what is wrong with it. */
 export function checkRecord(topic: string, r: BusRecord, i: number, maxRecordBytes: number): number {
   checkRecordShape(topic, r, i);
-  if (r.headers) {
-    const names = Object.keys(r.headers);
-    if (names.length > 0xffff) throw recordError(topic, i, `has ${names.length} headers (at most 65535)`);
-    for (const n of names) {
-      if (Buffer.byteLength(n) > 0xffff) throw recordError(topic, i, 'has a header name longer than 65535 bytes');
-      if (typeof r.headers[n] !== 'string') throw recordError(topic, i, `has header ${JSON.stringify(n)} whose value is not a string`);
-    }
-  }
-  const size = recordSize(r);
+  const size = recordSize(r, topic, i);
   if (size > maxRecordBytes) throw recordError(topic, i, `is ${size} bytes encoded; this bus accepts at most ${maxRecordBytes}`, ErrorCodes.BUS_RECORD_TOO_LARGE);
   return size;
 }

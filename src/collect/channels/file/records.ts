@@ -1,6 +1,7 @@
 import { crc32, crc32At } from '../../../core/crc32.js';
 import type { Event } from '../../../core/event.js';
 import { Utf8Cache } from '../../../core/utf8-cache.js';
+import { Utf8Strings } from '../../../core/utf8-write.js';
 
 /**
  * Wire grammar of the file channel's write-ahead log (all integers unsigned 32-bit little-endian):
@@ -43,76 +44,19 @@ function u32(buf: Buffer, off: number, v: number): void {
   buf[off + 3] = v >>> 24;
 }
 
-/**
- * Header strings shorter than this (names, sequence numbers) are measured and written by a JS loop
- * when they are ASCII: cheaper than two native calls each.
- */
-const SHORT = 16;
-
-/**
- * The bytes of the last few longer strings written: long header values (an origin, a file path)
- * recur event after event, so each is encoded once per run and copied from then on.
- */
-const RECENT_STRINGS = 4;
-const recentStrs: string[] = new Array<string>(RECENT_STRINGS).fill('');
-const recentBytes: Buffer[] = new Array<Buffer>(RECENT_STRINGS).fill(Buffer.alloc(0));
-let recentNext = 0;
-
-function longBytes(s: string): Buffer {
-  for (let i = 0; i < RECENT_STRINGS; i++) if (recentStrs[i] === s) return recentBytes[i]!;
-  const b = Buffer.from(s);
-  recentStrs[recentNext] = s;
-  recentBytes[recentNext] = b;
-  recentNext = (recentNext + 1) % RECENT_STRINGS;
-  return b;
-}
-
-/** UTF-8 byte length of `s`. */
-function utf8Length(s: string): number {
-  const n = s.length;
-  if (n < SHORT) {
-    let i = 0;
-    while (i < n && s.charCodeAt(i) < 0x80) i++;
-    if (i === n) return n;
-    return Buffer.byteLength(s);
-  }
-  return longBytes(s).length;
-}
+/** Header names and values, measured and written (core/utf8-write.ts). */
+const STRS = new Utf8Strings();
 
 /** Writes `s` as UTF-8 at `off` after its 4-byte length; returns the offset after it. */
 function writeStr(buf: Buffer, off: number, s: string): number {
-  const n = s.length;
-  if (n < SHORT) {
-    let i = 0;
-    let p = off + 4;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) break;
-      buf[p++] = c;
-    }
-    if (i === n) {
-      u32(buf, off, n);
-      return p;
-    }
-    const len = buf.write(s, off + 4);
-    u32(buf, off, len);
-    return off + 4 + len;
-  }
-  const b = longBytes(s);
-  const len = b.length;
-  u32(buf, off, len);
-  let p = off + 4;
-  if (len < 128) for (let i = 0; i < len; i++) buf[p++] = b[i]!;
-  else {
-    buf.set(b, p);
-    p += len;
-  }
-  return p;
+  const end = STRS.write(buf, off + 4, s);
+  u32(buf, off, end - off - 4);
+  return end;
 }
 
 function strsBytes(kv: Readonly<Record<string, string>>): number {
   let n = 0;
-  for (const k in kv) n += 8 + utf8Length(k) + utf8Length(kv[k]!);
+  for (const k in kv) n += 8 + STRS.length(k) + STRS.length(kv[k]!);
   return n;
 }
 
