@@ -1,4 +1,5 @@
 import type { TTransport } from './lib.js';
+import { Utf8Strings } from '../../core/utf8-write.js';
 
 const MIN_CAPACITY = 256;
 
@@ -84,21 +85,19 @@ export class FrameWriter implements TTransport {
     this.pos = p + 4;
   }
 
-  /**
-   * The bytes of a long string, remembered for the next call: the same long header value (an origin)
-   * comes once per event, and encoding it once per batch instead saves two native calls per event.
-   */
-  encoded(s: string, encoding: BufferEncoding): Buffer {
-    if (s !== this.lastText || encoding !== this.lastEncoding) {
-      this.lastBytes = Buffer.from(s, encoding);
-      this.lastText = s;
-      this.lastEncoding = encoding;
-    }
-    return this.lastBytes;
+  /** Header names and values (core/utf8-write.ts): the same origin comes once per event. */
+  private readonly strs = new Utf8Strings();
+
+  /** UTF-8 byte length of `s`. */
+  utf8Length(s: string): number {
+    return this.strs.length(s);
   }
-  private lastText: string | undefined;
-  private lastEncoding: BufferEncoding | undefined;
-  private lastBytes: Buffer = Buffer.alloc(0);
+
+  /** Writes `s` as UTF-8 (`n`: its utf8Length). */
+  utf8(s: string, n: number): void {
+    if (this.pos + n > this.buf.length) this.reserve(n);
+    this.pos = this.strs.write(this.buf, this.pos, s);
+  }
 
   bytes(src: Uint8Array): void {
     const n = src.length;

@@ -31,21 +31,25 @@ function readText(trans: TTransport, size: number): string {
   return s;
 }
 
-/** Strings at least this long go through FrameWriter.encoded. */
-const LONG_TEXT = 64;
-
 type Text = string | Buffer | Uint8Array;
 
-/** Length in bytes of a string/binary argument, or undefined when the library would reject it. */
-function sizeOf(arg: Text, encoding: BufferEncoding): number | undefined {
-  if (typeof arg === 'string') return Buffer.byteLength(arg, encoding);
-  if (arg instanceof Uint8Array) return arg.length;
-  return undefined;
-}
-
-function putText(w: FrameWriter, arg: Text, n: number, encoding: BufferEncoding): void {
-  if (typeof arg === 'string') w.text(arg, n, encoding);
-  else w.bytes(arg);
+/**
+ * Writes a string or binary argument into `w` after its byte length (a varint in the compact
+ * protocol, an i32 in the binary one); false, writing nothing, for an argument the library itself
+ * must handle (and reject). UTF-8 strings — every string of a Flume event — are measured and written
+ * by FrameWriter.utf8, without native calls for the short and the recurring ones.
+ */
+function putSized(w: FrameWriter, arg: Text, encoding: BufferEncoding, varintLength: boolean): boolean {
+  let n: number;
+  if (typeof arg === 'string') n = encoding === 'utf8' ? w.utf8Length(arg) : Buffer.byteLength(arg, encoding);
+  else if (arg instanceof Uint8Array) n = arg.length;
+  else return false;
+  if (varintLength) w.varint32(n);
+  else w.i32(n);
+  if (typeof arg !== 'string') w.bytes(arg);
+  else if (encoding === 'utf8') w.utf8(arg, n);
+  else w.text(arg, n, encoding);
+  return true;
 }
 
 /**
@@ -98,20 +102,8 @@ export class FastCompactProtocol extends TCompactProtocol {
   }
 
   writeStringOrBinary(name: string, encoding: BufferEncoding, arg: Text): void {
-    const w = this.w;
-    const long = w && typeof arg === 'string' && arg.length >= LONG_TEXT ? w.encoded(arg, encoding) : undefined;
-    if (long) {
-      w!.varint32(long.length);
-      w!.bytes(long);
-      return;
-    }
-    const n = w ? sizeOf(arg, encoding) : undefined;
-    if (!w || n === undefined) {
-      (TCompactProtocol.prototype as unknown as { writeStringOrBinary(n: string, e: string, a: unknown): void }).writeStringOrBinary.call(this, name, encoding, arg);
-      return;
-    }
-    w.varint32(n);
-    putText(w, arg, n, encoding);
+    if (this.w && putSized(this.w, arg, encoding, true)) return;
+    (TCompactProtocol.prototype as unknown as { writeStringOrBinary(n: string, e: string, a: unknown): void }).writeStringOrBinary.call(this, name, encoding, arg);
   }
 
   readVarint32(): number {
@@ -148,20 +140,8 @@ export class FastBinaryProtocol extends TBinaryProtocol {
   }
 
   writeStringOrBinary(name: string, encoding: BufferEncoding, arg: Text): void {
-    const w = this.w;
-    const long = w && typeof arg === 'string' && arg.length >= LONG_TEXT ? w.encoded(arg, encoding) : undefined;
-    if (long) {
-      w!.i32(long.length);
-      w!.bytes(long);
-      return;
-    }
-    const n = w ? sizeOf(arg, encoding) : undefined;
-    if (!w || n === undefined) {
-      (TBinaryProtocol.prototype as unknown as { writeStringOrBinary(n: string, e: string, a: unknown): void }).writeStringOrBinary.call(this, name, encoding, arg);
-      return;
-    }
-    w.i32(n);
-    putText(w, arg, n, encoding);
+    if (this.w && putSized(this.w, arg, encoding, false)) return;
+    (TBinaryProtocol.prototype as unknown as { writeStringOrBinary(n: string, e: string, a: unknown): void }).writeStringOrBinary.call(this, name, encoding, arg);
   }
 
   override readString(): string {
