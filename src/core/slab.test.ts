@@ -10,6 +10,8 @@ describe('ByteSlab', () => {
     src.fill(0x21);
     assert.equal(a.toString(), 'hello, world');
     assert.equal(slab.copy(Buffer.alloc(0)).length, 0);
+    assert.equal(slab.copy(Buffer.alloc(0)).buffer.byteLength, 0, 'an empty body holds no slab');
+    assert.equal(slab.utf8('').buffer.byteLength, 0);
   });
 
   it('encodes UTF-8 as Buffer.from does, lone surrogates included', () => {

@@ -1,20 +1,26 @@
 /**
  * Measures and writes the short strings of record formats (header names and values) as UTF-8 into a
  * buffer being encoded, cheaper than Buffer.byteLength plus Buffer#write: two native calls per
- * string. Short ASCII strings (names, sequence numbers) are measured and written by a JS loop; the
- * bytes of the last few longer ones (an origin, a file path, recurring event after event) are kept,
- * so each is encoded once per run and copied from then on.
+ * string. Short ASCII strings (names, sequence numbers) are measured and written by a JS loop. A
+ * longer string written again while it is among the last few written (an origin, a file path: once
+ * per event) has its bytes kept, so it is encoded once per run and copied from then on; strings
+ * written once, and strings over CACHED_MAX characters, take the native calls and are never copied.
  */
 
 /** Strings shorter than this are measured and written by a JS loop when they are ASCII. */
 const SHORT = 16;
-/** Longer strings whose bytes are kept. */
+/** Longer strings whose bytes are kept, and strings remembered as seen once. */
 const RECENT = 4;
+/** Strings longer than this are never kept. */
+const CACHED_MAX = 1024;
+const EMPTY = Buffer.alloc(0);
 
 export class Utf8Strings {
   private readonly strs: string[] = new Array<string>(RECENT).fill('');
-  private readonly bytes: Buffer[] = new Array<Buffer>(RECENT).fill(Buffer.alloc(0));
+  private readonly bytes: Buffer[] = new Array<Buffer>(RECENT).fill(EMPTY);
   private next = 0;
+  private readonly seen: string[] = new Array<string>(RECENT).fill('');
+  private seenNext = 0;
 
   /** UTF-8 byte length of `s`. */
   length(s: string): number {
@@ -24,7 +30,8 @@ export class Utf8Strings {
       while (i < n && s.charCodeAt(i) < 0x80) i++;
       return i === n ? n : Buffer.byteLength(s);
     }
-    return this.encoded(s).length;
+    const b = this.cached(s, false);
+    return b ? b.length : Buffer.byteLength(s);
   }
 
   /** Writes `s` as UTF-8 at `off` (room for length(s) bytes is there); returns the offset after it. */
@@ -40,7 +47,8 @@ export class Utf8Strings {
       }
       return i === n ? p : off + buf.write(s, off);
     }
-    const b = this.encoded(s);
+    const b = this.cached(s, true);
+    if (!b) return off + buf.write(s, off);
     const len = b.length;
     if (len < 128) {
       for (let i = 0; i < len; i++) buf[off + i] = b[i]!;
@@ -50,12 +58,24 @@ export class Utf8Strings {
     return off + len;
   }
 
-  private encoded(s: string): Buffer {
+  /**
+   * The kept bytes of `s`, or undefined. Writing (`written`) a string noted as written recently keeps
+   * its bytes; writing one that is not notes it.
+   */
+  private cached(s: string, written: boolean): Buffer | undefined {
     for (let i = 0; i < RECENT; i++) if (this.strs[i] === s) return this.bytes[i]!;
-    const b = Buffer.from(s);
-    this.strs[this.next] = s;
-    this.bytes[this.next] = b;
-    this.next = (this.next + 1) % RECENT;
-    return b;
+    if (!written || s.length > CACHED_MAX) return undefined;
+    for (let i = 0; i < RECENT; i++) {
+      if (this.seen[i] !== s) continue;
+      this.seen[i] = '';
+      const b = Buffer.from(s);
+      this.strs[this.next] = s;
+      this.bytes[this.next] = b;
+      this.next = (this.next + 1) % RECENT;
+      return b;
+    }
+    this.seen[this.seenNext] = s;
+    this.seenNext = (this.seenNext + 1) % RECENT;
+    return undefined;
   }
 }

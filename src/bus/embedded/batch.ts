@@ -90,6 +90,7 @@ export function encodeBatch(records: readonly BusRecord[], sizes: readonly numbe
     }
     buf.writeUInt16LE(count, countAt);
   }
+  if (p !== total) throw new Error(`encodeBatch: wrote ${p} bytes of a batch sized ${total} (a record's size was wrong)`);
   buf.writeBigUInt64LE(0n, 0);
   buf.writeUInt32LE(total - 12, 8);
   buf.writeUInt8(MAGIC, 16);
