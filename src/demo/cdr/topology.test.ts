@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openEmbeddedBus } from '../../bus/embedded/embedded.js';
+import { acquireBus } from '../../bus/shared.js';
 import { RowBatchBuilder } from '../../compute/row-batch.js';
 import { LocalCluster } from '../../compute/runtime/local.js';
 import { acquireKvStore } from '../../store/kv/shared.js';
 import { cdrEtlOf, parseCdr } from './etl.js';
 import { makeCdr, prng } from './record.js';
-import cdrTopology, { buildCdrTopology, CDR_FAMILY, CDR_TABLE, ETL_FIELDS, recordIdentity, rowIdentity } from './topology.js';
+import cdrTopology, { buildCdrTopology, CDR_FAMILY, CDR_TABLE, DEAD_SOURCE_HEADER, ETL_FIELDS, recordIdentity, rowIdentity } from './topology.js';
 
 const root = mkdtempSync(join(tmpdir(), 'monsoon-cdr-topology-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -69,6 +70,47 @@ describe('cdr topology', () => {
     await consumer.close();
     assert.deepEqual((await bus.lag('cdr-etl')).map((l) => l.lag), [0, 0, 0, 0], 'everything is committed');
     await bus.close();
+  });
+
+  it('sends each malformed record to the dead-letter topic once, when everything is read again by a new topology', async () => {
+    const dir = join(root, 'replay');
+    const busDir = join(dir, 'bus');
+    const r = prng(5);
+    const lines = Array.from({ length: 1200 }, (_, i) => makeCdr('run2', i, Date.UTC(2026, 10, 21), r, { malformedShare: 0.2 }));
+    const wantDead = lines.filter((l) => !parseCdr(l).ok);
+    assert.ok(wantDead.length > 150, `${wantDead.length} malformed records`);
+    const seed = await openEmbeddedBus(busDir);
+    await seed.admin.createTopic('cdr', { partitions: 2 });
+    await seed.produce('cdr', lines.map((l, j) => ({ key: Buffer.from(String(j)), value: Buffer.from(l, 'latin1') })));
+    await seed.close();
+    /** Runs the topology with its own spout group until that group has read and committed everything. */
+    const run = async (group: string) => {
+      const cluster = new LocalCluster();
+      await cluster.submitTopology('cdr', {}, buildCdrTopology({ bus: busDir, kvStore: join(dir, 'kv'), archiveDir: join(dir, 'archive'), group, storeLingerMs: 20 }));
+      const deadline = Date.now() + 30_000;
+      // the topology's own bus handle (the directory is locked by its one owner)
+      const check = await acquireBus(busDir);
+      for (;;) {
+        const lag = await check.bus.lag(group).catch(() => []);
+        if ((lag.length === 2 && lag.every((l) => l.lag === 0)) || Date.now() > deadline) break;
+        await sleep(100);
+      }
+      await check.release();
+      await cluster.killTopology('cdr', 2);
+    };
+    await run('first');
+    // a new group reads the topic from its start: every malformed record is rejected again
+    await run('again');
+    const bus = await openEmbeddedBus(busDir);
+    const consumer = await bus.consumer('check', ['cdr-dead'], { from: 'earliest' });
+    const dead: { source: string; line: string }[] = [];
+    for (let i = 0; i < 20; i++) for (const b of await consumer.poll(1000, 100)) for (const rec of b.records) dead.push({ source: rec.headers[DEAD_SOURCE_HEADER]!, line: rec.value.toString('latin1') });
+    await consumer.close();
+    await bus.close();
+    assert.equal(dead.length, wantDead.length, 'each malformed record once');
+    assert.deepEqual(dead.map((d) => d.line).sort(), [...wantDead].sort());
+    assert.equal(new Set(dead.map((d) => d.source)).size, dead.length);
+    assert.ok(dead.every((d) => /^cdr\/[01]\/\d+$/.test(d.source)), dead[0]?.source);
   });
 
   it("reads a row's record identity from its bytes as recordIdentity reads the string", () => {
