@@ -20,29 +20,24 @@
  * `cdr.store.linger.ms` (1000, at most 15,000) and `cdr.store.max.batch` (50,000) for the KV and
  * archive bolts' batches.
  */
-import type { OutputCollector, OutputFieldsDeclarer, TopologyConfig, TopologyContext } from '../../compute/api.js';
+import type { OutputCollector, OutputFieldsDeclarer, TopologyConfig } from '../../compute/api.js';
 import { BaseRichBolt } from '../../compute/api.js';
 import type { LoadOptions } from '../../compute/loader.js';
 import { BusSpout } from '../../compute/spouts/bus.js';
 import { TopologyBuilder, type StormTopology } from '../../compute/topology.js';
 import type { Tuple } from '../../compute/tuple.js';
-import type { BusRecord } from '../../bus/bus.js';
 import { fieldEnd, fieldStart, RowBatchBuilder, type RowBatch } from '../../compute/row-batch.js';
-import { acquireBus, type BusHandle } from '../../bus/shared.js';
 import type { EventIdentity } from '../../core/event.js';
 import { ArchiveBolt } from '../../store/bolts/archive.js';
-import { BatchingStoreBolt } from '../../store/bolts/batching.js';
 import { KvStoreBolt } from '../../store/bolts/kv.js';
+import { DeadLetterBolt } from './dead-letter.js';
 import { cdrEtlInto, cdrEtlOf, ETL_FIELDS, parseCdr } from './etl.js';
 
 export const CDR_TABLE = 'cdr';
 export const CDR_FAMILY = 'content';
 export const DEAD_STREAM = 'dead';
-/** Source offsets the dead-letter bolt remembers per source partition. */
-const MAX_SOURCES_PER_PARTITION = 100_000;
-/** How long the dead-letter bolt may take to read its topic when it opens. */
-const REBUILD_TIMEOUT_MS = 120_000;
 export { ETL_FIELDS };
+export { DEAD_SOURCE_HEADER, DeadLetterBolt } from './dead-letter.js';
 export const ARCHIVE_FIELDS = ['record_id', 'account', 'local_ipv4', 'remote_ipv4', 'time'];
 
 export { cdrQualifier } from './etl.js';
@@ -140,112 +135,6 @@ function sourceOf(input: Tuple, i: number): string | undefined {
   const offsets = input.getValueByField('offsets') as number[] | undefined;
   const offset = offsets?.[i];
   return offset === undefined ? undefined : `${String(input.getValueByField('topic'))}/${String(input.getValueByField('partition'))}/${offset}`;
-}
-
-/** The header of a dead letter naming the record it was made from (`<topic>/<partition>/<offset>`). */
-export const DEAD_SOURCE_HEADER = 'cdr.source';
-
-/**
- * Writes dead-letter tuples to a bus topic (headers name the rejected field and why, and the source
- * record), acking after the produce. A record already sent is not sent again: a batch replayed
- * because a store write failed, or after a restart, rejects its malformed records again, and the
- * topic is counted. The bolt keeps the sources it sent, and rebuilds them when it opens from the
- * topic itself (the records' `cdr.source` headers), so the topic stays the one record of what was
- * sent. It keeps the last MAX_SOURCES_PER_PARTITION of each source partition: replays are of
- * recent records.
- */
-export class DeadLetterBolt extends BatchingStoreBolt<BusRecord> {
-  private handle: BusHandle | undefined;
-  /** Source offsets sent, per `<topic>/<partition>`, in the order sent. */
-  private readonly sent = new Map<string, Set<number>>();
-  /** Dead letters not sent again because they had been. */
-  duplicates = 0;
-
-  constructor(private readonly o: { bus: string; topic: string; partitions?: number }) {
-    super({ maxBatch: 1000 });
-  }
-
-  protected async open(_conf: TopologyConfig, ctx: TopologyContext): Promise<void> {
-    this.handle = await acquireBus(this.o.bus);
-    const admin = this.handle.bus.admin;
-    if (!(await admin.listTopics()).includes(this.o.topic)) {
-      await admin.createTopic(this.o.topic, { partitions: this.o.partitions ?? 1 }).catch(async (e: unknown) => {
-        if (!(await admin.listTopics()).includes(this.o.topic)) throw e;
-      });
-    }
-    await this.rebuild(`${ctx.getThisComponentId()}-${ctx.getThisTaskIndex()}-sent`);
-  }
-
-  /** Reads the dead-letter topic up to its end as of now and notes the source of every record. */
-  private async rebuild(group: string): Promise<void> {
-    const bus = this.handle!.bus;
-    const parts = (await bus.admin.describeTopic(this.o.topic)).partitions;
-    const ends = new Map(parts.map((p) => [p.partition, p.latest]));
-    const done = new Set(parts.filter((p) => p.earliest >= p.latest).map((p) => p.partition));
-    if (done.size === ends.size) return;
-    const consumer = await bus.consumer(group, [this.o.topic], { from: 'earliest' });
-    try {
-      const deadline = Date.now() + REBUILD_TIMEOUT_MS;
-      while (done.size < ends.size) {
-        if (Date.now() > deadline) throw new Error(`dead-letter bolt: topic ${this.o.topic} could not be read to its end within ${REBUILD_TIMEOUT_MS / 1000} s to learn which records it holds`);
-        for (const b of await consumer.poll(5000, 500)) {
-          for (const r of b.records) this.note(r.headers[DEAD_SOURCE_HEADER]);
-          const last = b.records[b.records.length - 1];
-          if (last && last.offset + 1 >= (ends.get(b.partition) ?? 0)) done.add(b.partition);
-        }
-      }
-    } finally {
-      await consumer.close();
-    }
-  }
-
-  /** Notes a source as sent; false when it had been. */
-  private note(source: string | undefined): boolean {
-    if (source === undefined) return true;
-    const cut = source.lastIndexOf('/');
-    const origin = source.slice(0, cut);
-    const offset = Number(source.slice(cut + 1));
-    let set = this.sent.get(origin);
-    if (!set) this.sent.set(origin, (set = new Set()));
-    if (set.has(offset)) return false;
-    set.add(offset);
-    if (set.size > MAX_SOURCES_PER_PARTITION) set.delete(set.values().next().value!);
-    return true;
-  }
-
-  protected item(t: Tuple): BusRecord {
-    const v = t.getValueByField('value') as Buffer | string;
-    const headers: Record<string, string> = { 'cdr.field': String(t.getValueByField('field')), 'cdr.reason': String(t.getValueByField('reason')) };
-    const source = t.getValueByField('source') as string | undefined;
-    if (source !== undefined) headers[DEAD_SOURCE_HEADER] = source;
-    return { value: typeof v === 'string' ? Buffer.from(v) : v, headers };
-  }
-
-  protected async write(records: BusRecord[]): Promise<void> {
-    const fresh: BusRecord[] = [];
-    const batch = new Set<string>();
-    for (const r of records) {
-      const source = r.headers?.[DEAD_SOURCE_HEADER];
-      if (source !== undefined && (batch.has(source) || this.isSent(source))) {
-        this.duplicates++;
-        continue;
-      }
-      if (source !== undefined) batch.add(source);
-      fresh.push(r);
-    }
-    if (fresh.length > 0) await this.handle!.bus.produce(this.o.topic, fresh);
-    for (const source of batch) this.note(source);
-  }
-
-  private isSent(source: string): boolean {
-    const cut = source.lastIndexOf('/');
-    return this.sent.get(source.slice(0, cut))?.has(Number(source.slice(cut + 1))) === true;
-  }
-  protected async closeStore(): Promise<void> {
-    const h = this.handle;
-    this.handle = undefined;
-    await h?.release();
-  }
 }
 
 export interface CdrTopologyOptions {
