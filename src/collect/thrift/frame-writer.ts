@@ -115,23 +115,16 @@ export class FrameWriter implements TTransport {
 
   /** Writes `s` encoded as `encoding` (its byte length `n` already known). */
   text(s: string, n: number, encoding: BufferEncoding): void {
+    if (encoding === 'utf8') return this.utf8(s, n);
     if (this.pos + n > this.buf.length) this.reserve(n);
-    if (encoding === 'utf8' && n === s.length && n < 64) {
-      // ASCII: one byte per UTF-16 unit
-      const b = this.buf;
-      let p = this.pos;
-      for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
-      this.pos = p;
-    } else {
-      this.pos += this.buf.write(s, this.pos, n, encoding);
-    }
+    this.pos += this.buf.write(s, this.pos, n, encoding);
   }
 
   // TTransport
   write(buf: Buffer | string, encoding?: BufferEncoding): void {
     if (typeof buf === 'string') {
       const enc = encoding ?? 'utf8';
-      this.text(buf, Buffer.byteLength(buf, enc), enc);
+      this.text(buf, enc === 'utf8' ? this.utf8Length(buf) : Buffer.byteLength(buf, enc), enc);
     } else this.bytes(buf);
   }
   flush(): void {}

@@ -47,7 +47,6 @@ function putSized(w: FrameWriter, arg: Text, encoding: BufferEncoding, varintLen
   if (varintLength) w.varint32(n);
   else w.i32(n);
   if (typeof arg !== 'string') w.bytes(arg);
-  else if (encoding === 'utf8') w.utf8(arg, n);
   else w.text(arg, n, encoding);
   return true;
 }
