@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { processAlive } from './fs.js';
+import { processAlive, writevAll } from './fs.js';
 
 /**
  * Direct I/O (O_DIRECT) for files written once and read rarely: the file channel's log, rolled output
@@ -122,5 +122,80 @@ export async function writeFullyDirect(fh: FileHandle, buf: Buffer, off: number,
     const { bytesWritten } = await fh.write(buf, off + done, len - done, pos + done);
     if (bytesWritten <= 0 || bytesWritten % 512 !== 0) throw new Error(`short direct write: ${bytesWritten} of ${len - done} bytes`);
     done += bytesWritten;
+  }
+}
+
+/**
+ * Writes `bufs` back to back at `pos` of a file open twice, `buffered` through the page cache and
+ * `direct` with O_DIRECT: the bytes before the first block boundary at or after `pos`, and those after
+ * the last one, through the page cache; the whole blocks between them direct, copied through `mem`
+ * (aligned, a whole number of blocks). A file appended to only this way never has a block written both
+ * ways — a direct write over a block the page cache holds would let a concurrent reader load it from
+ * disk mid-write — and never holds padding: its size is always its data's. Returns the bytes written
+ * direct.
+ */
+export async function writeSplitDirect(buffered: FileHandle, direct: FileHandle, mem: Buffer, bufs: readonly Buffer[], pos: number): Promise<number> {
+  if (mem.length < BLOCK || mem.length % BLOCK !== 0) throw new RangeError(`direct memory must be whole blocks, not ${mem.length} bytes`);
+  let total = 0;
+  for (const b of bufs) total += b.length;
+  let bi = 0;
+  let bo = 0;
+  /** The next `n` bytes of the input as views. */
+  const views = (n: number): Buffer[] => {
+    const out: Buffer[] = [];
+    while (n > 0) {
+      const b = bufs[bi]!;
+      const k = Math.min(n, b.length - bo);
+      if (k > 0) out.push(b.subarray(bo, bo + k));
+      n -= k;
+      bo += k;
+      if (bo === b.length) {
+        bi++;
+        bo = 0;
+      }
+    }
+    return out;
+  };
+  const head = Math.min(total, (BLOCK - (pos % BLOCK)) % BLOCK);
+  if (head > 0) await writevAll(buffered, views(head), pos);
+  let at = pos + head;
+  let left = total - head;
+  while (left >= BLOCK) {
+    const n = Math.min(mem.length, left - (left % BLOCK));
+    let o = 0;
+    for (const v of views(n)) o += v.copy(mem, o);
+    await writeFullyDirect(direct, mem, 0, n, at);
+    at += n;
+    left -= n;
+  }
+  if (left > 0) await writevAll(buffered, views(left), at);
+  return total - head - left;
+}
+
+/**
+ * Aligned memory in equal slots, each lent to one direct write at a time, so that the files of one
+ * owner (the partitions of an embedded log) share a bounded amount of it.
+ */
+export class DirectSlots {
+  private readonly free: Buffer[] = [];
+
+  private constructor(mem: Buffer, slotBytes: number) {
+    for (let o = 0; o + slotBytes <= mem.length; o += slotBytes) this.free.push(mem.subarray(o, o + slotBytes));
+  }
+
+  /** `count` slots of `slotBytes` (whole blocks) for files in `dir`, or why its filesystem takes no direct I/O. */
+  static async for(dir: string, count: number, slotBytes: number): Promise<DirectSlots | string> {
+    if (slotBytes < BLOCK || slotBytes % BLOCK !== 0 || !(count >= 1)) throw new RangeError(`direct slots must be whole blocks: ${count} × ${slotBytes} bytes`);
+    const mem = await alignedMemory([dir], count * slotBytes);
+    return typeof mem === 'string' ? mem : new DirectSlots(mem, slotBytes);
+  }
+
+  /** A free slot, or undefined while all are lent (the writer then goes through the page cache). */
+  take(): Buffer | undefined {
+    return this.free.pop();
+  }
+
+  give(slot: Buffer): void {
+    this.free.push(slot);
   }
 }

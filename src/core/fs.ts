@@ -1,4 +1,4 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { MonsoonError } from './errors.js';
 
@@ -28,6 +28,24 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
   }
   await rename(tmp, path);
   await fsyncDir(dirname(path));
+}
+
+/** IOV_MAX is 1024 on Linux; a writev call passes at most this many buffers. */
+const WRITEV_MAX = 512;
+
+/** Writes `bufs` back to back at `pos` without joining them first, all of them (short writes continued). */
+export async function writevAll(fh: FileHandle, bufs: readonly Buffer[], pos: number): Promise<void> {
+  let left = bufs.filter((b) => b.length > 0);
+  while (left.length > 0) {
+    const { bytesWritten } = await fh.writev(left.length > WRITEV_MAX ? left.slice(0, WRITEV_MAX) : left, pos);
+    if (bytesWritten <= 0) throw new Error(`writev wrote nothing at byte ${pos}`);
+    pos += bytesWritten;
+    let n = bytesWritten;
+    let i = 0;
+    while (i < left.length && n >= left[i]!.length) n -= left[i++]!.length;
+    left = left.slice(i);
+    if (n > 0) left[0] = left[0]!.subarray(n);
+  }
 }
 
 const held = new Set<string>();

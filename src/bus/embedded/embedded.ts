@@ -7,10 +7,11 @@ import { Partitioner } from '../partitioner.js';
 import { BATCH_HEADER } from './batch.js';
 import { EmbeddedConsumer } from './consumer.js';
 import { lockDir } from '../../core/fs.js';
+import { DirectSlots } from '../../core/direct-io.js';
 import { GroupRegistry } from './group.js';
 import { checkEncoded, encodeProduce, producedOffsets, type EncodedPart } from './produce.js';
 import { OffsetStore } from './offsets.js';
-import type { PartitionLog } from './partition.js';
+import type { LogOptions, PartitionLog } from './partition.js';
 import { TopicStore } from './topics.js';
 
 /**
@@ -51,8 +52,18 @@ export interface EmbeddedOptions {
    * together; a partition caches only while it is being read; default 64 MiB, 0: none).
    */
   readCacheBytes?: number;
+  /**
+   * true (default): the whole blocks of an append are written with direct I/O (O_DIRECT) where the
+   * log's filesystem takes it, bypassing the page cache (see core/direct-io.ts); the bytes before
+   * the first and after the last block boundary still go through it. The files are the same either way.
+   */
+  directIo?: boolean;
   log?: Logger;
 }
+
+/** Direct memory of one embedded log: this many partitions append directly at once, each append's blocks copied through its slot in parts of this size. */
+const DIRECT_SLOTS = 4;
+const DIRECT_SLOT_BYTES = 1024 * 1024;
 
 /** No batch is larger (a length field beyond it is damage); maxRecordBytes must stay below it. */
 const MAX_BATCH_BYTES = 1024 * 1024 * 1024;
@@ -77,6 +88,7 @@ export async function openEmbeddedBus(dir: string, options: EmbeddedOptions = {}
 export class EmbeddedBus implements Bus {
   readonly admin: BusAdmin;
   private readonly topics: TopicStore;
+  private readonly logOptions: LogOptions;
   private readonly offsets: OffsetStore;
   private readonly groups: GroupRegistry;
   private readonly partitioner = new Partitioner();
@@ -99,7 +111,7 @@ export class EmbeddedBus implements Bus {
     }
     this.maxPollBytes = options.maxPollBytes ?? 16 * 1024 * 1024;
     this.log = options.log ?? silentLogger;
-    this.topics = new TopicStore(dir, {
+    this.logOptions = {
       segmentBytes: options.segmentBytes ?? 64 * 1024 * 1024,
       segmentMs: options.segmentMs ?? 7 * 24 * 3600 * 1000,
       indexIntervalBytes: options.indexIntervalBytes ?? 4096,
@@ -109,7 +121,8 @@ export class EmbeddedBus implements Bus {
       fsync: options.fsync ?? true,
       readCache: { limit: options.readCacheBytes ?? 64 * 1024 * 1024, used: 0 },
       log: this.log,
-    });
+    };
+    this.topics = new TopicStore(dir, this.logOptions);
     this.offsets = new OffsetStore(dir);
     this.groups = new GroupRegistry((t) => this.topics.topics.get(t)?.config.partitions ?? 0);
     const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -137,6 +150,11 @@ export class EmbeddedBus implements Bus {
   }
 
   async open(): Promise<void> {
+    if (this.options.directIo ?? true) {
+      const slots = await DirectSlots.for(this.dir, DIRECT_SLOTS, DIRECT_SLOT_BYTES);
+      if (typeof slots === 'string') this.log.info({ dir: this.dir }, `The embedded log appends through the page cache: ${slots}.`);
+      else this.logOptions.direct = slots;
+    }
     await this.topics.open();
     await this.offsets.open();
     await this.enforceRetention();
@@ -254,6 +272,13 @@ export class EmbeddedBus implements Bus {
   syncCount(): number {
     let n = 0;
     for (const t of this.topics.topics.values()) for (const p of t.partitions) n += p.syncs;
+    return n;
+  }
+
+  /** Bytes every partition wrote with direct I/O (see EmbeddedOptions.directIo). */
+  directBytes(): number {
+    let n = 0;
+    for (const t of this.topics.topics.values()) for (const p of t.partitions) n += p.directBytes;
     return n;
   }
 

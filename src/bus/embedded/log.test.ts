@@ -3,6 +3,7 @@ import { appendFile, mkdtemp, open, readdir, rm, stat, truncate, unlink, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { alignedMemory, BLOCK } from '../../core/direct-io.js';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import { drain, pollUntil } from '../conformance.js';
 import { openEmbeddedBus, type EmbeddedOptions } from './embedded.js';
@@ -236,6 +237,36 @@ describe('embedded log', () => {
     const again = await openEmbeddedBus(dir);
     await again.close();
     await assert.rejects(again.produce('t', []), isCode(ErrorCodes.BUS_CLOSED));
+  });
+
+  it('writes the whole blocks of its appends with direct I/O where the filesystem takes it; the files are the same without', async () => {
+    const rec = (i: number) => ({ key: Buffer.from(`k${i % 5}`), value: Buffer.alloc(i % 3 === 0 ? 9000 : 30 + (i % 200), 97 + (i % 26)) });
+    const run = async (opts: EmbeddedOptions) => {
+      const dir = await scratch();
+      const bus = await openEmbeddedBus(dir, opts);
+      try {
+        await bus.admin.createTopic('t', { partitions: 6 });
+        // concurrent produces to six partitions: more than the log's direct slots, some go buffered
+        for (let round = 0; round < 5; round++) {
+          await Promise.all(Array.from({ length: 12 }, (_, w) => bus.produce('t', Array.from({ length: 1 + ((w * 37 + round) % 150) }, (_, i) => rec(round * 10_000 + w * 200 + i)))));
+        }
+        await bus.produce('t', Array.from({ length: 150 }, (_, i) => rec(i)).concat([{ key: Buffer.from('k0'), value: Buffer.alloc(1_500_000, 1) }])); // one append larger than a slot
+        const sizes: number[] = [];
+        for (let p = 0; p < 6; p++) for (const f of await segments(partDir(dir, 't', p))) sizes.push((await stat(join(partDir(dir, 't', p), f))).size);
+        return { direct: bus.directBytes(), sizes, dir };
+      } finally {
+        await bus.close();
+      }
+    };
+    const on = await run({});
+    const off = await run({ directIo: false });
+    const takes = typeof (await alignedMemory([on.dir], BLOCK)) !== 'string';
+    if (takes) assert.ok(on.direct > 1_500_000, `${on.direct} bytes written direct`);
+    else assert.equal(on.direct, 0, 'a filesystem without direct I/O is written through the page cache');
+    assert.equal(off.direct, 0, 'directIo: false writes nothing direct');
+    assert.deepEqual(on.sizes, off.sizes, 'the same segment sizes: no padding');
+    const read = async (dir: string) => (await readAll(dir, 't', { readCacheBytes: 0 })).sort();
+    assert.deepEqual(await read(on.dir), await read(off.dir), 'the same records, read back from the files');
   });
 
   it('serves readers close behind the writer from the batches it wrote, and others from the file', async () => {

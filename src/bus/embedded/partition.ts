@@ -3,7 +3,8 @@ import type { Logger } from '../../core/log.js';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { ConsumedRecord } from '../bus.js';
 import { BATCH_HEADER, checkBatch, decodeRecords, firstOffsetAtOrAfter, readHeader, stampBaseOffset, type BatchHeader } from './batch.js';
-import { fsyncDir } from '../../core/fs.js';
+import { fsyncDir, writevAll } from '../../core/fs.js';
+import { DIRECT_WRITE_FLAGS, writeSplitDirect, type DirectSlots } from '../../core/direct-io.js';
 import { Segment } from './segment.js';
 
 export interface LogOptions {
@@ -16,6 +17,11 @@ export interface LogOptions {
   fsync: boolean;
   /** Bytes of newly appended batches all partitions of the log may keep for their readers together. */
   readCache: ReadCacheBudget;
+  /**
+   * Aligned memory for direct appends (see core/direct-io.ts), shared by all partitions of the log;
+   * without it, or while all its slots are lent, appends go through the page cache.
+   */
+  direct?: DirectSlots;
   log: Logger;
 }
 
@@ -59,11 +65,15 @@ interface CachedBatch {
 export class PartitionLog {
   readonly segments: Segment[] = [];
   private writer: FileHandle | undefined;
+  /** A second, O_DIRECT handle on the active segment, for the whole blocks of an append. */
+  private directWriter: FileHandle | undefined;
   private pending: PendingAppend[] = [];
   private flushing: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
   /** fdatasync calls made; fewer than appends when appends were grouped. */
   syncs = 0;
+  /** Bytes written with direct I/O (whole blocks of appends). */
+  directBytes = 0;
   private closed = false;
   /** The newest appended batches, oldest first, contiguous in offsets and ending at `latest`. */
   private readonly tail: CachedBatch[] = [];
@@ -134,6 +144,42 @@ export class PartitionLog {
       this.segments.push(seg);
     }
     this.writer = await open(this.active.logPath, 'r+');
+    this.directWriter = await this.openDirect(this.active.logPath);
+  }
+
+  /** An O_DIRECT handle on `path` when the log has direct memory and the file takes one. */
+  private async openDirect(path: string): Promise<FileHandle | undefined> {
+    if (!this.opts.direct || DIRECT_WRITE_FLAGS === undefined) return undefined;
+    try {
+      return await open(path, DIRECT_WRITE_FLAGS);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EINVAL') return undefined; // this file's filesystem takes none
+      throw e;
+    }
+  }
+
+  /**
+   * Writes `bufs` at `pos` of the active segment: its whole blocks direct when a slot of direct
+   * memory is free (the bytes are written once and, for readers that keep up, served from the tail
+   * cache, so they need not pass through the page cache), else all through the page cache.
+   */
+  private async write(bufs: Buffer[], pos: number): Promise<void> {
+    const slots = this.opts.direct;
+    const slot = this.directWriter ? slots?.take() : undefined;
+    if (!slot) return writevAll(this.writer!, bufs, pos);
+    try {
+      this.directBytes += await writeSplitDirect(this.writer!, this.directWriter!, slot, bufs, pos);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      // the device wants another alignment than the log's directory did: this partition goes buffered
+      this.opts.log.warn({ file: this.active.logPath }, `${this.topic}-${this.partition}: direct writes refused (${(e as Error).message}); appending through the page cache.`);
+      await this.directWriter!.close().catch(() => {});
+      this.directWriter = undefined;
+      await this.writer!.truncate(pos);
+      await writevAll(this.writer!, bufs, pos);
+    } finally {
+      slots!.give(slot);
+    }
   }
 
   /**
@@ -180,7 +226,7 @@ export class PartitionLog {
           pos += b.length;
         }
       }
-      await writeAll(this.writer!, bufs, seg.size);
+      await this.write(bufs, seg.size);
       if (this.opts.fsync) {
         await this.writer!.datasync();
         this.syncs++;
@@ -205,7 +251,10 @@ export class PartitionLog {
     const seg = new Segment(this.dir, old.next);
     const fh = await open(seg.logPath, 'wx');
     await this.writer?.close();
+    await this.directWriter?.close();
     this.writer = fh;
+    this.directWriter = undefined;
+    this.directWriter = await this.openDirect(seg.logPath);
     await fsyncDir(this.dir);
     this.segments.push(seg);
   }
@@ -405,29 +454,10 @@ export class PartitionLog {
     while (this.flushing) await this.flushing;
     this.dropTail(); // after the last flush, which may still have cached its batches
     await this.writer?.close().catch(() => {});
+    await this.directWriter?.close().catch(() => {});
     this.writer = undefined;
+    this.directWriter = undefined;
     for (const s of this.segments) await s.closeReader();
     this.wake();
   }
 }
-
-/** Writes the buffers back to back without joining them (writev, at most 512 per call). */
-async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
-  for (let i = 0; i < bufs.length; i += 512) {
-    const group = bufs.slice(i, i + 512);
-    const total = group.reduce((n, b) => n + b.length, 0);
-    let { bytesWritten } = await fh.writev(group, position);
-    if (bytesWritten < total) {
-      // A short write: finish the rest with plain writes.
-      const rest = Buffer.concat(group).subarray(bytesWritten);
-      let done = 0;
-      while (done < rest.length) {
-        const r = await fh.write(rest, done, rest.length - done, position + bytesWritten + done);
-        done += r.bytesWritten;
-      }
-      bytesWritten = total;
-    }
-    position += bytesWritten;
-  }
-}
-

@@ -1,6 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { alignedMemory, BLOCK, DIRECT_WRITE_FLAGS, writeFullyDirect } from '../../core/direct-io.js';
+import { alignedMemory, BLOCK, DIRECT_WRITE_FLAGS, writeFullyDirect, writeSplitDirect } from '../../core/direct-io.js';
+import { writevAll } from '../../core/fs.js';
 
 /**
  * Aligned memory that one writer (a sink, a bolt's rolling writer) lends to its output files for
@@ -121,7 +122,7 @@ export class OutputFile {
       if (this.dirty) await this.fh.truncate(this.length);
       this.dirty = true;
       if (d) await this.appendDirect(d, buf);
-      else await appendAll(this.fh, buf);
+      else await writevAll(this.fh, [buf], this.length);
       await this.fh.datasync();
     } finally {
       if (d) d.memory.busy = false;
@@ -134,26 +135,16 @@ export class OutputFile {
   private async appendDirect(d: DirectState, buf: Buffer): Promise<void> {
     const mem = d.memory.mem;
     const at = this.length % BLOCK;
-    const head = at === 0 ? 0 : Math.min(BLOCK - at, buf.length);
-    if (head > 0) await appendAll(this.fh, buf.subarray(0, head));
-    let off = head;
-    let pos = this.length + head; // a block boundary once anything is left
-    if (buf.buffer === mem.buffer && buf.byteOffset === mem.byteOffset + at) {
-      // serialized in place by reserve(): the bytes after the head already start a block of the memory
-      const whole = buf.length - off - ((buf.length - off) % BLOCK);
-      if (whole > 0) await writeFullyDirect(d.fh, mem, at === 0 ? 0 : BLOCK, whole, pos);
-      off += whole;
-    } else {
-      while (buf.length - off >= BLOCK) {
-        const n = Math.min(mem.length, buf.length - off);
-        const whole = n - (n % BLOCK);
-        buf.copy(mem, 0, off, off + whole);
-        await writeFullyDirect(d.fh, mem, 0, whole, pos);
-        off += whole;
-        pos += whole;
-      }
+    if (buf.buffer !== mem.buffer || buf.byteOffset !== mem.byteOffset + at) {
+      await writeSplitDirect(this.fh, d.fh, mem, [buf], this.length);
+      return;
     }
-    if (off < buf.length) await appendAll(this.fh, buf.subarray(off));
+    // serialized in place by reserve(): the bytes after the head already start a block of the memory
+    const head = at === 0 ? 0 : Math.min(BLOCK - at, buf.length);
+    if (head > 0) await writevAll(this.fh, [buf.subarray(0, head)], this.length);
+    const whole = buf.length - head - ((buf.length - head) % BLOCK);
+    if (whole > 0) await writeFullyDirect(d.fh, mem, at === 0 ? 0 : BLOCK, whole, this.length + head);
+    if (head + whole < buf.length) await writevAll(this.fh, [buf.subarray(head + whole)], this.length + head + whole);
   }
 
   async truncate(length: number): Promise<void> {
@@ -181,15 +172,6 @@ async function openDirect(path: string, memory: DirectMemory | undefined): Promi
     // the directory took a probe, but this file does not: write it through the page cache
     if ((e as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
     throw e;
-  }
-}
-
-/** Appends all of `buf` at the end of a file opened for appending. */
-async function appendAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    off += bytesWritten;
   }
 }
 

@@ -1,4 +1,4 @@
-import { fsyncDir } from '../../../core/fs.js';
+import { fsyncDir, writevAll } from '../../../core/fs.js';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BLOCK, DIRECT_CREATE_FLAGS, isZeroPaddedEnd, type Staging } from './direct.js';
@@ -25,28 +25,6 @@ export async function listDataFiles(dirs: readonly string[]): Promise<Map<number
     }
   }
   return out;
-}
-
-async function writeAll(fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, pos + done);
-    done += bytesWritten;
-  }
-}
-
-/** Writes `bufs` back to back at `pos` without joining them first. */
-async function writeAllv(fh: FileHandle, bufs: Buffer[], pos: number): Promise<void> {
-  let left = bufs;
-  while (left.length > 0) {
-    const { bytesWritten } = await fh.writev(left, pos);
-    pos += bytesWritten;
-    let n = bytesWritten;
-    let i = 0;
-    while (i < left.length && n >= left[i]!.length) n -= left[i++]!.length;
-    left = left.slice(i);
-    if (n > 0) left[0] = left[0]!.subarray(n);
-  }
 }
 
 interface Pending {
@@ -123,7 +101,7 @@ export class LogWriter {
       if (direct) {
         direct.reset();
         await direct.append(fh, [MAGIC], 0);
-      } else await writeAll(fh, MAGIC, 0);
+      } else await writevAll(fh, [MAGIC], 0);
       await fh.datasync();
     } catch (e) {
       await fh.close().catch(() => {});
@@ -257,8 +235,7 @@ export class LogWriter {
   private async writeChunk(chunk: Buffer[], pos: number): Promise<void> {
     if (chunk.length === 0) return;
     if (this.direct) await this.direct.append(this.fh!, chunk, pos);
-    else if (chunk.length === 1) await writeAll(this.fh!, chunk[0]!, pos);
-    else await writeAllv(this.fh!, chunk, pos);
+    else await writevAll(this.fh!, chunk, pos);
   }
 }
 
