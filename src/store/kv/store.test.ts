@@ -11,7 +11,7 @@ import { memoryChannel, scratchDir, sinkContext } from '../../collect/testkit.js
 import { putAll } from '../../collect/sinks/sink-testkit.js';
 import { resolveComponent, validateComponent } from '../../core/config/component.js';
 import '../../collect/builtins.js';
-import { decodeKey, encodeKey, escapePart } from './keys.js';
+import { CellBatch, decodeKey, encodeKey, escapePart, putOrder } from './keys.js';
 import { kvGet, kvScan } from './lookup.js';
 import { KvStore, SPACE_FLOOR_BYTES } from './store.js';
 
@@ -29,6 +29,26 @@ describe('kv cell keys', () => {
     const byTuple = [...cells].sort((x, y) => Buffer.compare(x.row, y.row) || Buffer.compare(x.q, y.q));
     assert.deepEqual(byKey.map((c) => [c.row.toString('hex'), c.q.toString()]), byTuple.map((c) => [c.row.toString('hex'), c.q.toString()]));
     for (const c of cells) assert.deepEqual(decodeKey(c.key), [c.row, Buffer.from('f'), c.q]);
+  });
+
+  it('are put in the order of the 4 bytes after the prefix all share, equal ones in batch order', () => {
+    const batchOf = (rows: string[]) => {
+      const b = new CellBatch(rows.length);
+      rows.forEach((r, i) => {
+        b.keyPart(r);
+        b.keyPart('cf');
+        b.keyPart('q');
+        b.end(i, false);
+        b.raw(String(i));
+        b.end(i, true);
+      });
+      return putOrder(b.buf, b.ends);
+    };
+    // rows sharing "user:" are ordered by what follows it; the two "user:b" cells keep their order
+    assert.deepEqual([...batchOf(['user:d', 'user:b', 'user:a9', 'user:b', 'user:a1', 'user:c'])], [4, 2, 1, 3, 5, 0]);
+    assert.deepEqual([...batchOf(['9', '0', '5'])], [1, 2, 0]);
+    assert.deepEqual([...batchOf(['same', 'same'])], [0, 1], 'equal keys: the later one is put last and wins');
+    assert.deepEqual([...batchOf(['only'])], [0]);
   });
 
   it('keep a row prefix a prefix of the key', () => {
@@ -49,6 +69,9 @@ describe('kv store', () => {
     assert.ok(all.every((r) => r.cells.length === 1));
     await t.write([{ row: 'r000', family: 'cf', qualifier: 'payload', value: 'changed' }]);
     assert.equal(t.get('r000')[0]!.value.toString(), 'changed');
+    // put in key order, the later of two writes of a cell in one batch still wins
+    await t.write([9, 1, 5, 1].map((i, k) => ({ row: `r00${i}`, family: 'cf', qualifier: 'payload', value: `w${k}` })));
+    assert.deepEqual([9, 1, 5].map((i) => t.get(`r00${i}`)[0]!.value.toString()), ['w0', 'w3', 'w2']);
     await store.close();
   });
 

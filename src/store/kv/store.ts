@@ -3,7 +3,7 @@ import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { ErrorCodes, errorMessage, MonsoonError } from '../../core/errors.js';
-import { CellBatch, decodeKey, encodeKey, escapePart, prefixEnd, prefixRange } from './keys.js';
+import { CellBatch, decodeKey, encodeKey, escapePart, prefixEnd, prefixRange, putOrder } from './keys.js';
 import { checkFamilyName, checkTableName, invalid } from './names.js';
 
 /**
@@ -204,7 +204,7 @@ export class KvTable {
    * Writes every cell in one LMDB transaction and resolves once it is committed and flushed to disk.
    * Cells are checked before anything is written, so a bad cell fails the batch as a whole.
    *
-   * The cells go as one lmdb `batch`: this thread only queues each put (its key copied into lmdb's
+   * The cells go as one lmdb `batch`, in key order (putOrder): this thread only queues each put (its key copied into lmdb's
    * instruction buffer, its value by address into the batch's buffer, which the queue holds until
    * written) and lmdb's write thread runs the B-tree updates and the commit. A transaction callback
    * would run the updates here instead, on the event loop every bolt and route shares.
@@ -247,12 +247,12 @@ export class KvTable {
   private async commit(cells: number, buf: Buffer, ends: ArrayLike<number>): Promise<void> {
     await this.checkSpace(cells, ends[ends.length - 1]!);
     try {
+      const order = putOrder(buf, ends);
       await this.db.batch(() => {
-        for (let i = 0, at = 0; i < ends.length; i += 2) {
-          const k = ends[i]!;
-          const v = ends[i + 1]!;
-          this.db.put(buf.subarray(at, k), buf.subarray(k, v));
-          at = v;
+        for (let j = 0; j < order.length; j++) {
+          const i = order[j]!;
+          const k = ends[2 * i]!;
+          this.db.put(buf.subarray(i === 0 ? 0 : ends[2 * i - 1]!, k), buf.subarray(k, ends[2 * i + 1]!));
         }
       });
     } catch (e) {
