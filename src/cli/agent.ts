@@ -1,6 +1,6 @@
 import { hostname, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { unwatchFile, watchFile } from 'node:fs';
+import { statSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { Command, Option } from 'commander';
 import { errorMessage, MonsoonError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
@@ -48,6 +48,8 @@ function plan(file: string, name: string): PlanResult {
   return planAgent(loadConfigFile(file), name);
 }
 
+const sameFile = (a: Stats | undefined, b: Stats | undefined): boolean => a !== undefined && b !== undefined && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
 function report(file: string, r: PlanResult): void {
   for (const w of r.warnings) process.stderr.write(`${file}: warning: ${w.key}: ${w.message}\n`);
   for (const e of r.errors) process.stderr.write(`${file}: error: ${e.key}: ${e.message}\n`);
@@ -55,6 +57,7 @@ function report(file: string, r: PlanResult): void {
 
 async function runAgent(o: AgentCliOptions): Promise<void> {
   const file = resolve(o.confFile);
+  const read = statSync(file, { throwIfNoEntry: false }); // what the start read, for changes made while it starts
   const first = plan(file, o.name);
   report(file, first);
   if (o.check) {
@@ -94,7 +97,7 @@ async function runAgent(o: AgentCliOptions): Promise<void> {
   }
 
   if (o.reload) {
-    watchFile(file, { interval: 1000 }, () => {
+    const changed = () => {
       let next: PlanResult;
       try {
         next = plan(file, o.name);
@@ -111,7 +114,11 @@ async function runAgent(o: AgentCliOptions): Promise<void> {
       agent
         .apply(next.plan, { retryAfterMs: RELOAD_RETRY_MS })
         .catch((e) => log.error({ err: errorMessage(e) }, `Applying the changed configuration failed; it is tried again every ${RELOAD_RETRY_MS / 1000} s until it applies or the file changes again.`));
-    });
+    };
+    watchFile(file, { interval: 1000 }, changed);
+    // The watch compares with the file as it is now: a change made after the start read it (while the
+    // components started) would otherwise never be applied.
+    if (!sameFile(read, statSync(file, { throwIfNoEntry: false }))) changed();
   }
 
   let stopping = false;

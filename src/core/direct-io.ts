@@ -5,8 +5,9 @@ import { threadId } from 'node:worker_threads';
 import { processAlive, writevAll } from './fs.js';
 
 /**
- * Direct I/O (O_DIRECT) for files written once and read rarely: the file channel's log, rolled output
- * files. A buffered write copies every byte into freshly allocated page-cache pages, which on the
+ * Direct I/O (O_DIRECT) for files written once and read rarely, or read back from memory: the file
+ * channel's log, rolled output files, the embedded log's segments (its readers that keep up decode the
+ * batches it keeps in memory). A buffered write copies every byte into freshly allocated page-cache pages, which on the
  * virtual machines Monsoon runs on is the costliest part of writing (measured 0.7–3 ms of CPU per MB,
  * against ~0.35 for a direct write, which hands the device the process's own memory).
  *

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../../core/log.js';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
 import type { ConsumedRecord } from '../bus.js';
@@ -67,6 +67,8 @@ export class PartitionLog {
   private writer: FileHandle | undefined;
   /** A second, O_DIRECT handle on the active segment, for the whole blocks of an append. */
   private directWriter: FileHandle | undefined;
+  /** Set once a direct open or write failed: no more direct handles for this partition. */
+  private directRefused = false;
   private pending: PendingAppend[] = [];
   private flushing: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
@@ -147,15 +149,24 @@ export class PartitionLog {
     this.directWriter = await this.openDirect(this.active.logPath);
   }
 
-  /** An O_DIRECT handle on `path` when the log has direct memory and the file takes one. */
+  /**
+   * An O_DIRECT handle on `path` when the log has direct memory and the partition's files take one.
+   * Direct writes only save work: a file that cannot be opened so is written through the page cache.
+   */
   private async openDirect(path: string): Promise<FileHandle | undefined> {
-    if (!this.opts.direct || DIRECT_WRITE_FLAGS === undefined) return undefined;
+    if (!this.opts.direct || DIRECT_WRITE_FLAGS === undefined || this.directRefused) return undefined;
     try {
       return await open(path, DIRECT_WRITE_FLAGS);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EINVAL') return undefined; // this file's filesystem takes none
-      throw e;
+      this.refuseDirect(path, e);
+      return undefined;
     }
+  }
+
+  /** Direct writes to this partition failed: it appends through the page cache from now on. */
+  private refuseDirect(path: string, e: unknown): void {
+    this.directRefused = true;
+    this.opts.log.warn({ file: path }, `${this.topic}-${this.partition}: direct writes refused (${(e as Error).message}); appending through the page cache.`);
   }
 
   /**
@@ -172,7 +183,7 @@ export class PartitionLog {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
       // the device wants another alignment than the log's directory did: this partition goes buffered
-      this.opts.log.warn({ file: this.active.logPath }, `${this.topic}-${this.partition}: direct writes refused (${(e as Error).message}); appending through the page cache.`);
+      this.refuseDirect(this.active.logPath, e);
       await this.directWriter!.close().catch(() => {});
       this.directWriter = undefined;
       await this.writer!.truncate(pos);
@@ -250,12 +261,20 @@ export class PartitionLog {
     await old.writeIndex();
     const seg = new Segment(this.dir, old.next);
     const fh = await open(seg.logPath, 'wx');
-    await this.writer?.close();
-    await this.directWriter?.close();
+    const direct = await this.openDirect(seg.logPath);
+    try {
+      await fsyncDir(this.dir);
+    } catch (e) {
+      // the old segment stays active; the empty new file goes, so that the next roll can create it
+      await direct?.close().catch(() => {});
+      await fh.close().catch(() => {});
+      await unlink(seg.logPath).catch(() => {});
+      throw e;
+    }
+    await this.writer?.close().catch(() => {});
+    await this.directWriter?.close().catch(() => {});
     this.writer = fh;
-    this.directWriter = undefined;
-    this.directWriter = await this.openDirect(seg.logPath);
-    await fsyncDir(this.dir);
+    this.directWriter = direct;
     this.segments.push(seg);
   }
 
