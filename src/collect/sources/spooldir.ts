@@ -9,7 +9,7 @@ import { ByteSlab } from '../../core/slab.js';
 import { defineSource, type Source, type SourceContext } from '../contracts.js';
 import { deliver } from './delivery.js';
 import { BatchRamp } from './ramp.js';
-import { inputCharset, outputEncoder, supportedInputCharsets, supportedOutputCharsets, type InputCharset } from './spool/charset.js';
+import { inputCharset, isUtf8Charset, outputEncoder, supportedInputCharsets, supportedOutputCharsets, type InputCharset } from './spool/charset.js';
 import { LineReader, type Line, type ReadPos } from './spool/line-reader.js';
 import { TrackerDir, fileIdentity, parseProgress, type Progress } from './spool/progress.js';
 
@@ -142,7 +142,7 @@ export class SpoolDirSource implements Source {
   private async consume(path: string, id: string, st: Stats, start: ReadPos, seq: number): Promise<void> {
     const fh = await open(path, 'r');
     const origin = `${this.ctx.agentId}/${this.ctx.name}/${id}`;
-    const reader = new LineReader(fh, st.size, this.cs, this.cfg.decodeErrorPolicy, this.cfg['deserializer.maxLineLength'], this.slab);
+    const reader = new LineReader(fh, st.size, this.cs, this.cfg.decodeErrorPolicy, this.cfg['deserializer.maxLineLength'], this.slab, isUtf8Charset(this.cfg['deserializer.outputCharset']));
     this.current = { size: st.size, offset: start.offset };
     let pos = start;
     try {
@@ -196,7 +196,7 @@ export class SpoolDirSource implements Source {
     if (this.cfg.fileHeader) headers[this.cfg.fileHeaderKey] = path;
     if (this.cfg.basenameHeader) headers[this.cfg.basenameHeaderKey] = basename(path);
     if (line.split) headers[SPLIT_HEADER] = `${line.split.index + 1}/${line.split.total}`;
-    const e: Event = { headers, body: line.ascii ?? this.encode(line.text) };
+    const e: Event = { headers, body: line.ascii ?? line.utf8 ?? this.encode(line.text) };
     stampIdentity(e, origin, seq);
     return e;
   }

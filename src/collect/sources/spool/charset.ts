@@ -16,6 +16,11 @@ export interface InputCharset {
   charLen(b: Buffer, i: number): number;
   /** Decodes `b`; under FAIL a malformed sequence gives the index of its first byte (0 when unknown). */
   decode(b: Buffer, policy: DecodePolicy): Decoded;
+  /**
+   * `b` as UTF-8 in `slab` when that takes no string: what encoding `decode(b)`'s text as UTF-8
+   * gives. Undefined when the bytes need decoding (malformed input, whose result the policy decides).
+   */
+  utf8Bytes?(b: Buffer, slab: ByteSlab): Buffer | undefined;
 }
 
 /** Length of a well-formed UTF-8 sequence at b[i], or 0 when the bytes there are malformed. */
@@ -70,12 +75,15 @@ const utf8: InputCharset = {
     }
     return { text: keep.toString('utf8', 0, k) };
   },
+  // Well-formed UTF-8 decodes and encodes back to the same bytes.
+  utf8Bytes: (b, slab) => (isUtf8(b) ? slab.copy(b) : undefined),
 };
 
 const latin1: InputCharset = {
   name: 'ISO-8859-1',
   charLen: () => 1,
   decode: (b) => ({ text: b.toString('latin1') }),
+  utf8Bytes: (b, slab) => slab.latin1AsUtf8(b),
 };
 
 const ascii: InputCharset = {
@@ -137,6 +145,9 @@ export const supportedOutputCharsets = ['UTF-8', 'ISO-8859-1', 'US-ASCII'];
 export function inputCharset(name: string): InputCharset | undefined {
   return inputs[name.trim().toLowerCase()]?.();
 }
+
+/** Whether `name` (a supported output charset) is UTF-8. */
+export const isUtf8Charset = (name: string): boolean => ['utf-8', 'utf8'].includes(name.trim().toLowerCase());
 
 /**
  * Encodes text for the event body; characters the charset cannot hold become '?', as Java does.

@@ -116,6 +116,38 @@ describe('spool line reader', () => {
     }
   });
 
+  it('with UTF-8 bodies, hands a Latin-1 or well-formed UTF-8 line over as its UTF-8 bytes, and decodes malformed input', async () => {
+    const lines = async (bytes: Buffer, charset: string, policy: 'FAIL' | 'REPLACE') => {
+      const path = join(dir, `utf8-body-${charset}-${policy}`);
+      writeFileSync(path, bytes);
+      const fh = await open(path, 'r');
+      try {
+        const r = new LineReader(fh, bytes.length, inputCharset(charset)!, policy, 2048, undefined, true);
+        const out: ReadResult[] = [];
+        for (let res = await r.next({ offset: 0 }); res !== null && 'line' in res; res = await r.next(res.next)) out.push(res);
+        return out.map((res) => (res && 'line' in res ? res.line : undefined)!);
+      } finally {
+        await fh.close();
+      }
+    };
+    const latin1 = await lines(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a, 0x41, 0xc5, 0x72, 0x68, 0x75, 0x73, 0x0a, 0x70, 0x6c, 0x61, 0x69, 0x6e]), 'ISO-8859-1', 'FAIL');
+    assert.deepEqual(
+      latin1.map((l) => [l.utf8?.toString('hex'), l.ascii?.toString(), l.text]),
+      [
+        [Buffer.from('café').toString('hex'), undefined, 'café'],
+        [Buffer.from('AÅrhus').toString('hex'), undefined, 'AÅrhus'],
+        [undefined, 'plain', 'plain'],
+      ],
+    );
+    assert.equal(latin1[0]!.utf8!.buffer.byteLength, SLAB_BYTES, 'written into the body slab, not a view of the read window');
+    const utf8 = await lines(Buffer.concat([Buffer.from('Zoë 😀\n'), Buffer.from([0x62, 0x61, 0x64, 0xff, 0x0a])]), 'UTF-8', 'REPLACE');
+    assert.equal(utf8[0]!.utf8?.toString(), 'Zoë 😀', 'well-formed UTF-8: its bytes as they are');
+    assert.equal(utf8[1]!.utf8, undefined, 'malformed UTF-8 goes through the decode policy');
+    assert.equal(utf8[1]!.text, 'bad\ufffd');
+    const off = await lines(Buffer.from([0x63, 0x61, 0x66, 0xe9]), 'ISO-8859-1', 'FAIL');
+    assert.equal(off[0]!.text, 'café');
+  });
+
   it('lines read before a refill of the reused read window keep their bytes', async () => {
     // ~2.6 MB: the 1 MiB window is refilled twice, lines straddle its ends
     const r0 = rng(11);

@@ -26,6 +26,8 @@ export interface Line {
    * (no decoding into a string and encoding back).
    */
   readonly ascii?: Buffer;
+  /** The line as UTF-8 bytes, made straight from the input (LineReader's `utf8Body`). */
+  readonly utf8?: Buffer;
   /** Zero-based piece index and piece count, for a split line. */
   readonly split?: { index: number; total: number };
 }
@@ -38,6 +40,17 @@ class AsciiLine implements Line {
   ) {}
   get text(): string {
     return this.ascii.toString('latin1');
+  }
+}
+
+/** A whole line already encoded as UTF-8; its text is only made when asked for. */
+class Utf8Line implements Line {
+  constructor(
+    readonly start: number,
+    readonly utf8: Buffer,
+  ) {}
+  get text(): string {
+    return this.utf8.toString('utf8');
   }
 }
 
@@ -70,6 +83,11 @@ export class LineReader {
     private readonly maxChars: number,
     /** Where ASCII lines are copied to (a source passes its own, shared by the files it reads). */
     private readonly slab: ByteSlab = new ByteSlab(),
+    /**
+     * Event bodies are UTF-8: a whole line the input charset can turn into UTF-8 bytes without a
+     * string (InputCharset.utf8Bytes) comes as those bytes (Line.utf8), written into `slab`.
+     */
+    private readonly utf8Body = false,
   ) {
     this.window = Math.max(WINDOW, MAX_CHAR_BYTES * maxChars + 2);
   }
@@ -160,6 +178,8 @@ export class LineReader {
     if (found.bytes.length > this.maxChars && this.countChars(found.bytes) > this.maxChars) return undefined;
     // a copy: the read window is reused by the next refill
     if (isAscii(found.bytes)) return { line: new AsciiLine(start, this.slab.copy(found.bytes)), next: { offset: found.after } };
+    const utf8 = this.utf8Body ? this.cs.utf8Bytes?.(found.bytes, this.slab) : undefined;
+    if (utf8) return { line: new Utf8Line(start, utf8), next: { offset: found.after } };
     const d = this.cs.decode(found.bytes, this.policy);
     if ('badAt' in d) return { badAt: start + d.badAt };
     return { line: { start, text: d.text }, next: { offset: found.after } };
