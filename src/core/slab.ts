@@ -56,7 +56,7 @@ export class ByteSlab {
     let out: Buffer;
     let at: number;
     if (worst >= OWN_FROM) {
-      out = Buffer.allocUnsafe(worst);
+      out = Buffer.allocUnsafe(worst); // copied to its exact size below, so a body holds no slack
       at = 0;
     } else {
       at = this.room(worst);
@@ -87,7 +87,8 @@ export class ByteSlab {
     }
     for (let i = Math.max(tail, head); i < n; i++) if (src[i]! >= 0x80) high(i);
     if (n > from) p = copyRun(src, from, n, out, p);
-    if (out === this.buf) this.used = p;
+    if (out !== this.buf) return Buffer.from(out.subarray(0, p));
+    this.used = p;
     return out.subarray(at, p);
   }
 

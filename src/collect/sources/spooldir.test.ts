@@ -93,6 +93,12 @@ describe('spooldir source', () => {
   it('decodes ISO-8859-1 exactly (0x80-0x9f are C1 controls, not windows-1252) and GBK', async () => {
     const latin = await run({ 'l.txt': Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x80, 0x0a]) }, { inputCharset: 'ISO-8859-1' });
     assert.equal(latin.proc.events[0]!.body.toString('utf8'), 'café\u0080');
+    const kept = await run({ 'k.txt': Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x80, 0x0a, 0x5a, 0x6f, 0xeb]) }, { inputCharset: 'ISO-8859-1', 'deserializer.outputCharset': 'ISO-8859-1' });
+    assert.deepEqual(
+      kept.proc.events.map((e) => e.body.toString('hex')),
+      ['636166e980', '5a6feb'],
+      'ISO-8859-1 bodies keep the input bytes (not UTF-8)',
+    );
     const gbk = await run({ 'g.txt': Buffer.from([0xc4, 0xe3, 0xba, 0xc3, 0x0a, 0x41, 0x0a]) }, { inputCharset: 'GBK' });
     assert.deepEqual(gbk.proc.bodies(), ['你好', 'A']);
   });

@@ -104,7 +104,7 @@ export class CdrEtlBolt extends BaseRichBolt {
 
   execute(input: Tuple): void {
     const values = input.getValueByField('values') as (Buffer | string)[];
-    const out = new RowBatchBuilder(ETL_FIELDS, values.length, 320);
+    const out = new RowBatchBuilder(ETL_FIELDS, values.length, 192);
     for (let i = 0; i < values.length; i++) {
       const raw = values[i]!;
       const bad = typeof raw === 'string' ? etlOfString(raw, out) : cdrEtlInto(raw, out);

@@ -154,10 +154,8 @@ export const isUtf8Charset = (name: string): boolean => ['utf-8', 'utf8'].includ
  * UTF-8 bodies are written into `slab`.
  */
 export function outputEncoder(name: string, slab: ByteSlab = new ByteSlab()): ((s: string) => Buffer) | undefined {
+  if (isUtf8Charset(name)) return (s) => slab.utf8(s);
   switch (name.trim().toLowerCase()) {
-    case 'utf-8':
-    case 'utf8':
-      return (s) => slab.utf8(s);
     case 'iso-8859-1':
     case 'latin1':
       return (s) => Buffer.from(s.replace(/[\u{100}-\u{10ffff}]/gu, '?'), 'latin1');

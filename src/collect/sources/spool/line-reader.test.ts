@@ -145,7 +145,20 @@ describe('spool line reader', () => {
     assert.equal(utf8[1]!.utf8, undefined, 'malformed UTF-8 goes through the decode policy');
     assert.equal(utf8[1]!.text, 'bad\ufffd');
     const off = await lines(Buffer.from([0x63, 0x61, 0x66, 0xe9]), 'ISO-8859-1', 'FAIL');
-    assert.equal(off[0]!.text, 'café');
+    assert.equal(off[0]!.utf8?.toString(), 'café', 'a last line without a line end too');
+    const path = join(dir, 'utf8-body-fail');
+    const bad = Buffer.concat([Buffer.from('ok é\n'), Buffer.from([0x62, 0x61, 0x64, 0xc3, 0x28, 0x0a])]);
+    writeFileSync(path, bad);
+    const fh = await open(path, 'r');
+    try {
+      const r = new LineReader(fh, bad.length, inputCharset('UTF-8')!, 'FAIL', 2048, undefined, true);
+      const first = await r.next({ offset: 0 });
+      assert.ok(first && 'line' in first);
+      assert.equal(first.line.utf8?.toString(), 'ok é');
+      assert.deepEqual(await r.next(first.next), { badAt: Buffer.byteLength('ok é\n') + 3 }, 'under FAIL a malformed line still names its bad byte');
+    } finally {
+      await fh.close();
+    }
   });
 
   it('lines read before a refill of the reused read window keep their bytes', async () => {

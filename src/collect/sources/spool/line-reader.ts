@@ -81,7 +81,7 @@ export class LineReader {
     private readonly cs: InputCharset,
     private readonly policy: DecodePolicy,
     private readonly maxChars: number,
-    /** Where ASCII lines are copied to (a source passes its own, shared by the files it reads). */
+    /** Where whole lines' bodies are written (a source passes its own, shared by the files it reads). */
     private readonly slab: ByteSlab = new ByteSlab(),
     /**
      * Event bodies are UTF-8: a whole line the input charset can turn into UTF-8 bytes without a
