@@ -150,5 +150,7 @@ describe('cdr topology store batching', () => {
     const conf = { 'cdr.bus': join(root, 'b'), 'cdr.store': join(root, 'k'), 'cdr.archive': join(root, 'a') };
     assert.throws(() => cdrTopology({ config: { ...conf, 'cdr.store.linger.ms': 20_000 } }), /cdr\.store\.linger\.ms must be a whole number from 0 to 15000, got 20000/);
     assert.ok(cdrTopology({ config: { ...conf, 'cdr.store.linger.ms': 15_000 } }));
+    assert.throws(() => cdrTopology({ config: { ...conf, 'cdr.store.idle.ms': -1 } }), /cdr\.store\.idle\.ms must be a whole number from 0 to 15000, got -1/);
+    assert.ok(cdrTopology({ config: { ...conf, 'cdr.store.idle.ms': 0 } }));
   });
 });

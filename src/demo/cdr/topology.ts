@@ -17,8 +17,8 @@
  * the function receives the topology configuration, where the server puts `monsoon.bus`,
  * `monsoon.store.kv` and `monsoon.store.archive`. `cdr.*` keys override them: `cdr.bus`,
  * `cdr.store`, `cdr.archive`, `cdr.topic`, `cdr.dead.topic`, `cdr.archive.rotate.minutes` (10),
- * `cdr.store.linger.ms` (1000, at most 15,000) and `cdr.store.max.batch` (50,000) for the KV and
- * archive bolts' batches.
+ * `cdr.store.linger.ms` (1000, at most 15,000), `cdr.store.idle.ms` (200) and `cdr.store.max.batch`
+ * (50,000) for the KV and archive bolts' batches.
  */
 import type { OutputCollector, OutputFieldsDeclarer, TopologyConfig } from '../../compute/api.js';
 import { BaseRichBolt } from '../../compute/api.js';
@@ -156,6 +156,11 @@ export interface CdrTopologyOptions {
    */
   storeLingerMs?: number;
   storeMaxBatch?: number;
+  /**
+   * A lingering batch goes once no records came for this long (default 200 ms, 0 = off): the end of
+   * a burst is stored at once, while a steady stream still gathers whole lingers.
+   */
+  storeIdleMs?: number;
 }
 
 export function buildCdrTopology(o: CdrTopologyOptions): StormTopology {
@@ -163,7 +168,7 @@ export function buildCdrTopology(o: CdrTopologyOptions): StormTopology {
   const bus = o.bus;
   const lingerMs = o.storeLingerMs ?? 1000;
   const maxBatch = o.storeMaxBatch ?? 50_000;
-  const batching = { lingerMs, maxBatch, tickSecs: Math.max(1, lingerMs / 1000) };
+  const batching = { lingerMs, maxBatch, idleMs: o.storeIdleMs ?? 200, tickSecs: Math.max(1, lingerMs / 1000) };
   const maxUncommittedOffsets = Math.max(100_000, 2 * maxBatch);
   b.setSpout('cdr-spout', () => new BusSpout({ bus, topics: [o.topic ?? 'cdr'], group: o.group ?? 'cdr-etl', from: 'earliest', encoding: 'buffer', batch: true, pollRecords: 2000, maxUncommittedOffsets, commitIntervalMs: 500 }), 1);
   b.setBolt('etl', () => new CdrEtlBolt(), o.etlParallelism ?? 1).localOrShuffleGrouping('cdr-spout');
@@ -211,5 +216,6 @@ export default function cdrTopology(opts: LoadOptions = {}): StormTopology {
     rotateMs: rotate * 60_000,
     storeLingerMs: num('cdr.store.linger.ms', 0, MAX_STORE_LINGER_MS),
     storeMaxBatch: num('cdr.store.max.batch', 1),
+    storeIdleMs: num('cdr.store.idle.ms', 0, MAX_STORE_LINGER_MS),
   });
 }

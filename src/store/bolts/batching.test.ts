@@ -69,6 +69,41 @@ describe('BatchingStoreBolt', () => {
     await bolt.cleanup();
   });
 
+  it('with idleMs, writes a lingering batch once no tuple came for idleMs', async () => {
+    const { bolt, acked } = await run({ lingerMs: 60_000, idleMs: 50, maxBatch: 1000 });
+    for (let i = 0; i < 5; i++) bolt.execute(tuple(i));
+    for (const end = Date.now() + 10_000; bolt.writes.length === 0 && Date.now() < end; ) await sleep(10);
+    assert.deepEqual(bolt.writes.map((w) => w.items), [[0, 1, 2, 3, 4]], 'written long before the 60 s linger');
+    await sleep(10);
+    assert.equal(acked.length, 5);
+    await bolt.cleanup();
+  });
+
+  it('with idleMs, a steady stream still lingers: every write follows an idle gap or a whole linger', async () => {
+    const lingerMs = 300;
+    const idleMs = 120;
+    const { bolt, acked } = await run({ lingerMs, idleMs, maxBatch: 100_000 });
+    const at: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      at.push(Date.now());
+      bolt.execute(tuple(i));
+      await sleep(10);
+    }
+    for (const end = Date.now() + 10_000; acked.length < 60 && Date.now() < end; ) await sleep(10);
+    assert.equal(acked.length, 60);
+    let first = 0;
+    for (const w of bolt.writes) {
+      const last = first + w.items.length - 1;
+      const idle = w.at - at[last]!;
+      const lingered = w.at - at[first]!;
+      // Date.now() has whole-millisecond steps: allow 2 ms
+      assert.ok(idle >= idleMs - 2 || lingered >= lingerMs - 2, `write of tuples ${first}–${last} came ${idle} ms after the last and ${lingered} ms after the first`);
+      first = last + 1;
+    }
+    assert.ok(bolt.writes.length < 60, 'tuples 10 ms apart gather into batches');
+    await bolt.cleanup();
+  });
+
   it('with lingerMs, tuples arriving during a write wait for the linger after it, not for another write', async () => {
     const { bolt, acked } = await run({ lingerMs: 100, maxBatch: 1000 }, 50);
     for (let i = 0; i < 5; i++) bolt.execute(tuple(i));

@@ -13,7 +13,9 @@ import type { Tuple } from '../../compute/tuple.js';
  *  - and at each tick tuple (`topology.tick.tuple.freq.secs`), which also runs `onTick`.
  * With `lingerMs` (Kafka's linger.ms) a batch below `maxBatch` waits until its oldest tuple is that
  * old: fewer, larger writes for a store whose cost is per write more than per item (an LMDB commit
- * rewrites every page the batch touched). A tick writes what is buffered however long it lingered,
+ * rewrites every page the batch touched). With `idleMs` as well, it also goes once no tuple arrived
+ * for that long: the end of a burst (a landed file, the last records of a run) is written at once
+ * instead of after the rest of the linger, while a steady stream still gathers whole lingers. A tick writes what is buffered however long it lingered,
  * so a tick period shorter than lingerMs caps the linger at that period.
  * At most one write is in flight; the spout's max pending bounds the buffer. A tuple may carry many
  * rows (a RowBatch, src/compute/row-batch.ts): `size` says how many, and maxBatch counts rows.
@@ -25,6 +27,8 @@ export interface BatchingOptions {
   tickSecs?: number;
   /** How long a batch below maxBatch may wait for more tuples, in ms (default 0: it goes at once). */
   lingerMs?: number;
+  /** With lingerMs: a batch also goes once no tuple arrived for this long, in ms (default 0: off). */
+  idleMs?: number;
 }
 
 export abstract class BatchingStoreBolt<T> implements Bolt {
@@ -44,13 +48,17 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
   protected readonly maxBatch: number;
   private readonly tickSecs: number;
   private readonly lingerMs: number;
+  private readonly idleMs: number;
   /** When the oldest buffered tuple arrived (performance.now()). */
   private firstAt = 0;
+  /** When the latest tuple arrived (performance.now()). */
+  private lastAt = 0;
 
   constructor(opts: BatchingOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 5000;
     this.tickSecs = opts.tickSecs ?? 1;
     this.lingerMs = opts.lingerMs ?? 0;
+    this.idleMs = opts.idleMs ?? 0;
   }
 
   /** Opens the store for this task. */
@@ -100,7 +108,8 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
       this.collector.ack(input);
       return;
     }
-    if (this.buffer.length === 0) this.firstAt = performance.now();
+    this.lastAt = performance.now();
+    if (this.buffer.length === 0) this.firstAt = this.lastAt;
     this.buffer.push(input);
     this.items.push(item);
     this.rows += this.size(item);
@@ -108,14 +117,18 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
     else this.schedule();
   }
 
-  /** Writes the buffer once it has lingered long enough (on the next turn without lingerMs). */
+  /**
+   * Writes the buffer once it has lingered long enough, or has been idle for idleMs (on the next turn
+   * without lingerMs). A timer that finds tuples arrived since it was set waits again.
+   */
   private schedule(): void {
     if (this.scheduled || this.writing || this.buffer.length === 0 || this.closed) return;
     const go = () => {
       this.scheduled = null;
-      this.flush();
+      if (this.wait() > 0) this.schedule();
+      else this.flush();
     };
-    const wait = this.lingerMs - (performance.now() - this.firstAt);
+    const wait = this.wait();
     if (wait > 0) {
       const t = setTimeout(go, wait);
       t.unref(); // a tick or cleanup writes what is left
@@ -124,6 +137,13 @@ export abstract class BatchingStoreBolt<T> implements Bolt {
       const i = setImmediate(go);
       this.scheduled = { cancel: () => clearImmediate(i) };
     }
+  }
+
+  /** Ms until the buffer is due: its linger, or its idle time when that comes first. */
+  private wait(): number {
+    const now = performance.now();
+    const linger = this.lingerMs - (now - this.firstAt);
+    return this.idleMs > 0 ? Math.min(linger, this.idleMs - (now - this.lastAt)) : linger;
   }
 
   /** Runs `f` after the write in flight, as part of the write chain. */
