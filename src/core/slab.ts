@@ -19,6 +19,8 @@ const EMPTY = Buffer.alloc(0);
 export class ByteSlab {
   private buf = Buffer.allocUnsafe(0);
   private used = 0;
+  private wordBuf: ArrayBufferLike | undefined;
+  private words: Int32Array<ArrayBufferLike> = new Int32Array(0);
 
   /** A copy of `src`. */
   copy(src: Uint8Array): Buffer {
@@ -45,7 +47,7 @@ export class ByteSlab {
 
   /**
    * ISO-8859-1 bytes as UTF-8, without a string in between: runs of ASCII are copied, every byte from
-   * 0x80 becomes its two-byte sequence. Whole 4-byte words are checked for a high bit at once, so a
+   * 0x80 becomes its two-byte sequence. Aligned 4-byte words are checked for a high bit at once, so a
    * 1 KB line with a few Latin-1 letters costs about two thirds of decoding it to a string and
    * encoding that (measured side by side), and leaves no 1 KB string for the garbage collector.
    */
@@ -64,32 +66,37 @@ export class ByteSlab {
     }
     let p = at;
     let from = 0; // start of the ASCII run not yet copied
-    const high = (k: number): void => {
-      if (k > from) p = copyRun(src, from, k, out, p);
-      const c = src[k]!;
-      out[p] = 0xc0 | (c >> 6);
-      out[p + 1] = 0x80 | (c & 0x3f);
-      p += 2;
-      from = k + 1;
-    };
-    // bytes before the first 4-byte boundary, whole words, then the bytes after the last one
-    const head = (4 - (src.byteOffset & 3)) & 3;
-    const words = n > head ? (n - head) >>> 2 : 0;
-    const tail = words > 0 ? head + (words << 2) : 0;
-    for (let i = 0; i < Math.min(head, n); i++) if (src[i]! >= 0x80) high(i);
-    if (words > 0) {
-      const w = new Int32Array(src.buffer, src.byteOffset + head, words);
-      for (let j = 0; j < words; j++) {
-        if ((w[j]! & 0x80808080) === 0) continue;
-        const b = head + (j << 2);
-        for (let k = b; k < b + 4; k++) if (src[k]! >= 0x80) high(k);
+    // Where src's bytes sit on a 4-byte boundary of their buffer, a whole word is checked at once.
+    const base = src.byteOffset;
+    const w = this.wordsOf(src.buffer);
+    for (let i = 0; i < n; ) {
+      if (((base + i) & 3) === 0 && i + 4 <= n && (w[(base + i) >>> 2]! & 0x80808080) === 0) {
+        i += 4;
+        continue;
       }
+      const c = src[i]!;
+      if (c >= 0x80) {
+        if (i > from) p = copyRun(src, from, i, out, p);
+        out[p] = 0xc0 | (c >> 6);
+        out[p + 1] = 0x80 | (c & 0x3f);
+        p += 2;
+        from = i + 1;
+      }
+      i++;
     }
-    for (let i = Math.max(tail, head); i < n; i++) if (src[i]! >= 0x80) high(i);
     if (n > from) p = copyRun(src, from, n, out, p);
     if (out !== this.buf) return Buffer.from(out.subarray(0, p));
     this.used = p;
     return out.subarray(at, p);
+  }
+
+  /** The 4-byte words of `buf` (the last buffer asked about is kept: lines come from one read window). */
+  private wordsOf(buf: ArrayBufferLike): Int32Array {
+    if (this.wordBuf !== buf) {
+      this.wordBuf = buf;
+      this.words = new Int32Array(buf, 0, buf.byteLength >>> 2);
+    }
+    return this.words;
   }
 
   /** Where `n` bytes fit: the current slab's free part, or a new slab. */
