@@ -90,9 +90,13 @@ export class ByteSlab {
     return out.subarray(at, p);
   }
 
-  /** The 4-byte words of `buf` (the last buffer asked about is kept: lines come from one read window). */
+  /**
+   * The 4-byte words of `buf`. The view of the last buffer asked about is kept (lines come from one
+   * read window), and with it that buffer, until a line from another one comes; a buffer that was
+   * resized gets a new view.
+   */
   private wordsOf(buf: ArrayBufferLike): Int32Array {
-    if (this.wordBuf !== buf) {
+    if (this.wordBuf !== buf || this.words.length !== buf.byteLength >>> 2) {
       this.wordBuf = buf;
       this.words = new Int32Array(buf, 0, buf.byteLength >>> 2);
     }

@@ -113,11 +113,14 @@ function scanCdr(buf: Buffer): number {
   return k + countCommas(buf, i);
 }
 
-/** A kept Int32Array over the last buffer asked about: the records of a batch share one buffer. */
+/**
+ * A kept Int32Array over the last buffer asked about: the records of a batch share one buffer (a log
+ * read chunk or a cached batch, at most a few MiB, kept alive until a record of another comes).
+ */
 let wordBuf: ArrayBufferLike | undefined;
 let words32: Int32Array<ArrayBufferLike> = new Int32Array(0);
 function wordsOf(b: ArrayBufferLike): Int32Array<ArrayBufferLike> {
-  if (wordBuf !== b) {
+  if (wordBuf !== b || words32.length !== b.byteLength >>> 2) {
     wordBuf = b;
     words32 = new Int32Array(b, 0, b.byteLength >>> 2);
   }

@@ -72,8 +72,10 @@ describe('BatchingStoreBolt', () => {
   it('with idleMs, writes a lingering batch once no tuple came for idleMs', async () => {
     const { bolt, acked } = await run({ lingerMs: 60_000, idleMs: 50, maxBatch: 1000 });
     for (let i = 0; i < 5; i++) bolt.execute(tuple(i));
+    const last = Date.now();
     for (const end = Date.now() + 10_000; bolt.writes.length === 0 && Date.now() < end; ) await sleep(10);
     assert.deepEqual(bolt.writes.map((w) => w.items), [[0, 1, 2, 3, 4]], 'written long before the 60 s linger');
+    assert.ok(bolt.writes[0]!.at - last >= 48, `not before it was idle for 50 ms (written after ${bolt.writes[0]!.at - last} ms)`);
     await sleep(10);
     assert.equal(acked.length, 5);
     await bolt.cleanup();
