@@ -94,6 +94,7 @@ export class SpoolDirSource implements Source {
     this.stopping = true;
     this.wake?.();
     await this.loop;
+    await this.tracker.settled().catch((err: unknown) => this.ctx.log.warn({ source: this.ctx.name, err: errorMessage(err) }, 'Spooling directory source could not write its tracker meta file.'));
     this.ctx.counters.stopTime = Date.now();
   }
 
@@ -175,7 +176,7 @@ export class SpoolDirSource implements Source {
         pos = p;
         seq += events.length;
         this.current.offset = p.offset;
-        await this.tracker.writeMeta(progress);
+        this.tracker.writeMeta(progress);
         if (bad !== undefined) {
           await this.fail(path, [id], ErrorCodes.SOURCE_DECODE, `file ${path} has bytes that are not valid ${this.cs.name} at byte offset ${bad} (decodeErrorPolicy = FAIL); the lines before it were delivered, the file is left in place and skipped`);
           return;
