@@ -3,11 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { MONSOON_BIN } from './support/procs.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [MONSOON_BIN, ...args], { encoding: 'utf8' });
 const dir = mkdtempSync(join(tmpdir(), 'monsoon-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('monsoon CLI', () => {
   it('prints its version and help', () => {

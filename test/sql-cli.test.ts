@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { openBus } from '../src/bus/url.js';
 import { freePort, kill9, MONSOON_BIN, spawnMonsoon } from './support/procs.js';
 
 const run = (args: string[], input?: string) => spawnSync(process.execPath, [MONSOON_BIN, ...args], { encoding: 'utf8', ...(input !== undefined ? { input } : {}), env: { ...process.env, HOME: dir } });
 const dir = mkdtempSync(join(tmpdir(), 'monsoon-sql-'));
+const works: string[] = [];
+after(() => {
+  for (const d of [dir, ...works]) rmSync(d, { recursive: true, force: true });
+});
 const EXAMPLE = new URL('../../examples/sql/clicks.cql', import.meta.url).pathname;
 
 describe('monsoon sql', () => {
@@ -50,6 +54,7 @@ describe('monsoon sql', () => {
 
   it('runs an application: bus input produced beforehand → filter, group by → output topic', async () => {
     const work = mkdtempSync(join(tmpdir(), 'monsoon-sql-run-'));
+    works.push(work);
     const busDir = join(work, 'bus');
     const bus = await openBus(busDir);
     await bus.admin.createTopic('clicks', { partitions: 2 });

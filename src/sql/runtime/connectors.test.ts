@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,10 @@ import { RowQueue, type RowSource } from './sources.js';
 
 const work = mkdtempSync(join(tmpdir(), 'monsoon-sql-conn-'));
 const clusters: LocalCluster[] = [];
-after(async () => { for (const c of clusters) await c.shutdown(); });
+after(async () => {
+  for (const c of clusters) await c.shutdown();
+  rmSync(work, { recursive: true, force: true });
+});
 
 interface App {
   printed: string[];

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { SqlHarness } from './testing.js';
+
+const scratch: string[] = [];
+after(() => {
+  for (const d of scratch) rmSync(d, { recursive: true, force: true });
+});
 
 const DDL = `
 CREATE INPUT STREAM s (id INT, name STRING, v DOUBLE) SOURCE RandomGen;
@@ -133,6 +138,7 @@ test('COMBINE emits one row once every input has a row for the key', async () =>
 
 test('CREATE FUNCTION loads a JavaScript module; CREATE OPERATOR runs a user operator', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'monsoon-sql-udf-'));
+  scratch.push(dir);
   writeFileSync(join(dir, 'fns.mjs'), `export function twice(x) { return x * 2; }
 export class Split { prepare(p) { this.sep = p.sep; } execute(row, emit) { for (const w of String(row[1]).split(this.sep)) emit([row[0], w]); } }`);
   await run(`CREATE FUNCTION twice AS './fns.mjs#twice' RETURNS INT;
@@ -171,6 +177,7 @@ test('a self-join of one stream under two aliases', async () => {
 
 test('FileOutput writes the rows with the stream SerDe', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'monsoon-sql-file-'));
+  scratch.push(dir);
   const h = await SqlHarness.start(`${DDL}
     CREATE OUTPUT STREAM o (id INT, name STRING) SERDE CsvSerDe SINK FileOutput PROPERTIES (path = '${join(dir, 'out')}');
     INSERT INTO o SELECT id, name FROM s WHERE id > 1;`, { realSinks: true });
