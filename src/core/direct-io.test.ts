@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { alignedMemory, BLOCK, DIRECT_WRITE_FLAGS, DirectSlots, writeSplitDirect } from './direct-io.js';
 import { writevAll } from './fs.js';
+import { scratchDirs } from './testing.js';
 
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-async function scratch(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'monsoon-direct-'));
-  dirs.push(d);
-  return d;
-}
+const scratch = scratchDirs('monsoon-direct-');
 
 type Span = { how: 'buffered' | 'direct'; pos: number; len: number };
 

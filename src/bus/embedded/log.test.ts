@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, open, readdir, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, open, readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { alignedMemory, BLOCK, DirectSlots } from '../../core/direct-io.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import { scratchDirs } from '../../core/testing.js';
 import { drain, pollUntil } from '../conformance.js';
 import { openEmbeddedBus, type EmbeddedOptions } from './embedded.js';
 
 /** Embedded-log behaviour beyond the contract: recovery, retention, group commit, index, lock. */
-const dirs: string[] = [];
-after(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-});
-async function scratch(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'monsoon-log-'));
-  dirs.push(d);
-  return d;
-}
+const scratch = scratchDirs('monsoon-log-');
 const isCode = (code: string) => (e: unknown) => e instanceof MonsoonError && e.code === code;
 const values = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ value: Buffer.from(`r${from + i}`) }));
 const partDir = (dir: string, topic: string, p = 0) => join(dir, 'topics', topic, String(p));
