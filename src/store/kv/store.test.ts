@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { open, type Database, type DatabaseOptions } from 'lmdb';
 import { makeEvent } from '../../core/event.js';
@@ -131,6 +132,46 @@ describe('kv store', () => {
     await store.close();
     await assert.rejects(t.write([{ row: 'r2', family: 'f', qualifier: 'q', value: 'v' }]), (e: unknown) => e instanceof MonsoonError && e.code === 'MON_ERR_STORE_UNAVAILABLE' && isRetriable(e) && /is closed/.test(e.message));
     await new Promise((r) => setTimeout(r, 50)); // lmdb's own callback would have thrown by now
+  });
+
+  it('shows a write to a read on this thread as soon as it resolved (the writer thread commits it)', async () => {
+    const store = KvStore.open(scratchDir('kv-'));
+    const t = store.table('t');
+    for (let i = 0; i < 40; i++) {
+      await t.write([{ row: 'r', family: 'f', qualifier: 'q', value: `v${i}` }, { row: `r${i}`, family: 'f', qualifier: 'q', value: 'x' }]);
+      assert.equal(t.get('r')[0]?.value.toString(), `v${i}`, `write ${i}`);
+      assert.equal(t.count(), i + 2, `write ${i}`);
+    }
+    await store.close();
+  });
+
+  it('fails a write whose writer thread ended before confirming it, retriably, and writes the replay through a new thread', async () => {
+    const dir = scratchDir('kv-');
+    const writerModule = fileURLToPath(new URL('../../../test/support/kv-crash-thread.js', import.meta.url));
+    const store = KvStore.open(dir, { writerModule });
+    const t = store.table('t');
+    const cells = [{ row: 'r', family: 'f', qualifier: 'q', value: 'v' }];
+    await assert.rejects(t.write(cells), (e: unknown) => {
+      assert.ok(e instanceof MonsoonError && e.code === 'MON_ERR_STORE_UNAVAILABLE' && isRetriable(e), String(e));
+      assert.match(e.message, /table t: the writer thread of .* exited \(code 3\); the write was not confirmed/);
+      return true;
+    });
+    assert.equal(t.count(), 0);
+    await t.write(cells);
+    assert.equal(t.get('r')[0]?.value.toString(), 'v');
+    await store.close();
+  });
+
+  it('refuses a write to a store opened read-only, naming it', async () => {
+    const dir = scratchDir('kv-');
+    const w = KvStore.open(dir);
+    await w.table('t').write([{ row: 'r', family: 'f', qualifier: 'q', value: 'v' }]);
+    await w.close();
+    const store = KvStore.open(dir, { readOnly: true });
+    const t = store.table('t');
+    await assert.rejects(t.write([{ row: 'r2', family: 'f', qualifier: 'q', value: 'v' }]), (e: unknown) => e instanceof MonsoonError && e.code === 'MON_ERR_STORE_INVALID_ARGUMENT' && /is open read-only/.test(e.message));
+    assert.equal(t.count(), 1);
+    await store.close();
   });
 
   it('refuses bad table names and oversize keys without writing any cell of the batch', async () => {

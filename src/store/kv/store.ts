@@ -3,8 +3,9 @@ import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { ErrorCodes, errorMessage, MonsoonError } from '../../core/errors.js';
-import { CellBatch, decodeKey, encodeKey, escapePart, prefixEnd, prefixRange, putOrder } from './keys.js';
+import { CellBatch, decodeKey, encodeKey, escapePart, prefixEnd, prefixRange } from './keys.js';
 import { checkFamilyName, checkTableName, invalid } from './names.js';
+import { KvWriter } from './writer.js';
 
 /**
  * The embedded key-value store (HBase's data model on LMDB): tables of rows; a row holds cells
@@ -24,6 +25,10 @@ import { checkFamilyName, checkTableName, invalid } from './names.js';
  * process (SIGBUS) instead of failing the commit, so every write first checks the free space (see
  * KvTable.write) and is refused, retriably, when a commit might not fit. Readers in other processes
  * open the file read-only, where the flag does not apply.
+ *
+ * Writes run in a thread of the store's own (KvWriter, writer.ts), which opens the same environment:
+ * the calling thread encodes a batch's cells into one buffer and hands it over, and the B-tree
+ * updates, the commit and its sync run there, off the event loop every bolt and route shares.
  */
 export interface Cell {
   row: Buffer | string;
@@ -78,6 +83,8 @@ export interface KvOpenOptions {
   writemap?: boolean;
   /** Free-space probe for the write guard (fs.statfs unless replaced, e.g. in tests). */
   freeSpace?: FreeSpaceProbe;
+  /** The writer thread's module (write-thread.js unless replaced, in tests). */
+  writerModule?: string;
 }
 
 /**
@@ -104,6 +111,9 @@ async function within(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/** The ends of a batch's first `cells` cells. */
+const batchEnds = (ends: Int32Array, cells: number): Int32Array => (ends.length === 2 * cells ? ends : ends.subarray(0, 2 * cells));
+
 /** LMDB's largest key with its default page size. */
 export const MAX_KEY_BYTES = 1978;
 /** Named databases the environment can hold (tables). */
@@ -119,6 +129,7 @@ export class KvStore {
     private readonly root: RootDatabase,
     private readonly readOnly: boolean,
     private readonly freeSpace: FreeSpaceProbe,
+    private readonly writer: KvWriter,
   ) {}
 
   /**
@@ -138,15 +149,19 @@ export class KvStore {
     //   transaction's sync — a later failed commit then left an earlier committed write waiting
     //   forever — and with the writable map lmdb's deferred sync leaves the file's last page out of
     //   the range it syncs.)
-    const root = open({
+    const options = {
       path,
       maxDbs: MAX_TABLES,
       readOnly,
       useWritemap: !readOnly && (opts.writemap ?? true),
       overlappingSync: false,
       eventTurnBatching: false,
-    });
-    return new KvStore(dir, root, readOnly, opts.freeSpace ?? freeBytes);
+    };
+    const root = open(options);
+    // lmdb keeps this thread's read snapshot for the rest of the event turn; a commit from the writer
+    // thread must end it, or a read right after the write resolved could miss what it wrote
+    const resetRead = () => (root as unknown as { resetReadTxn(): void }).resetReadTxn();
+    return new KvStore(dir, root, readOnly, opts.freeSpace ?? freeBytes, new KvWriter(options, dir, resetRead, opts.writerModule === undefined ? undefined : () => opts.writerModule!));
   }
 
   /** The table `name`; created on first use unless the store is read-only (then it must exist). */
@@ -160,6 +175,8 @@ export class KvStore {
     if (!db) throw invalid(`no table ${JSON.stringify(name)} in the key-value store ${this.dir}`);
     t = new KvTable(name, db, this.dir, this.freeSpace, {
       closed: () => this.closed,
+      readOnly: this.readOnly,
+      writer: this.writer,
       track: (w) => {
         this.writes.add(w);
         const done = () => this.writes.delete(w);
@@ -187,6 +204,7 @@ export class KvStore {
     this.tables.clear();
     const deadline = Date.now() + CLOSE_WAIT_MS;
     while (this.writes.size > 0 && Date.now() < deadline) await within(Promise.allSettled([...this.writes]), deadline - Date.now());
+    await this.writer.close(CLOSE_WAIT_MS);
     await within(this.root.close(), CLOSE_WAIT_MS);
   }
 }
@@ -197,39 +215,39 @@ export class KvTable {
     private readonly db: Database<Buffer, Buffer>,
     private readonly dir: string,
     private readonly freeSpace: FreeSpaceProbe,
-    private readonly owner: { closed(): boolean; track(write: Promise<void>): void },
+    private readonly owner: { closed(): boolean; readOnly: boolean; writer: KvWriter; track(write: Promise<void>): void },
   ) {}
 
   /**
    * Writes every cell in one LMDB transaction and resolves once it is committed and flushed to disk.
    * Cells are checked before anything is written, so a bad cell fails the batch as a whole.
    *
-   * The cells go as one lmdb `batch`, in key order (putOrder): this thread only queues each put (its key copied into lmdb's
-   * instruction buffer, its value by address into the batch's buffer, which the queue holds until
-   * written) and lmdb's write thread runs the B-tree updates and the commit. A transaction callback
-   * would run the updates here instead, on the event loop every bolt and route shares.
+   * The encoded batch goes to the store's writer thread, which puts the cells in key order (putOrder)
+   * and commits them in one synchronous transaction; a read on this thread after the write resolved
+   * sees it.
    *
    * Before anything is queued, the filesystem must have SPACE_FLOOR_BYTES plus room for what the
    * commit may add (see SPACE_PER_CELL); otherwise the batch fails with a retriable
    * MON_ERR_STORE_UNAVAILABLE and nothing is written. A commit LMDB reports as failed (an I/O
-   * error) fails the same way every batch it carries.
+   * error) fails the same way, as does a write the writer thread took but did not confirm because
+   * it ended; a put LMDB refuses fails it with MON_ERR_STORE_REJECTED.
    */
   async write(cells: readonly Cell[]): Promise<void> {
-    // lmdb would throw from a callback of its own, ending the process, for a write to a closed store
-    if (this.owner.closed()) throw new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${this.name}: the key-value store ${this.dir} is closed`, { retriable: true });
+    this.writable();
     if (cells.length === 0) return;
     const { buf, ends } = this.encode(cells);
-    const w = this.commit(cells.length, buf, ends);
+    const w = this.commit(cells.length, buf, batchEnds(ends, cells.length));
     this.owner.track(w);
     await w;
   }
 
   /**
    * Writes `cells` cells already encoded into `batch` (cell i's key is encodeKey(row, family,
-   * qualifier) with a checked family name, then its value), in one transaction like write().
+   * qualifier) with a checked family name, then its value), in one transaction like write(). The
+   * batch's buffers are handed to the writer thread: `batch` is empty afterwards.
    */
   async writeEncoded(batch: CellBatch, cells: number): Promise<void> {
-    if (this.owner.closed()) throw new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${this.name}: the key-value store ${this.dir} is closed`, { retriable: true });
+    this.writable();
     if (cells === 0) return;
     const ends = batch.ends.subarray(0, 2 * cells);
     for (let i = 0, at = 0; i < cells; at = ends[2 * i + 1]!, i++) {
@@ -239,25 +257,20 @@ export class KvTable {
         throw invalid(`table ${this.name}: the cell key of row ${JSON.stringify(row.subarray(0, 64).toString())}… is ${keyBytes} bytes encoded, over the ${MAX_KEY_BYTES}-byte limit; shorten the row key or qualifier`);
       }
     }
-    const w = this.commit(cells, batch.buf, ends);
+    const w = this.commit(cells, batch.buf, batchEnds(batch.ends, cells));
     this.owner.track(w);
     await w;
   }
 
-  private async commit(cells: number, buf: Buffer, ends: ArrayLike<number>): Promise<void> {
-    await this.checkSpace(cells, ends[ends.length - 1]!);
-    try {
-      const order = putOrder(buf, ends);
-      await this.db.batch(() => {
-        for (let j = 0; j < order.length; j++) {
-          const i = order[j]!;
-          const k = ends[2 * i]!;
-          this.db.put(buf.subarray(i === 0 ? 0 : ends[2 * i - 1]!, k), buf.subarray(k, ends[2 * i + 1]!));
-        }
-      });
-    } catch (e) {
-      throw await this.commitFailed(e);
-    }
+  private writable(): void {
+    if (this.owner.closed()) throw new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${this.name}: the key-value store ${this.dir} is closed`, { retriable: true });
+    if (this.owner.readOnly) throw invalid(`table ${this.name}: the key-value store ${this.dir} is open read-only`);
+  }
+
+  private async commit(cells: number, buf: Buffer, ends: Int32Array): Promise<void> {
+    const bytes = ends[ends.length - 1]!;
+    await this.checkSpace(cells, bytes);
+    await this.owner.writer.write(this.name, buf, bytes, ends);
   }
 
   private async checkSpace(cells: number, bytes: number): Promise<void> {
@@ -275,16 +288,6 @@ export class KvTable {
         { retriable: true },
       );
     }
-  }
-
-  /** The batch's error: lmdb's "commit failed" names its cause only in a second promise. */
-  private async commitFailed(e: unknown): Promise<unknown> {
-    if (e instanceof MonsoonError) return e;
-    const inner = (e as { commitError?: unknown } | null)?.commitError;
-    // not a failed commit (lmdb refused the batch itself): replaying it would fail the same way
-    if (!(inner instanceof Promise)) return new MonsoonError(ErrorCodes.STORE_REJECTED, `table ${this.name}: the write to ${this.dir} failed: ${errorMessage(e)}`, { cause: e });
-    const cause = await inner.then(() => e, (c: unknown) => c);
-    return new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${this.name}: the commit to ${this.dir} failed: ${errorMessage(cause)}`, { retriable: true, cause });
   }
 
   /** Checks every cell and encodes keys and values into one buffer. */
