@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,8 @@ import { CellBatch, decodeKey, encodeKey, escapePart, putOrder } from './keys.js
 import { kvGet, kvScan } from './lookup.js';
 import { KvStore, SPACE_FLOOR_BYTES } from './store.js';
 
+/** A stand-in writer thread (test/support/kv-crash-thread.ts). */
+const CRASHING_THREAD = fileURLToPath(new URL('../../../test/support/kv-crash-thread.js', import.meta.url));
 const rows = (rs: Array<{ row: Buffer }>) => rs.map((r) => r.row.toString());
 /** statfs's f_type of tmpfs. */
 const TMPFS_MAGIC = 0x01021994;
@@ -147,17 +149,50 @@ describe('kv store', () => {
 
   it('fails a write whose writer thread ended before confirming it, retriably, and writes the replay through a new thread', async () => {
     const dir = scratchDir('kv-');
-    const writerModule = fileURLToPath(new URL('../../../test/support/kv-crash-thread.js', import.meta.url));
-    const store = KvStore.open(dir, { writerModule });
+    const store = KvStore.open(dir, { writerModule: CRASHING_THREAD });
     const t = store.table('t');
     const cells = [{ row: 'r', family: 'f', qualifier: 'q', value: 'v' }];
-    await assert.rejects(t.write(cells), (e: unknown) => {
-      assert.ok(e instanceof MonsoonError && e.code === 'MON_ERR_STORE_UNAVAILABLE' && isRetriable(e), String(e));
-      assert.match(e.message, /table t: the writer thread of .* exited \(code 3\); the write was not confirmed/);
-      return true;
-    });
-    assert.equal(t.count(), 0);
-    await t.write(cells);
+    // the replay goes as soon as the failure is known, before the old thread's exit
+    const replay = t.write(cells).then(
+      () => assert.fail('the write to the crashed thread resolved'),
+      (e: unknown) => {
+        assert.ok(e instanceof MonsoonError && e.code === 'MON_ERR_STORE_UNAVAILABLE' && isRetriable(e), String(e));
+        assert.match(e.message, /table t: the writer thread of .* failed: simulated crash; the write was not confirmed/);
+        return t.write(cells);
+      },
+    );
+    await replay;
+    assert.equal(t.get('r')[0]?.value.toString(), 'v');
+    await store.close();
+  });
+
+  it('fails every write, not retriably and naming why, when the writer thread cannot open the store', async () => {
+    const dir = scratchDir('kv-');
+    writeFileSync(join(dir, 'broken'), '');
+    const store = KvStore.open(dir, { writerModule: CRASHING_THREAD });
+    const t = store.table('t');
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(t.write([{ row: 'r', family: 'f', qualifier: 'q', value: 'v' }]), (e: unknown) => {
+        assert.ok(e instanceof MonsoonError && e.code === 'MON_ERR_STORE_UNAVAILABLE' && !isRetriable(e), String(e));
+        assert.match(e.message, /table t: the writer thread of .* could not open it: failed: simulated: the environment cannot be opened/);
+        return true;
+      });
+    }
+    await store.close();
+  });
+
+  it('refuses to write one encoded batch twice: its buffers went to the writer thread', async () => {
+    const store = KvStore.open(scratchDir('kv-'));
+    const t = store.table('t');
+    const batch = new CellBatch(1);
+    batch.keyPart('r');
+    batch.keyPart('f');
+    batch.keyPart('q');
+    batch.end(0, false);
+    batch.raw('v');
+    batch.end(0, true);
+    await t.writeEncoded(batch, 1);
+    await assert.rejects(t.writeEncoded(batch, 1), (e: unknown) => e instanceof MonsoonError && e.code === 'MON_ERR_STORE_INVALID_ARGUMENT' && /written already/.test(e.message));
     assert.equal(t.get('r')[0]?.value.toString(), 'v');
     await store.close();
   });

@@ -5,7 +5,7 @@ import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lm
 import { ErrorCodes, errorMessage, MonsoonError } from '../../core/errors.js';
 import { CellBatch, decodeKey, encodeKey, escapePart, prefixEnd, prefixRange } from './keys.js';
 import { checkFamilyName, checkTableName, invalid } from './names.js';
-import { KvWriter } from './writer.js';
+import { checkBatch, KvWriter } from './writer.js';
 
 /**
  * The embedded key-value store (HBase's data model on LMDB): tables of rows; a row holds cells
@@ -111,9 +111,6 @@ async function within(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The ends of a batch's first `cells` cells. */
-const batchEnds = (ends: Int32Array, cells: number): Int32Array => (ends.length === 2 * cells ? ends : ends.subarray(0, 2 * cells));
-
 /** LMDB's largest key with its default page size. */
 export const MAX_KEY_BYTES = 1978;
 /** Named databases the environment can hold (tables). */
@@ -142,13 +139,12 @@ export class KvStore {
     if (readOnly) {
       if (!existsSync(path)) throw invalid(`no key-value store in ${dir} (${path} does not exist)`);
     } else mkdirSync(dir, { recursive: true });
-    // - Each write is one explicit batch; lmdb's event-turn batching would wrap it in a transaction
-    //   of its own whose promise nobody holds, and a failed commit would reject it unhandled.
-    // - No overlapping sync: each commit syncs before its batches' promises resolve, so a write
-    //   awaits only the transaction that carries it. (With it, a write could only await the newest
-    //   transaction's sync — a later failed commit then left an earlier committed write waiting
-    //   forever — and with the writable map lmdb's deferred sync leaves the file's last page out of
-    //   the range it syncs.)
+    // The writer thread opens the environment with these same options (one environment per process).
+    // - No overlapping sync: a commit syncs before it returns, so a write resolves once durable (with
+    //   it, lmdb defers the sync, and with the writable map that sync left the file's last page out
+    //   of the range it syncs).
+    // - No event-turn batching: nothing here writes through lmdb's asynchronous queue (only a
+    //   table's creation, on its first use, is a write transaction on this thread).
     const options = {
       path,
       maxDbs: MAX_TABLES,
@@ -235,8 +231,7 @@ export class KvTable {
   async write(cells: readonly Cell[]): Promise<void> {
     this.writable();
     if (cells.length === 0) return;
-    const { buf, ends } = this.encode(cells);
-    const w = this.commit(cells.length, buf, batchEnds(ends, cells.length));
+    const w = this.commit(this.encode(cells), cells.length);
     this.owner.track(w);
     await w;
   }
@@ -249,6 +244,7 @@ export class KvTable {
   async writeEncoded(batch: CellBatch, cells: number): Promise<void> {
     this.writable();
     if (cells === 0) return;
+    checkBatch(this.name, batch, cells);
     const ends = batch.ends.subarray(0, 2 * cells);
     for (let i = 0, at = 0; i < cells; at = ends[2 * i + 1]!, i++) {
       const keyBytes = ends[2 * i]! - at;
@@ -257,7 +253,7 @@ export class KvTable {
         throw invalid(`table ${this.name}: the cell key of row ${JSON.stringify(row.subarray(0, 64).toString())}… is ${keyBytes} bytes encoded, over the ${MAX_KEY_BYTES}-byte limit; shorten the row key or qualifier`);
       }
     }
-    const w = this.commit(cells, batch.buf, batchEnds(batch.ends, cells));
+    const w = this.commit(batch, cells);
     this.owner.track(w);
     await w;
   }
@@ -267,10 +263,9 @@ export class KvTable {
     if (this.owner.readOnly) throw invalid(`table ${this.name}: the key-value store ${this.dir} is open read-only`);
   }
 
-  private async commit(cells: number, buf: Buffer, ends: Int32Array): Promise<void> {
-    const bytes = ends[ends.length - 1]!;
-    await this.checkSpace(cells, bytes);
-    await this.owner.writer.write(this.name, buf, bytes, ends);
+  private async commit(batch: CellBatch, cells: number): Promise<void> {
+    await this.checkSpace(cells, batch.ends[2 * cells - 1]!);
+    await this.owner.writer.write(this.name, batch, cells);
   }
 
   private async checkSpace(cells: number, bytes: number): Promise<void> {

@@ -44,6 +44,7 @@ function write(m: Extract<ToWriter, { type: 'write' }>): FromWriter {
   }
 }
 
+parentPort!.postMessage({ type: 'ready' } satisfies FromWriter);
 parentPort!.on('message', (m: ToWriter) => {
   if (m.type === 'write') parentPort!.postMessage(write(m));
   else if (m.type === 'close') {

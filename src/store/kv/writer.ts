@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { RootDatabaseOptionsWithPath } from 'lmdb';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import type { CellBatch } from './keys.js';
+import { invalid } from './names.js';
 
 /**
  * Runs a store's writes in a thread of their own (write-thread.ts). lmdb's own asynchronous writes
@@ -11,8 +13,9 @@ import { ErrorCodes, MonsoonError } from '../../core/errors.js';
  * calling thread only posts the encoded batch (its buffers are transferred, not copied) and the
  * writer thread does the puts, the commit and the sync in one synchronous transaction.
  *
- * The thread starts on the first write and is unreferenced (it never keeps the process alive). If it
- * dies, the writes it held fail retriably and the next write starts a new one.
+ * The thread starts on the first write. It keeps the process alive only while a write is in flight
+ * (as a socket with a request out would). If it dies, the writes it held fail retriably and the next
+ * write starts a new one; if it dies before it could open the store, the writes fail for good.
  */
 export interface WriterInit {
   options: RootDatabaseOptionsWithPath;
@@ -23,6 +26,7 @@ export type ToWriter = { type: 'write'; id: number; table: string; buf: ArrayBuf
 
 /** Writer thread → main. `refused`: LMDB cannot hold a cell of the batch (a replay fails alike). */
 export type FromWriter =
+  | { type: 'ready' }
   | { type: 'written'; id: number }
   | { type: 'failed'; id: number; message: string; refused: boolean }
   | { type: 'closed' };
@@ -35,16 +39,38 @@ function entry(): string {
   return found;
 }
 
+/** Refuses a batch whose buffers went to the writer thread already (a second write of it). */
+export function checkBatch(table: string, batch: CellBatch, cells: number): void {
+  if (batch.buf.byteLength === 0 || batch.ends.length < 2 * cells) throw invalid(`table ${table}: this cell batch was written already (its buffers went to the writer thread)`);
+}
+
 interface Pending {
   table: string;
   resolve(): void;
   reject(e: Error): void;
 }
 
+/** One started thread and the writes it holds. */
+interface Thread {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  /** It opened the store (its first message came). */
+  ready: boolean;
+}
+
+/** `p`, or nothing once `ms` passed. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, ms))))]);
+  clearTimeout(timer);
+}
+
 export class KvWriter {
-  private worker: Worker | undefined;
-  private readonly pending = new Map<number, Pending>();
+  private thread: Thread | undefined;
   private nextId = 1;
+  private closed = false;
+  /** Why a thread could not open the store: later writes fail with it instead of starting another. */
+  private startFailure: string | undefined;
 
   constructor(
     private readonly options: RootDatabaseOptionsWithPath,
@@ -56,75 +82,106 @@ export class KvWriter {
   ) {}
 
   /**
-   * Writes the cells of `buf` (bytes [0, bytes), cell i's key and value as CellBatch lays them out,
-   * `ends` holding exactly the cells' ends) to `table` in one transaction. `buf` must own its
-   * ArrayBuffer from offset 0 (CellBatch's does): it and `ends` are handed to the thread, and are
-   * empty here afterwards. Rejects with the thread's error: MON_ERR_STORE_REJECTED for a cell LMDB
-   * cannot hold, else MON_ERR_STORE_UNAVAILABLE (retriable): a failed transaction or a lost thread.
+   * Writes the first `cells` cells of `batch` to `table` in one transaction. The batch's buffers are
+   * handed to the thread: `batch` is empty afterwards, and a second write of it is refused. Rejects
+   * with MON_ERR_STORE_REJECTED for a cell LMDB cannot hold, else MON_ERR_STORE_UNAVAILABLE
+   * (retriable unless the thread could not open the store): a failed transaction, a lost thread,
+   * a closed writer.
    */
-  write(table: string, buf: Buffer, bytes: number, ends: Int32Array): Promise<void> {
-    const w = this.thread();
-    const id = this.nextId++;
-    if (buf.byteOffset !== 0 || buf.buffer instanceof SharedArrayBuffer) {
+  write(table: string, batch: CellBatch, cells: number): Promise<void> {
+    if (this.closed) return Promise.reject(new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${table}: the key-value store ${this.dir} is closed`, { retriable: true }));
+    if (this.startFailure !== undefined) return Promise.reject(new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${table}: the writer thread of ${this.dir} could not open it: ${this.startFailure}`));
+    try {
+      checkBatch(table, batch, cells);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    let buf = batch.buf;
+    const ends = batch.ends.length === 2 * cells ? batch.ends : batch.ends.subarray(0, 2 * cells);
+    const bytes = ends[ends.length - 1]!;
+    // CellBatch allocates both outside Node's shared pool; anything else is copied, not taken
+    if (buf.byteOffset !== 0 || buf.byteLength !== buf.buffer.byteLength || !(buf.buffer instanceof ArrayBuffer)) {
       const own = Buffer.allocUnsafeSlow(bytes);
       buf.copy(own, 0, 0, bytes);
       buf = own;
     }
+    const t = this.started();
+    const id = this.nextId++;
+    const ab = buf.buffer as ArrayBuffer;
+    const transfer = ends.buffer === ab ? [ab] : [ab, ends.buffer as ArrayBuffer];
+    try {
+      t.worker.postMessage({ type: 'write', id, table, buf: ab, bytes, ends } satisfies ToWriter, transfer);
+    } catch (e) {
+      return Promise.reject(invalid(`table ${table}: the batch could not be handed to the writer thread: ${(e as Error).message}`));
+    }
     return new Promise<void>((resolve, reject) => {
-      if (this.pending.size === 0) w.ref(); // a write in flight keeps the process alive, as a socket would
-      this.pending.set(id, { table, resolve, reject });
-      const ab = buf.buffer as ArrayBuffer;
-      const transfer = ends.buffer === ab ? [ab] : [ab, ends.buffer as ArrayBuffer];
-      w.postMessage({ type: 'write', id, table, buf: ab, bytes, ends } satisfies ToWriter, transfer);
+      if (t.pending.size === 0) t.worker.ref(); // a write in flight keeps the process alive
+      t.pending.set(id, { table, resolve, reject });
     });
   }
 
   /**
-   * Closes the thread's environment (after the writes already sent), waiting at most `ms` for it,
-   * and ends the thread.
+   * Refuses later writes, closes the thread's environment (after the writes already sent) and ends
+   * the thread, waiting at most `ms` for each step; a thread stuck in a system call is left behind,
+   * unreferenced.
    */
   async close(ms: number): Promise<void> {
-    const w = this.worker;
-    if (!w) return;
-    this.worker = undefined;
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-      w.on('message', (m: FromWriter) => m.type === 'closed' && resolve());
-      w.once('exit', () => resolve());
-      w.postMessage({ type: 'close' } satisfies ToWriter);
-    });
-    clearTimeout(timer);
-    await w.terminate();
+    this.closed = true;
+    const t = this.thread;
+    if (!t) return;
+    this.thread = undefined;
+    await within(
+      new Promise<void>((resolve) => {
+        t.worker.on('message', (m: FromWriter) => m.type === 'closed' && resolve());
+        t.worker.once('exit', () => resolve());
+        t.worker.postMessage({ type: 'close' } satisfies ToWriter);
+      }),
+      ms,
+    );
+    t.worker.unref();
+    await within(t.worker.terminate(), ms);
   }
 
-  private thread(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(this.module(), { workerData: { options: this.options } satisfies WriterInit });
-    w.on('message', (m: FromWriter) => {
+  private started(): Thread {
+    if (this.thread) return this.thread;
+    const t: Thread = { worker: new Worker(this.module(), { workerData: { options: this.options } satisfies WriterInit }), pending: new Map(), ready: false };
+    const settle = (id: number): Pending | undefined => {
+      const p = t.pending.get(id);
+      if (!p) return undefined;
+      t.pending.delete(id);
+      if (t.pending.size === 0) t.worker.unref();
+      return p;
+    };
+    t.worker.on('message', (m: FromWriter) => {
+      if (m.type === 'ready') t.ready = true;
       if (m.type !== 'written' && m.type !== 'failed') return;
-      const p = this.pending.get(m.id);
+      const p = settle(m.id);
       if (!p) return;
-      this.pending.delete(m.id);
-      if (this.pending.size === 0) w.unref();
       if (m.type === 'written') {
-        this.written();
-        p.resolve();
-      }
-      else if (m.refused) p.reject(new MonsoonError(ErrorCodes.STORE_REJECTED, `table ${p.table}: the write to ${this.dir} failed: ${m.message}`));
+        try {
+          this.written();
+        } finally {
+          p.resolve();
+        }
+      } else if (m.refused) p.reject(new MonsoonError(ErrorCodes.STORE_REJECTED, `table ${p.table}: the write to ${this.dir} failed: ${m.message}`));
       else p.reject(new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${p.table}: the commit to ${this.dir} failed: ${m.message}`, { retriable: true }));
     });
+    // only this thread's writes are lost: a write after its error may already be with the next one
     const lost = (why: string) => {
-      if (this.worker === w) this.worker = undefined;
-      for (const [id, p] of this.pending) {
-        this.pending.delete(id);
-        p.reject(new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${p.table}: the writer thread of ${this.dir} ${why}; the write was not confirmed`, { retriable: true }));
+      if (this.thread === t) this.thread = undefined;
+      if (!t.ready && this.startFailure === undefined && !this.closed) this.startFailure = why;
+      for (const id of [...t.pending.keys()]) {
+        const p = settle(id)!;
+        const e = t.ready
+          ? new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${p.table}: the writer thread of ${this.dir} ${why}; the write was not confirmed`, { retriable: true })
+          : new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${p.table}: the writer thread of ${this.dir} could not open it: ${why}`);
+        p.reject(e);
       }
     };
-    w.on('error', (e) => lost(`failed: ${e.message}`));
-    w.on('exit', (code) => lost(`exited (code ${code})`));
-    w.unref(); // after the listeners, which ref it
-    this.worker = w;
-    return w;
+    t.worker.on('error', (e) => lost(`failed: ${e.message}`));
+    t.worker.on('exit', (code) => lost(`exited (code ${code})`));
+    t.worker.unref(); // after the listeners, which ref it
+    this.thread = t;
+    return t;
   }
 }
