@@ -1,5 +1,9 @@
-// Runs every compiled test file under dist/ with node's test runner.
-import { readdirSync, statSync } from 'node:fs';
+// Runs every compiled test file under dist/ with node's test runner. The tests' scratch directories
+// (collect/testkit.ts scratchDir, core/testing.ts scratchDirs) go under one directory of this run,
+// MONSOON_TEST_TMPDIR, removed at the end: a test process that is killed (as crash tests do to their
+// children) cannot remove its own.
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -21,5 +25,11 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const scratch = mkdtempSync(join(tmpdir(), 'monsoon-tests-'));
+let r;
+try {
+  r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env: { ...process.env, MONSOON_TEST_TMPDIR: scratch } });
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
 process.exit(r.status ?? 1);

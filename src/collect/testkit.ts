@@ -9,10 +9,13 @@ import type { Channel, ChannelContext, ChannelProcessor, ComponentContext, InFli
 import { MemoryChannel } from './channels/memory.js';
 
 let scratch: string | undefined;
-/** One scratch directory per test process, removed when the process exits. */
+/**
+ * One scratch directory per test process, removed when the process exits; under MONSOON_TEST_TMPDIR
+ * when set (scripts/run-tests.mjs removes that at the end, for processes that were killed).
+ */
 export function scratchDir(prefix = 'ctx-'): string {
   if (scratch === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'monsoon-test-'));
+    const dir = mkdtempSync(join(process.env.MONSOON_TEST_TMPDIR ?? tmpdir(), 'monsoon-test-'));
     scratch = dir;
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
