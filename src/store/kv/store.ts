@@ -5,7 +5,7 @@ import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lm
 import { ErrorCodes, errorMessage, MonsoonError } from '../../core/errors.js';
 import { CellBatch, decodeKey, encodeKey, escapePart, prefixEnd, prefixRange } from './keys.js';
 import { checkFamilyName, checkTableName, invalid } from './names.js';
-import { checkBatch, KvWriter } from './writer.js';
+import { checkBatch, KvWriter, within } from './writer.js';
 
 /**
  * The embedded key-value store (HBase's data model on LMDB): tables of rows; a row holds cells
@@ -104,12 +104,6 @@ const SPACE_PER_COMMIT = 32 * 4096;
 /** How long a close waits for the writes in flight, and then for lmdb's close. */
 const CLOSE_WAIT_MS = 10_000;
 
-/** `p`, or nothing once `ms` passed. */
-async function within(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, ms))))]);
-  clearTimeout(timer);
-}
 
 /** LMDB's largest key with its default page size. */
 export const MAX_KEY_BYTES = 1978;

@@ -58,8 +58,8 @@ interface Thread {
   ready: boolean;
 }
 
-/** `p`, or nothing once `ms` passed. */
-async function within(p: Promise<unknown>, ms: number): Promise<void> {
+/** `p`, or nothing once `ms` passed (the store's bounded waits at close). */
+export async function within(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, ms))))]);
   clearTimeout(timer);
