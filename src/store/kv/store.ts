@@ -101,9 +101,8 @@ export const SPACE_FLOOR_BYTES = 64 * 1024 * 1024;
 const SPACE_PER_CELL = 3 * 4096;
 const SPACE_PER_COMMIT = 32 * 4096;
 
-/** How long a close waits for the writes in flight, and then for lmdb's close. */
+/** How long a close waits for the writes in flight, then for the writer thread, then for lmdb's close. */
 const CLOSE_WAIT_MS = 10_000;
-
 
 /** LMDB's largest key with its default page size. */
 export const MAX_KEY_BYTES = 1978;
