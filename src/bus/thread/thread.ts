@@ -15,6 +15,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { ErrorCodes, errorMessage, MonsoonError, type ErrorCode } from '../../core/errors.js';
+import { detachOnceNow } from '../../core/transfer.js';
 import type { Bus, BusAdmin, BusRecord, Consumer, ConsumerOptions, PartitionLag, ProducedOffset, TopicConfig, TopicDescription } from '../bus.js';
 import type { EmbeddedBus } from '../embedded/embedded.js';
 import { encodeProduce, producedOffsets } from '../embedded/produce.js';
@@ -104,6 +105,7 @@ class ThreadBus implements Bus {
     private readonly port: MessagePort,
     private readonly consumerUrl: string,
   ) {
+    detachOnceNow(); // produce transfers batches (see core/transfer.ts)
     port.on('message', this.onReply);
     port.once('close', this.onClose);
     this.admin = {

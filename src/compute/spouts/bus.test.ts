@@ -387,3 +387,34 @@ test('bus spout in batch mode gives a batch up whole when its emit throws, and c
   await spout.close();
   await bus.close();
 });
+
+test('bus spout in batch mode: a replayed batch carries the same values, whatever buffers they were views of', async () => {
+  // values that are views of several buffers, in runs and alternating, with text outside ASCII
+  const shared = Buffer.from('aa|bé|cc|dd');
+  const big = Buffer.alloc(10_000, 'z');
+  const { bus } = gappedBus([0, 1, 2, 3, 4, 5], 6);
+  const consumer = await bus.consumer('g', ['events']);
+  const views = [shared.subarray(0, 2), shared.subarray(3, 6), big.subarray(0, 5000), shared.subarray(7, 9), Buffer.from('own'), big.subarray(5000)];
+  const polled = await consumer.poll(6, 0);
+  polled[0]!.records.forEach((r, i) => (r.value = views[i]!));
+  const once = async () => [{ topic: 'events', partition: 0, records: polled[0]!.records }];
+  let first = true;
+  consumer.poll = async () => (first ? ((first = false), once()) : []);
+  for (const encoding of ['buffer', 'utf8'] as const) {
+    first = true;
+    let now = 0;
+    const spout = new BusSpout({ bus: { consumer: async () => consumer } as unknown as Bus, topics: ['events'], group: 'g', batch: true, encoding, now: () => now, retry: { initialDelayMs: 10 } });
+    const c = new FakeCollector();
+    await spout.open({}, {} as TopologyContext, c);
+    await pump(spout, c, 1);
+    spout.fail(c.emitted[0]!.msgId);
+    now += 10;
+    spout.nextTuple();
+    assert.equal(c.emitted.length, 2);
+    const [a, b] = c.emitted.map((e) => e.values[3] as unknown[]);
+    assert.deepEqual(b, a, `${encoding}: the replay's values`);
+    const want = views.map((v) => (encoding === 'utf8' ? v.toString('utf8') : v));
+    assert.deepEqual(b, want);
+    await spout.close();
+  }
+});

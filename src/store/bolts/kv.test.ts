@@ -84,7 +84,7 @@ describe('KvStoreBolt', () => {
     const batch = (from: number, n: number, row = (i: number) => `row${i % 37}`) => {
       const out = new RowBatchBuilder(['value', 'row', 'qualifier'], n);
       for (let i = from; i < from + n; i++) {
-        for (const v of [JSON.stringify({ i }), row(i), `${String(1763700000000 + i).padStart(13, '0')}#run-${i}`]) {
+        for (const v of [JSON.stringify(i % 10 === 7 ? { i, pad: 'x'.repeat(200) } : { i }), row(i), `${String(1763700000000 + i).padStart(13, '0')}#run-${i}`]) {
           out.text(v);
           out.endField();
         }
@@ -103,6 +103,9 @@ describe('KvStoreBolt', () => {
     assert.equal(table.count(), 2000);
     const cell = table.get('row5', { columns: [`content:${String(1763700000000 + 42).padStart(13, '0')}#run-42`] });
     assert.equal(cell[0]?.value.toString(), '{"i":42}');
+    // values of 128 bytes and more are copied the other way
+    const long = table.get('row7', { columns: [`content:${String(1763700000000 + 7).padStart(13, '0')}#run-7`] });
+    assert.equal(long[0]?.value.toString(), JSON.stringify({ i: 7, pad: 'x'.repeat(200) }));
     // a replayed batch rewrites its cells; a batch with an empty row key fails whole
     bolt.execute(batch(0, 100));
     await until(() => acked.length === 21);

@@ -136,10 +136,14 @@ export class CellBatch {
     this.o = o;
   }
 
-  /** raw() of bytes [s, e) of `src`. */
+  /** raw() of bytes [s, e) of `src`; a short run by a loop (no view object per cell), a long one by one copy. */
   rawBytes(src: Uint8Array, s: number, e: number): void {
     this.room(e - s);
-    this.buf.set(src.subarray(s, e), this.o);
+    if (e - s >= 128) this.buf.set(src.subarray(s, e), this.o);
+    else {
+      const buf = this.buf;
+      for (let i = s, o = this.o; i < e; i++, o++) buf[o] = src[i]!;
+    }
     this.o += e - s;
   }
 

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { RootDatabaseOptionsWithPath } from 'lmdb';
 import { ErrorCodes, MonsoonError } from '../../core/errors.js';
+import { detachOnceNow } from '../../core/transfer.js';
 import type { CellBatch } from './keys.js';
 import { invalid } from './names.js';
 
@@ -79,7 +80,9 @@ export class KvWriter {
     private readonly written: () => void,
     /** The thread's module (tests put a stand-in here). */
     private readonly module: () => string = entry,
-  ) {}
+  ) {
+    detachOnceNow(); // writes transfer their buffers (see core/transfer.ts)
+  }
 
   /**
    * Writes the first `cells` cells of `batch` to `table` in one transaction. The batch's buffers are
