@@ -29,6 +29,42 @@ describe('IdentitySet', () => {
     assert.equal(set.has('b', 0), false);
   });
 
+  it('admits random batches as a plain set would: runs, interleaved origins, repeats, seen ids hot and cold', () => {
+    let seed = 7;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    let set = IdentitySet.empty(limits);
+    const known = new Set<string>();
+    for (let round = 0; round < 200; round++) {
+      const ids: ({ origin: string; seq: number } | undefined)[] = [];
+      const base = Math.floor(rand() * 300);
+      for (let i = 0; i < 1 + Math.floor(rand() * 60); i++) {
+        const r = rand();
+        const origin = `o${Math.floor(rand() * 3)}`;
+        // mostly rising runs, some going back, some repeats, some without identity
+        const seq = r < 0.6 ? base + i : r < 0.8 ? base + Math.floor(rand() * 40) : r < 0.9 ? base + i - 1 : -1;
+        ids.push(seq < 0 ? undefined : { origin, seq });
+      }
+      const a = set.admitIds(ids, round);
+      const inBatch = new Set<string>();
+      const want = ids.map((id) => {
+        if (!id) return 1;
+        const k = `${id.origin}/${id.seq}`;
+        if (known.has(k) || inBatch.has(k)) return 0;
+        inBatch.add(k);
+        return 1;
+      });
+      assert.deepEqual([...(a.fresh ?? want.map(() => 1))], want, `round ${round}`);
+      assert.equal(a.duplicates, want.filter((w) => w === 0).length);
+      for (const k of inBatch) known.add(k);
+      set = a.next;
+      if (round % 50 === 49) set = set.cool(round, 0).next; // move every origin to the cold part
+      for (const k of known) {
+        const [o, q] = k.split('/');
+        assert.equal(set.has(o!, Number(q)), true, `round ${round}: ${k} held`);
+      }
+    }
+  });
+
   it('drops seen identities and repeats within a batch, passes events without identity, and is immutable', () => {
     const set = IdentitySet.empty(limits).admit(evs('a', [0, 1, 2]), 1).next;
     const plain = makeEvent('no identity');

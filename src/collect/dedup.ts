@@ -43,6 +43,32 @@ export interface Admission {
   pruned: number;
 }
 
+export interface IdAdmission extends Omit<Admission, 'fresh'> {
+  /** Per identity, 1 when it is to be committed; undefined when all of them are. */
+  fresh: Uint8Array | undefined;
+}
+
+/** One origin's sequence numbers in the batch being admitted (see admitIds). */
+interface BatchSeqs {
+  /** In arrival order, each once. */
+  seqs: number[];
+  /** The highest so far. */
+  last: number;
+  /** All of seqs, made once one came below `last`. */
+  seen: Set<number> | undefined;
+  /** seqs is rising. */
+  sorted: boolean;
+  /** What the set already holds for the origin. */
+  known: { hot: readonly number[] | undefined; cold: readonly number[] | undefined };
+}
+
+/** Whether `seq`, not above b.last, is already in the batch (making b.seen on first need). */
+function inBatch(b: BatchSeqs, seq: number): boolean {
+  if (seq === b.last) return true; // the highest so far is in the batch
+  b.seen ??= new Set(b.seqs);
+  return b.seen.has(seq);
+}
+
 const NO_ORIGINS: ReadonlyMap<string, OriginEntry> = new Map();
 
 export class IdentitySet {
@@ -113,29 +139,56 @@ export class IdentitySet {
    * events' identities already parsed (identityOf of each event, same order).
    */
   admit(events: readonly Event[], now: number, ids?: ReadonlyArray<EventIdentity | undefined>): Admission {
-    const fresh: Event[] = [];
-    const added = new Map<string, Set<number>>();
+    const a = this.admitIds(ids ?? events.map(identityOf), now);
+    const fresh = a.fresh === undefined ? events.slice() : events.filter((_, i) => a.fresh![i] === 1);
+    return { fresh, duplicates: a.duplicates, next: a.next, pruned: a.pruned, added: a.added };
+  }
+
+  /**
+   * admit() on the identities alone: `fresh` marks the ones to commit (1: an unseen identity's first
+   * occurrence, or no identity), undefined when all are. Identities of one origin usually come in
+   * rising runs (a file's lines, a sender's batches), which are noted without hashing; a set of the
+   * batch's sequence numbers is only made for an origin once one comes out of order.
+   */
+  admitIds(ids: ReadonlyArray<EventIdentity | undefined>, now: number): IdAdmission {
+    let fresh: Uint8Array | undefined;
+    const batch = new Map<string, BatchSeqs>();
     let duplicates = 0;
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      const id = ids ? ids[i] : identityOf(e);
-      if (!id) {
-        fresh.push(e);
-        continue;
+    let cur: BatchSeqs | undefined;
+    let curOrigin: string | undefined;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!id) continue;
+      const origin = id.origin;
+      const seq = id.seq;
+      if (origin !== curOrigin) {
+        curOrigin = origin;
+        cur = batch.get(origin);
+        if (!cur) batch.set(origin, (cur = { seqs: [], last: -Infinity, seen: undefined, sorted: true, known: this.rangesOf(origin) }));
       }
-      let batch = added.get(id.origin);
-      if (this.has(id.origin, id.seq) || batch?.has(id.seq)) {
+      const b = cur!;
+      const dup = seq <= b.last ? inBatch(b, seq) : false;
+      if (dup || inRanges(b.known.hot, seq) || inRanges(b.known.cold, seq)) {
         duplicates++;
+        (fresh ??= new Uint8Array(ids.length).fill(1))[i] = 0;
         continue;
       }
-      if (!batch) added.set(id.origin, (batch = new Set()));
-      batch.add(id.seq);
-      fresh.push(e);
+      if (seq <= b.last) b.sorted = false;
+      else b.last = seq;
+      b.seen?.add(seq);
+      b.seqs.push(seq);
     }
-    const ranges = new Map<string, number[]>();
-    for (const [origin, seqs] of added) ranges.set(origin, toRanges(seqs));
-    const { next, pruned } = this.with(ranges, now);
-    return { fresh, duplicates, next, pruned, added: ranges };
+    const added = new Map<string, number[]>();
+    batch.forEach((b, origin) => {
+      if (b.seqs.length > 0) added.set(origin, toRanges(b.seqs, b.sorted));
+    });
+    const { next, pruned } = this.with(added, now);
+    return { fresh, duplicates, next, pruned, added };
+  }
+
+  /** The intervals held for `origin`, hot and cold (undefined where none). */
+  private rangesOf(origin: string): { hot: readonly number[] | undefined; cold: readonly number[] | undefined } {
+    return { hot: this.origins.get(origin)?.ranges, cold: this.cold.size > 0 ? this.cold.get(origin)?.ranges : undefined };
   }
 
   /** This set plus `added` (flat sorted intervals per origin), pruned to the limits. */
@@ -289,10 +342,12 @@ function inRanges(r: readonly number[] | undefined, seq: number): boolean {
   return false;
 }
 
-function toRanges(seqs: Set<number>): number[] {
-  const sorted = [...seqs].sort((a, b) => a - b);
+/** Distinct sequence numbers as flat intervals; `sorted` when they are already rising. */
+function toRanges(seqs: readonly number[], sorted: boolean): number[] {
+  const ordered: ArrayLike<number> = sorted ? seqs : Float64Array.from(seqs).sort();
   const out: number[] = [];
-  for (const s of sorted) {
+  for (let i = 0; i < ordered.length; i++) {
+    const s = ordered[i]!;
     if (out.length > 0 && out[out.length - 1]! + 1 === s) out[out.length - 1] = s;
     else out.push(s, s);
   }

@@ -4,7 +4,7 @@ import type { TopologyConfig, TopologyContext } from '../../compute/api.js';
 import { isRowBatch, rowFieldIndex, type RowBatch } from '../../compute/row-batch.js';
 import type { Tuple } from '../../compute/tuple.js';
 import { Cooler, IdentitySet, type IdentitySetLimits } from '../../collect/dedup.js';
-import type { Event, EventIdentity } from '../../core/event.js';
+import type { EventIdentity } from '../../core/event.js';
 import { writeFileAtomic } from '../../core/fs.js';
 import { DelimitedRecordFormat, type FileNameFormat } from '../files/format.js';
 import { RollingFileWriter, type RollingPosition, type Row } from '../files/rolling-writer.js';
@@ -60,8 +60,6 @@ interface ArchiveState {
 }
 
 type Item = { row: Row; id: EventIdentity | undefined } | RowBatch;
-
-const NO_HEADERS: Event = { headers: {}, body: Buffer.alloc(0) };
 
 export class ArchiveBolt extends BatchingStoreBolt<Item> {
   private writer!: RollingFileWriter;
@@ -146,23 +144,10 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
       for (const b of batches) for (let r = 0; r < b.count; r++) ids.push(of?.(b, r));
     } else for (const i of items as Exclude<Item, RowBatch>[]) ids.push(i.id);
     const now = this.o.now?.() ?? Date.now();
-    const admission = this.ids.admit(new Array<Event>(ids.length).fill(NO_HEADERS), now, ids);
+    const admission = this.ids.admitIds(ids, now);
     // with duplicates: which records to write (the first of each identity not archived before)
-    let keep: Uint8Array | undefined;
-    if (admission.duplicates > 0) {
-      keep = new Uint8Array(ids.length);
-      const seen = new Set<string>();
-      for (let k = 0; k < ids.length; k++) {
-        const id = ids[k];
-        if (id) {
-          const key = `${id.origin}\u0000${id.seq}`;
-          if (seen.has(key) || this.ids.has(id.origin, id.seq)) continue;
-          seen.add(key);
-        }
-        keep[k] = 1;
-      }
-      this.duplicates += admission.duplicates;
-    }
+    const keep = admission.fresh;
+    this.duplicates += admission.duplicates;
     let wrote = false;
     if (batches) {
       const records = this.format.formatBatches(batches, keep);
