@@ -36,28 +36,33 @@ describe('IdentitySet', () => {
     const known = new Set<string>();
     for (let round = 0; round < 200; round++) {
       const ids: ({ origin: string; seq: number } | undefined)[] = [];
-      const base = Math.floor(rand() * 300);
-      for (let i = 0; i < 1 + Math.floor(rand() * 60); i++) {
+      const base = Math.floor(rand() * 300) - 100; // negative sequence numbers too
+      const len = 1 + Math.floor(rand() * 60);
+      for (let i = 0; i < len; i++) {
         const r = rand();
         const origin = `o${Math.floor(rand() * 3)}`;
         // mostly rising runs, some going back, some repeats, some without identity
-        const seq = r < 0.6 ? base + i : r < 0.8 ? base + Math.floor(rand() * 40) : r < 0.9 ? base + i - 1 : -1;
-        ids.push(seq < 0 ? undefined : { origin, seq });
+        const seq = r < 0.6 ? base + i : r < 0.8 ? base + Math.floor(rand() * 40) : base + i - 1;
+        ids.push(r < 0.9 ? { origin, seq } : undefined);
       }
       const a = set.admitIds(ids, round);
       const inBatch = new Set<string>();
+      const added = new Map<string, number[]>(); // fresh seqs per origin, origins in order of their first fresh one
       const want = ids.map((id) => {
         if (!id) return 1;
         const k = `${id.origin}/${id.seq}`;
         if (known.has(k) || inBatch.has(k)) return 0;
         inBatch.add(k);
+        added.set(id.origin, [...(added.get(id.origin) ?? []), id.seq]);
         return 1;
       });
       assert.deepEqual([...(a.fresh ?? want.map(() => 1))], want, `round ${round}`);
       assert.equal(a.duplicates, want.filter((w) => w === 0).length);
+      const ranges = (seqs: number[]) => merge([], seqs.sort((x, y) => x - y).flatMap((q) => [q, q]));
+      assert.deepEqual([...a.added].map(([o, r]) => [o, [...r]]), [...added].map(([o, q]) => [o, ranges(q)]), `round ${round}: added`);
       for (const k of inBatch) known.add(k);
       set = a.next;
-      if (round % 50 === 49) set = set.cool(round, 0).next; // move every origin to the cold part
+      if (round % 50 === 49) set = set.cool(round + 1, 0).next; // move every origin to the cold part
       for (const k of known) {
         const [o, q] = k.split('/');
         assert.equal(set.has(o!, Number(q)), true, `round ${round}: ${k} held`);

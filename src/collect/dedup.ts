@@ -148,17 +148,20 @@ export class IdentitySet {
    * admit() on the identities alone: `fresh` marks the ones to commit (1: an unseen identity's first
    * occurrence, or no identity), undefined when all are. Identities of one origin usually come in
    * rising runs (a file's lines, a sender's batches), which are noted without hashing; a set of the
-   * batch's sequence numbers is only made for an origin once one comes out of order.
+   * batch's sequence numbers is only made for an origin once one comes out of order. An identity
+   * whose seq is not a safe integer counts as none (identityOf never makes one).
    */
   admitIds(ids: ReadonlyArray<EventIdentity | undefined>, now: number): IdAdmission {
     let fresh: Uint8Array | undefined;
     const batch = new Map<string, BatchSeqs>();
+    // origins in the order of their first fresh identity: `with` keeps that order (least recently seen first)
+    const order: string[] = [];
     let duplicates = 0;
     let cur: BatchSeqs | undefined;
     let curOrigin: string | undefined;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      if (!id) continue;
+      if (!id || !Number.isSafeInteger(id.seq)) continue;
       const origin = id.origin;
       const seq = id.seq;
       if (origin !== curOrigin) {
@@ -176,12 +179,14 @@ export class IdentitySet {
       if (seq <= b.last) b.sorted = false;
       else b.last = seq;
       b.seen?.add(seq);
+      if (b.seqs.length === 0) order.push(origin);
       b.seqs.push(seq);
     }
     const added = new Map<string, number[]>();
-    batch.forEach((b, origin) => {
-      if (b.seqs.length > 0) added.set(origin, toRanges(b.seqs, b.sorted));
-    });
+    for (const origin of order) {
+      const b = batch.get(origin)!;
+      added.set(origin, toRanges(b.seqs, b.sorted));
+    }
     const { next, pruned } = this.with(added, now);
     return { fresh, duplicates, next, pruned, added };
   }
