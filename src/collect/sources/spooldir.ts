@@ -60,6 +60,8 @@ export class SpoolDirSource implements Source {
   private readonly encode: (s: string) => Buffer;
   /** Event bodies, one after another (core/slab.ts). */
   private readonly slab = new ByteSlab();
+  /** The read window's memory, shared by the readers of the files this source reads one after another. */
+  private readonly window: { buf?: Buffer } = {};
   private stopping = false;
   private loop?: Promise<void>;
   private wake?: () => void;
@@ -143,7 +145,7 @@ export class SpoolDirSource implements Source {
   private async consume(path: string, id: string, st: Stats, start: ReadPos, seq: number): Promise<void> {
     const fh = await open(path, 'r');
     const origin = `${this.ctx.agentId}/${this.ctx.name}/${id}`;
-    const reader = new LineReader(fh, st.size, this.cs, this.cfg.decodeErrorPolicy, this.cfg['deserializer.maxLineLength'], this.slab, isUtf8Charset(this.cfg['deserializer.outputCharset']));
+    const reader = new LineReader(fh, st.size, this.cs, this.cfg.decodeErrorPolicy, this.cfg['deserializer.maxLineLength'], this.slab, isUtf8Charset(this.cfg['deserializer.outputCharset']), this.window);
     this.current = { size: st.size, offset: start.offset };
     let pos = start;
     try {

@@ -71,7 +71,6 @@ const EMPTY = Buffer.alloc(0);
 
 export class LineReader {
   private cache: Buffer = EMPTY;
-  private windowBuf: Buffer | undefined;
   private cacheStart = 0;
   private readonly window: number;
 
@@ -88,6 +87,13 @@ export class LineReader {
      * string (InputCharset.utf8Bytes) comes as those bytes (Line.utf8), written into `slab`.
      */
     private readonly utf8Body = false,
+    /**
+     * The read window's memory. A source reading its files one after another passes one holder to
+     * each reader, so the window is allocated once, not once per file (1 MiB of external memory per
+     * file, which brings V8's full collections sooner; reading 30 call-record files took 1.30–1.37
+     * µs of CPU a line with one window, 1.37–1.41 with one per file).
+     */
+    private readonly windowMem: { buf?: Buffer } = {},
   ) {
     this.window = Math.max(WINDOW, MAX_CHAR_BYTES * maxChars + 2);
   }
@@ -135,16 +141,18 @@ export class LineReader {
   }
 
   /**
-   * Moves the read window to `pos`. Its memory is allocated once per file and reused: every line
-   * taken from it is copied out (into the event's body or a decoded string), so nothing refers to
-   * what a refill overwrites; the window is empty while the read is under way.
+   * Moves the read window to `pos`. Its memory (windowMem) is allocated once and reused, by the
+   * next refill and by the next file's reader: every line taken from it is copied out (into the
+   * event's body or a decoded string), so nothing refers to what a refill overwrites; the window is
+   * empty while the read is under way.
    */
   private async refill(pos: number): Promise<void> {
     this.cache = EMPTY;
     this.cacheStart = pos;
     const n = Math.max(0, Math.min(this.window, this.size - pos));
-    if (!this.windowBuf || this.windowBuf.length < n) this.windowBuf = Buffer.allocUnsafe(Math.min(this.window, Math.max(n, this.size)));
-    this.cache = await this.readInto(this.windowBuf.subarray(0, n), pos);
+    const mem = this.windowMem;
+    if (!mem.buf || mem.buf.length < n) mem.buf = Buffer.allocUnsafe(Math.min(this.window, Math.max(n, this.size)));
+    this.cache = await this.readInto(mem.buf.subarray(0, n), pos);
   }
 
   /** A line that fits in the read window, or undefined when the line is longer than the window. */
