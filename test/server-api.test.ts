@@ -89,6 +89,8 @@ describe('server HTTP API', () => {
     assert.equal((await get('/api/v1/topology/summary')).status, 200);
     assert.equal((await get('/api/v1/bus/topics')).status, 200);
     assert.ok('SOURCE.rpc' in (await get('/api/v1/collector/metrics')).body);
+    const writes = (r.body.stores as { kvWrites: { commits: number; cells: number; commitSeconds: number; failures: number } }).kvWrites;
+    assert.deepEqual({ ...writes, commitSeconds: writes.commitSeconds > 0 }, { commits: 1, cells: 4, commitSeconds: true, failures: 0 }, 'the write of the four cells above');
   });
 
   it('serves the embedded log over monsoon:// and names it in monsoon-bus.addr', async () => {
@@ -122,6 +124,9 @@ describe('server HTTP API', () => {
     const text = await r.text();
     assert.equal(r.status, 200);
     assert.match(text, /monsoon_bus_partition_latest_offset\{topic="calls",partition="2"\} 0/);
+    assert.match(text, /monsoon_kv_commits_total\{store="[^"]+"\} 1\n/);
+    assert.match(text, /monsoon_kv_cells_written_total\{store="[^"]+"\} 4\n/);
+    assert.match(text, /monsoon_kv_write_failures_total\{store="[^"]+"\} 0\n/);
     assert.match(text, /rpc/);
   });
 });

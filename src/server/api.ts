@@ -3,7 +3,7 @@
  *
  *   GET /health                                   200 {status:'ok'} or 503 naming stuck components
  *   GET /api/v1/status                            uptime, data dir, bus address, collector counters,
- *                                                 topics, consumer lag, topology summary
+ *                                                 topics, consumer lag, topology summary, KV store writes
  *   GET /api/v1/collector/metrics                 the collector's counters (Flume's JSON)
  *   GET /api/v1/bus/topics                        topics with partitions (earliest/latest offsets)
  *   GET /api/v1/bus/lag[?group=g]                 per-partition lag of g (default: every topology's group)
@@ -11,7 +11,8 @@
  *   GET /api/v1/store/:table/row/:rowkey[?family=&column=]      one row of the key-value store
  *   GET /api/v1/store/:table/scan?prefix=|start=&stop=&limit=   rows in key order (limit ≤ 10,000, default 100)
  *   GET /api/v1/store/:table/count[?prefix=]                    cells in the table (or under a row-key prefix)
- *   GET /metrics                                  Prometheus text: collector, topologies, bus offsets and lag
+ *   GET /metrics                                  Prometheus text: collector, topologies, bus offsets and lag,
+ *                                                 key-value store writes
  */
 import type { FastifyInstance } from 'fastify';
 import { prometheusText, registerComputeRoutes } from '../compute/rest.js';
@@ -66,7 +67,7 @@ export async function startServerApi(s: Ctx, o: { host: string; port: number }):
       topics: await topics(s),
       lag: await lag(s, s.groups()),
       topologies: s.cluster.summary().topologies,
-      stores: { kv: s.config.stores.kv, archive: s.config.stores.archive, kvTables: s.kv.store.tableNames() },
+      stores: { kv: s.config.stores.kv, archive: s.config.stores.archive, kvTables: s.kv.store.tableNames(), kvWrites: s.kv.store.writeStats() },
     };
   });
 
@@ -108,11 +109,26 @@ export async function startServerApi(s: Ctx, o: { host: string; port: number }):
     const parts = [await prometheusText(s.cluster)];
     if (s.collector) parts.push((await s.collector.snapshot()).prometheus);
     parts.push(await busMetrics(s));
+    parts.push(await kvMetrics(s));
     return parts.join('\n');
   });
 
   await app.listen({ host: o.host, port: o.port });
   return { app, port: (app.server.address() as { port: number }).port };
+}
+
+/** The key-value store's writes (KvStore.writeStats), as counters labelled with the store's directory. */
+async function kvMetrics(s: Ctx): Promise<string> {
+  const { Counter, Registry } = await import('prom-client');
+  const reg = new Registry();
+  const w = s.kv.store.writeStats();
+  const labels = { store: s.config.stores.kv };
+  const counter = (name: string, help: string, v: number) => new Counter({ name, help, labelNames: ['store'], registers: [reg] }).inc(labels, v);
+  counter('monsoon_kv_commits_total', 'transactions the key-value store committed (one per written batch)', w.commits);
+  counter('monsoon_kv_cells_written_total', 'cells in those transactions', w.cells);
+  counter('monsoon_kv_commit_seconds_total', "time the store's writer thread spent in them: puts, commit and sync", w.commitSeconds);
+  counter('monsoon_kv_write_failures_total', 'writes the writer did not commit (a refused cell, a failed commit, a lost writer thread)', w.failures);
+  return reg.metrics();
 }
 
 async function busMetrics(s: Ctx): Promise<string> {

@@ -163,6 +163,21 @@ describe('kv store', () => {
     );
     await replay;
     assert.equal(t.get('r')[0]?.value.toString(), 'v');
+    const w = store.writeStats();
+    assert.deepEqual({ commits: w.commits, cells: w.cells, failures: w.failures }, { commits: 1, cells: 1, failures: 1 }, 'the lost write counts as a failure, the replay as a commit');
+    await store.close();
+  });
+
+  it('counts the commits, their cells and the writer thread\'s time in them', async () => {
+    const store = KvStore.open(scratchDir('kv-'));
+    const t = store.table('t');
+    assert.deepEqual(store.writeStats(), { commits: 0, cells: 0, commitSeconds: 0, failures: 0 });
+    for (let b = 0; b < 3; b++) await t.write(Array.from({ length: 1000 * (b + 1) }, (_, i) => ({ row: `r${b}-${i}`, family: 'f', qualifier: 'q', value: 'v' })));
+    const w = store.writeStats();
+    assert.equal(w.commits, 3);
+    assert.equal(w.cells, 6000);
+    assert.ok(w.commitSeconds > 0 && w.commitSeconds < 60, `${w.commitSeconds} s`);
+    assert.equal(w.failures, 0);
     await store.close();
   });
 

@@ -5,7 +5,7 @@ import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lm
 import { ErrorCodes, errorMessage, MonsoonError } from '../../core/errors.js';
 import { CellBatch, decodeKey, encodeKey, escapePart, prefixEnd, prefixRange } from './keys.js';
 import { checkFamilyName, checkTableName, invalid } from './names.js';
-import { checkBatch, KvWriter, within } from './writer.js';
+import { checkBatch, KvWriter, within, type KvWriteStats } from './writer.js';
 
 /**
  * The embedded key-value store (HBase's data model on LMDB): tables of rows; a row holds cells
@@ -174,6 +174,11 @@ export class KvStore {
     });
     this.tables.set(name, t);
     return t;
+  }
+
+  /** What this process's writes to the store did so far: commits, cells, the writer thread's time in them, failures. */
+  writeStats(): KvWriteStats {
+    return { ...this.writer.stats };
   }
 
   /** Names of the tables in the store. */

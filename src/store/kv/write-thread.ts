@@ -28,6 +28,7 @@ function write(m: Extract<ToWriter, { type: 'write' }>): FromWriter {
   try {
     const db = table(m.table);
     const order = putOrder(buf, ends);
+    const t0 = performance.now();
     root.transactionSync(() => {
       for (let j = 0; j < order.length; j++) {
         const i = order[j]!;
@@ -35,7 +36,7 @@ function write(m: Extract<ToWriter, { type: 'write' }>): FromWriter {
         db.putSync(buf.subarray(i === 0 ? 0 : ends[2 * i - 1]!, k), buf.subarray(k, ends[2 * i + 1]!));
       }
     });
-    return { type: 'written', id: m.id };
+    return { type: 'written', id: m.id, ms: performance.now() - t0 };
   } catch (e) {
     const message = String((e as { message?: unknown } | null)?.message ?? e);
     // a key or value LMDB cannot hold fails the same way on every replay; anything else (an I/O

@@ -28,7 +28,7 @@ export type ToWriter = { type: 'write'; id: number; table: string; buf: ArrayBuf
 /** Writer thread → main. `refused`: LMDB cannot hold a cell of the batch (a replay fails alike). */
 export type FromWriter =
   | { type: 'ready' }
-  | { type: 'written'; id: number }
+  | { type: 'written'; id: number; ms: number }
   | { type: 'failed'; id: number; message: string; refused: boolean }
   | { type: 'closed' };
 
@@ -47,6 +47,7 @@ export function checkBatch(table: string, batch: CellBatch, cells: number): void
 
 interface Pending {
   table: string;
+  cells: number;
   resolve(): void;
   reject(e: Error): void;
 }
@@ -66,7 +67,18 @@ export async function within(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
+/** What a store's writer did so far (this process): committed transactions, their cells and time. */
+export interface KvWriteStats {
+  commits: number;
+  cells: number;
+  /** Time the writer thread spent in committed transactions: the puts, the commit and its sync. */
+  commitSeconds: number;
+  /** Writes handed to the writer that it did not commit (a cell LMDB refused, a failed commit, a lost thread, a closed or unopenable store). */
+  failures: number;
+}
+
 export class KvWriter {
+  readonly stats: KvWriteStats = { commits: 0, cells: 0, commitSeconds: 0, failures: 0 };
   private thread: Thread | undefined;
   private nextId = 1;
   private closed = false;
@@ -92,12 +104,12 @@ export class KvWriter {
    * a closed writer.
    */
   write(table: string, batch: CellBatch, cells: number): Promise<void> {
-    if (this.closed) return Promise.reject(new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${table}: the key-value store ${this.dir} is closed`, { retriable: true }));
-    if (this.startFailure !== undefined) return Promise.reject(new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${table}: the writer thread of ${this.dir} could not open it: ${this.startFailure}`));
+    if (this.closed) return this.failed(new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${table}: the key-value store ${this.dir} is closed`, { retriable: true }));
+    if (this.startFailure !== undefined) return this.failed(new MonsoonError(ErrorCodes.STORE_UNAVAILABLE, `table ${table}: the writer thread of ${this.dir} could not open it: ${this.startFailure}`));
     try {
       checkBatch(table, batch, cells);
     } catch (e) {
-      return Promise.reject(e as Error);
+      return this.failed(e as Error);
     }
     let buf = batch.buf;
     const ends = batch.ends.length === 2 * cells ? batch.ends : batch.ends.subarray(0, 2 * cells);
@@ -115,11 +127,15 @@ export class KvWriter {
     try {
       t.worker.postMessage({ type: 'write', id, table, buf: ab, bytes, ends } satisfies ToWriter, transfer);
     } catch (e) {
-      return Promise.reject(invalid(`table ${table}: the batch could not be handed to the writer thread: ${(e as Error).message}`));
+      return this.failed(invalid(`table ${table}: the batch could not be handed to the writer thread: ${(e as Error).message}`));
     }
     return new Promise<void>((resolve, reject) => {
       if (t.pending.size === 0) t.worker.ref(); // a write in flight keeps the process alive
-      t.pending.set(id, { table, resolve, reject });
+      const failed = (e: Error) => {
+        this.stats.failures++;
+        reject(e);
+      };
+      t.pending.set(id, { table, cells, resolve, reject: failed });
     });
   }
 
@@ -145,6 +161,11 @@ export class KvWriter {
     await within(t.worker.terminate(), ms);
   }
 
+  private failed(e: unknown): Promise<never> {
+    this.stats.failures++;
+    return Promise.reject(e as Error);
+  }
+
   private started(): Thread {
     if (this.thread) return this.thread;
     const t: Thread = { worker: new Worker(this.module(), { workerData: { options: this.options } satisfies WriterInit }), pending: new Map(), ready: false };
@@ -161,6 +182,9 @@ export class KvWriter {
       const p = settle(m.id);
       if (!p) return;
       if (m.type === 'written') {
+        this.stats.commits++;
+        this.stats.cells += p.cells;
+        this.stats.commitSeconds += m.ms / 1000;
         try {
           this.written();
         } finally {
