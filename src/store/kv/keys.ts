@@ -41,25 +41,40 @@ export function encodeKey(...parts: Buffer[]): Buffer {
   return out;
 }
 
-/** Splits an encoded key back into its parts; throws on bytes encodeKey cannot have produced. */
+/**
+ * Splits an encoded key back into its parts; throws on bytes encodeKey cannot have produced. The
+ * parts do not share memory with `key` (LMDB reuses the memory of the keys it returns): the key is
+ * copied once, and a part without escapes is a view of that copy.
+ */
 export function decodeKey(key: Buffer): Buffer[] {
   const parts: Buffer[] = [];
-  let cur: number[] = [];
+  let own: Buffer | undefined;
+  let start = 0; // where the current part begins
+  let escaped = false; // it holds an escaped 0x00
   for (let i = 0; i < key.length; i++) {
-    const b = key[i]!;
-    if (b !== ESC) {
-      cur.push(b);
-      continue;
-    }
-    const next = key[++i];
-    if (next === ESC_ZERO) cur.push(ESC);
+    if (key[i] !== ESC) continue;
+    const next = key[i + 1];
+    if (next === ESC_ZERO) escaped = true;
     else if (next === TERM) {
-      parts.push(Buffer.from(cur));
-      cur = [];
-    } else throw new Error(`malformed cell key at byte ${i}`);
+      parts.push(escaped ? unescape(key, start, i) : (own ??= Buffer.from(key)).subarray(start, i));
+      start = i + 2;
+      escaped = false;
+    } else throw new Error(`malformed cell key at byte ${i + 1}`);
+    i++;
   }
-  if (cur.length) throw new Error('malformed cell key: unterminated part');
+  if (start < key.length) throw new Error('malformed cell key: unterminated part');
   return parts;
+}
+
+/** Bytes [s, e) of an encoded key with each 0x00 0xFF turned back into 0x00. */
+function unescape(key: Buffer, s: number, e: number): Buffer {
+  const out = Buffer.allocUnsafe(e - s);
+  let o = 0;
+  for (let i = s; i < e; i++) {
+    out[o++] = key[i]!;
+    if (key[i] === ESC) i++;
+  }
+  return out.subarray(0, o);
 }
 
 /** The key range of rows starting with `prefix`: [escape(prefix), next) where next is the first key past them. */

@@ -34,6 +34,19 @@ describe('kv cell keys', () => {
     for (const c of cells) assert.deepEqual(decodeKey(c.key), [c.row, Buffer.from('f'), c.q]);
   });
 
+  it('decode to copies of their parts, and refuse bytes encodeKey cannot have produced', () => {
+    const row = Buffer.from([0x00, 0x61, 0x00, 0x00, 0xff]);
+    const key = encodeKey(row, Buffer.from(''), Buffer.from('q\u0000'));
+    const parts = decodeKey(key);
+    assert.deepEqual(parts, [row, Buffer.alloc(0), Buffer.from('q\u0000')]);
+    key.fill(0x7a);
+    assert.deepEqual(parts, [row, Buffer.alloc(0), Buffer.from('q\u0000')], 'the parts do not share memory with the key');
+    assert.deepEqual(decodeKey(Buffer.alloc(0)), []);
+    assert.throws(() => decodeKey(Buffer.from([0x61, 0x00, 0x02])), /malformed cell key at byte 2/);
+    assert.throws(() => decodeKey(Buffer.from([0x61, 0x00])), /malformed cell key at byte 2/);
+    assert.throws(() => decodeKey(Buffer.from([0x61, 0x00, 0x01, 0x62])), /unterminated part/);
+  });
+
   it('are put in the order of the 4 bytes after the prefix all share, equal ones in batch order', () => {
     const batchOf = (rows: string[]) => {
       const b = new CellBatch(rows.length);
