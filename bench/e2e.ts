@@ -11,7 +11,9 @@
  *   that window: a store commit lands thousands at once);
  * - latency: for the first record of every generated file, from the file's rename into the landing
  *   directory (the moment a spooling source may see it) until a read-only LMDB reader in this process
- *   finds its cell (polled every PROBE_MS = 20 ms: finer polling costs the chain CPU), p50 / p99 / max;
+ *   finds its cell (one lookup of the cell's column, which firstRecordOf predicts from the file's
+ *   seed and build time; polled every PROBE_MS = 20 ms: finer polling costs the chain CPU), p50 /
+ *   p99 / max;
  * - peak RSS of each process (VmHWM), the generator's included, and the server's peak anonymous RSS
  *   (sampled: RSS without mapped files — LMDB's map of the KV store counts in RSS as page cache);
  * - CPU time per process (user + system) and per record: unlike records/s it barely moves when
@@ -34,8 +36,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CdrGenerator } from '../src/demo/cdr/generator.js';
-import { cdrRowKey } from '../src/demo/cdr/etl.js';
-import { accountOf, prng } from '../src/demo/cdr/record.js';
+import { cdrQualifier, cdrRowKey } from '../src/demo/cdr/etl.js';
+import { CDR_FAMILY } from '../src/demo/cdr/topology.js';
+import { firstRecordOf, prng } from '../src/demo/cdr/record.js';
 import { KvStore } from '../src/store/kv/store.js';
 import { cpuSeconds, freePort, kill9, peakRssMiB, rssAnonMiB, spawnMonsoon, type Proc } from '../test/support/procs.js';
 import { summariseProfile } from './profile.js';
@@ -89,12 +92,17 @@ async function main(): Promise<void> {
     const agent = spawnMonsoon(['agent', '-n', 'agent', '-f', AGENT_CONFIG, '--data-dir', agentDir, '--agent-id', 'bench/agent', '--no-reload'], { CDR_SPOOL_DIR: landing, CDR_AGENT_DIR: agentDir, CDR_COLLECTOR_HOST: '127.0.0.1', CDR_COLLECTOR_PORT: String(collector) }, [...agentNodeArgs, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}-agent`] : [])]);
     procs.push(agent);
 
-    const gen = new CdrGenerator({ dir: landing, statePath: join(dir, 'generator.json'), records: N, rate: RATE, fileRecords: FILE_RECORDS });
+    const builtAt = new Map<number, number>();
+    const gen = new CdrGenerator({ dir: landing, statePath: join(dir, 'generator.json'), records: N, rate: RATE, fileRecords: FILE_RECORDS, onFile: (first, _n, nowMs) => builtAt.set(first, nowMs) });
     await gen.open();
     const { runId, seed } = JSON.parse(readFileSync(join(dir, 'generator.json'), 'utf8')) as { runId: string; seed: number };
-    // the first record of the file starting at `first`: its account is the first draw of the file's PRNG (record.ts makeCdr)
-    const probe = (first: number) => ({ row: cdrRowKey(accountOf((prng((seed ^ Math.imul(first + 1, 0x9e3779b1)) >>> 0)() * 10_000) | 0)), suffix: `#${runId}-${first}` });
-    const pending = new Map<number, { row: string; suffix: string; at: number }>();
+    // the cell of the first record of the file starting at `first`: its account and start time are
+    // the file's PRNG's first draws (record.ts firstRecordOf), its qualifier `<time>#<record id>`
+    const probe = (first: number) => {
+      const { account, startMs } = firstRecordOf(prng((seed ^ Math.imul(first + 1, 0x9e3779b1)) >>> 0), builtAt.get(first)!);
+      return { row: cdrRowKey(account), column: `${CDR_FAMILY}:${cdrQualifier(startMs, `${runId}-${first}`)}` };
+    };
+    const pending = new Map<number, { row: string; column: string; at: number }>();
     const latencies: number[] = [];
     let seen = 0;
     const t0 = Date.now();
@@ -129,7 +137,7 @@ async function main(): Promise<void> {
         let probed = 0;
         for (const [f, p] of pending) {
           if (probed++ === PROBE_OLDEST) break;
-          if (t.get(p.row).some((c) => c.qualifier.toString('latin1').endsWith(p.suffix))) {
+          if (t.get(p.row, { columns: [p.column] }).length > 0) {
             latencies.push(now - p.at);
             pending.delete(f);
           }

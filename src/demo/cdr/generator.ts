@@ -29,6 +29,8 @@ export interface CdrGeneratorOptions extends CdrGenOptions {
   fileRecords?: number;
   /** Seed of the run (default: random, fixed in the state file at the first start). */
   seed?: number;
+  /** Called for each file this process builds, with its first record and the clock it was built at. */
+  onFile?: (first: number, records: number, nowMs: number) => void;
 }
 
 interface GenState {
@@ -112,6 +114,7 @@ export class CdrGenerator {
       const r = prng((st.seed ^ Math.imul(first + 1, 0x9e3779b1)) >>> 0);
       const now = Date.now();
       const body = this.files.build(st.runId, first, n, now, r, this.opts);
+      this.opts.onFile?.(first, n, now);
       const tmp = join(this.opts.dir, `${name}.tmp`);
       const fh = await open(tmp, 'w');
       try {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { cdrRowKey, parseCdr, parseCdrTime } from './etl.js';
-import { accountOf, CDR_FIELD_COUNT, CDR_FIELDS, CdrFileBuilder, formatCdrTime, makeCdr, prng } from './record.js';
+import { accountOf, CDR_FIELD_COUNT, CDR_FIELDS, CdrFileBuilder, firstRecordOf, formatCdrTime, makeCdr, prng } from './record.js';
 
 describe('call-detail records', () => {
   it('have 100 fields, Latin-1 text, some fields over 1,000 bytes, and parse back', () => {
@@ -59,6 +59,17 @@ describe('call-detail records', () => {
 
   it('row keys are the account reversed', () => {
     assert.equal(cdrRowKey('8613812345678'), '8765432183168');
+  });
+
+  it("firstRecordOf predicts a built file's first account and start time, as the ETL reads them", () => {
+    const files = new CdrFileBuilder();
+    for (let seed = 0; seed < 300; seed++) {
+      const now = Date.UTC(2026, 10, 22, 0, 0, 0, 0) + seed * 3_333_337; // ms parts and midnights
+      const first = files.build('run', seed * 10, 3, now, prng(seed)).toString('latin1').split('\n')[0]!;
+      const p = parseCdr(first);
+      assert.ok(p.ok, first);
+      assert.deepEqual(firstRecordOf(prng(seed), now), { account: p.value.account, startMs: p.value.time }, `seed ${seed}`);
+    }
   });
 });
 

@@ -263,10 +263,23 @@ const CORE_EXT_RUNS = prebuiltRuns(0xc07e, (b, p, r, k) => {
 });
 
 /**
+ * The account and the start time (ms since the epoch, in whole seconds as the record shows it) of
+ * the first record a file built from `r` at `nowMs` holds: writeCdr's first two draws, the
+ * subscriber and the start (no defect is drawn in between when no records are made malformed on
+ * purpose). For probes that look that record up without reading the file (bench/e2e.ts).
+ */
+export function firstRecordOf(r: () => number, nowMs: number, subscribers = 10_000): { account: string; startMs: number } {
+  const sub = (r() * subscribers) | 0;
+  const start = nowMs - ((r() * 600_000) | 0);
+  return { account: accountOf(sub), startMs: Math.floor(Math.trunc(start) / 1000) * 1000 };
+}
+
+/**
  * Writes one record (without '\n') at `p` of `b`, which has RECORD_MAX + the run id's length bytes
- * free there; returns the end. The first draw of `r` is always the subscriber, so a reader knowing
- * the seed of a file can predict its first record's account (bench/e2e.ts and the demo probe that
- * way).
+ * free there; returns the end. The first draw of `r` is always the subscriber and the second the
+ * start time (without malformed records), so a reader knowing the seed of a file and when it was
+ * built can predict its first record's account and start (firstRecordOf; bench/e2e.ts and the demo
+ * probe that way).
  */
 function writeCdr(b: Uint8Array, p: number, runId: Uint8Array, seq: number, nowMs: number, r: () => number, subs: number, longShare: number, malformedShare: number): number {
   const sub = (r() * subs) | 0;
