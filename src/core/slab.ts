@@ -11,6 +11,8 @@
  * line in many, each kept body may hold up to 64 KiB where a pool slice held 8 KiB. Empty bodies
  * hold nothing.
  */
+import { isAscii } from 'node:buffer';
+
 export const SLAB_BYTES = 64 * 1024;
 /** Larger pieces get a buffer of their own, so one piece never wastes most of a slab. */
 const OWN_FROM = SLAB_BYTES / 8;
@@ -21,6 +23,8 @@ export class ByteSlab {
   private used = 0;
   private wordBuf: ArrayBufferLike | undefined;
   private words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  /** Offsets of a line's high bytes (latin1AsUtf8); grows to the longest line seen. */
+  private highs = new Int32Array(0);
 
   /** A copy of `src`. */
   copy(src: Uint8Array): Buffer {
@@ -46,53 +50,66 @@ export class ByteSlab {
   }
 
   /**
-   * ISO-8859-1 bytes as UTF-8, without a string in between: runs of ASCII are copied, every byte from
-   * 0x80 becomes its two-byte sequence. Where src's bytes sit on 4-byte boundaries of their buffer,
-   * 16 bytes at a time are checked for a high bit (four words OR-ed); only a block with one is looked
-   * at byte by byte. A 1 KB call record with a few Latin-1 letters took 0.76 µs, one word at a time
-   * 0.98 and decoding it to a string and encoding that 0.91 (measured side by side); and no 1 KB
-   * string is left for the garbage collector.
+   * ISO-8859-1 bytes as UTF-8, without a string in between. Lines without a byte from 0x80 (the
+   * common case for logs) are one native ASCII check and one copy. Otherwise the offsets of the high
+   * bytes are found first — where src's bytes sit on 4-byte boundaries of their buffer, 16 bytes at a
+   * time (four words OR-ed), only a block with a high bit byte by byte — which gives the exact size;
+   * the line is copied in one piece and then widened in place from its end: each run after a high
+   * byte moves up by the number of high bytes up to it (one memmove), and the high byte becomes its
+   * two-byte sequence. A 1 KB call record with a few Latin-1 letters: 0.70 µs, copying run by run
+   * and converting byte by byte 0.85–0.93 (measured side by side; decoding to a string and encoding
+   * that took about 1.2 times as long as run by run); the same line in ASCII 0.28 against 0.54–0.86.
+   * No 1 KB string is left for the garbage collector.
    */
   latin1AsUtf8(src: Uint8Array): Buffer {
     const n = src.length;
     if (n === 0) return EMPTY;
-    const worst = 2 * n;
+    const h = isAscii(src) ? 0 : this.findHigh(src);
+    const size = n + h;
     let out: Buffer;
     let at: number;
-    if (worst >= OWN_FROM) {
-      out = Buffer.allocUnsafe(worst); // copied to its exact size below, so a body holds no slack
+    if (size >= OWN_FROM) {
+      out = Buffer.allocUnsafe(size);
       at = 0;
     } else {
-      at = this.room(worst);
+      at = this.room(size);
       out = this.buf;
+      this.used = at + size;
     }
-    let p = at;
-    let from = 0; // start of the ASCII run not yet copied
+    out.set(src, at);
+    const pos = this.highs;
+    let end = at + n; // end of the run after the high byte at hand, where it lies now
+    for (let j = h - 1; j >= 0; j--) {
+      const k = at + pos[j]!;
+      const d = j + 1; // high bytes up to and including this one: how far the run moves
+      if (end - k > 17) out.copyWithin(k + 1 + d, k + 1, end);
+      else for (let q = end - 1; q > k; q--) out[q + d] = out[q]!;
+      const c = src[k - at]!;
+      out[k + j] = 0xc0 | (c >> 6);
+      out[k + j + 1] = 0x80 | (c & 0x3f);
+      end = k;
+    }
+    return size >= OWN_FROM ? out : out.subarray(at, at + size);
+  }
+
+  /** Puts the offsets of src's bytes from 0x80 into `highs`, in order; returns how many there are. */
+  private findHigh(src: Uint8Array): number {
+    const n = src.length;
+    if (this.highs.length < n) this.highs = new Int32Array(Math.max(n, 2 * this.highs.length));
+    const pos = this.highs;
+    let h = 0;
     const base = src.byteOffset;
     const w = this.wordsOf(src.buffer);
     const head = Math.min(n, (4 - (base & 3)) & 3); // blocks start at head, head + 16, …
-    for (let i = 0; i < n; ) {
-      if (i >= head && ((i - head) & 15) === 0 && i + 16 <= n) {
-        const wi = (base + i) >>> 2;
-        if (((w[wi]! | w[wi + 1]! | w[wi + 2]! | w[wi + 3]!) & 0x80808080) === 0) {
-          i += 16;
-          continue;
-        }
-      }
-      const c = src[i]!;
-      if (c >= 0x80) {
-        if (i > from) p = copyRun(src, from, i, out, p);
-        out[p] = 0xc0 | (c >> 6);
-        out[p + 1] = 0x80 | (c & 0x3f);
-        p += 2;
-        from = i + 1;
-      }
-      i++;
+    let i = 0;
+    for (; i < head; i++) if (src[i]! >= 0x80) pos[h++] = i;
+    for (; i + 16 <= n; i += 16) {
+      const wi = (base + i) >>> 2;
+      if (((w[wi]! | w[wi + 1]! | w[wi + 2]! | w[wi + 3]!) & 0x80808080) === 0) continue;
+      for (let k = i; k < i + 16; k++) if (src[k]! >= 0x80) pos[h++] = k;
     }
-    if (n > from) p = copyRun(src, from, n, out, p);
-    if (out !== this.buf) return Buffer.from(out.subarray(0, p));
-    this.used = p;
-    return out.subarray(at, p);
+    for (; i < n; i++) if (src[i]! >= 0x80) pos[h++] = i;
+    return h;
   }
 
   /**
@@ -115,14 +132,4 @@ export class ByteSlab {
     this.used = 0;
     return 0;
   }
-}
-
-/** Copies src[from, to) to out at `p`; returns the offset after it. Short runs by a loop, long ones by one memcpy. */
-function copyRun(src: Uint8Array, from: number, to: number, out: Buffer, p: number): number {
-  if (to - from < 16) {
-    for (let i = from; i < to; i++) out[p++] = src[i]!;
-    return p;
-  }
-  out.set(src.subarray(from, to), p);
-  return p + to - from;
 }

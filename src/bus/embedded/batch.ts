@@ -203,24 +203,21 @@ class LogRecord implements ConsumedRecord {
 export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: string, partition: number, from: number, max: number, out: ConsumedRecord[]): void {
   const end = pos + h.size;
   let p = pos + BATCH_HEADER;
-  const need = (n: number) => {
-    if (p + n > end) throw new MalformedBatch(`a record runs past the end of batch ${h.baseOffset}`);
-  };
   for (let i = 0; i < h.count && max > 0; i++) {
-    need(12);
+    if (p + 12 > end) overrun(h);
     const timestamp = buf.readDoubleLE(p);
     const klen = buf.readInt32LE(p + 8);
     p += 12;
     let key: Buffer | null = null;
     if (klen >= 0) {
-      need(klen);
+      if (p + klen > end) overrun(h);
       key = buf.subarray(p, p + klen);
       p += klen;
     }
-    need(4);
+    if (p + 4 > end) overrun(h);
     const vlen = buf.readUInt32LE(p);
     p += 4;
-    need(vlen + 2);
+    if (p + vlen + 2 > end) overrun(h);
     const offset = h.baseOffset + i;
     const take = offset >= from;
     const value = take ? buf.subarray(p, p + vlen) : undefined;
@@ -229,12 +226,12 @@ export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: s
     const hc = buf.readUInt16LE(p);
     p += 2;
     for (let j = 0; j < hc; j++) {
-      need(2);
+      if (p + 2 > end) overrun(h);
       const nl = buf.readUInt16LE(p);
-      need(2 + nl + 4);
+      if (p + 2 + nl + 4 > end) overrun(h);
       p += 2 + nl;
       const vl = buf.readUInt32LE(p);
-      need(4 + vl);
+      if (p + 4 + vl > end) overrun(h);
       p += 4 + vl;
     }
     if (value) {
@@ -242,6 +239,10 @@ export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: s
       max--;
     }
   }
+}
+
+function overrun(h: BatchHeader): never {
+  throw new MalformedBatch(`a record runs past the end of batch ${h.baseOffset}`);
 }
 
 /** The first record timestamp ≥ `ts` in a checked batch, as an offset, or -1. */
