@@ -11,8 +11,6 @@
  * line in many, each kept body may hold up to 64 KiB where a pool slice held 8 KiB. Empty bodies
  * hold nothing.
  */
-import { isAscii } from 'node:buffer';
-
 export const SLAB_BYTES = 64 * 1024;
 /** Larger pieces get a buffer of their own, so one piece never wastes most of a slab. */
 const OWN_FROM = SLAB_BYTES / 8;
@@ -50,21 +48,20 @@ export class ByteSlab {
   }
 
   /**
-   * ISO-8859-1 bytes as UTF-8, without a string in between. Lines without a byte from 0x80 (the
-   * common case for logs) are one native ASCII check and one copy. Otherwise the offsets of the high
-   * bytes are found first — where src's bytes sit on 4-byte boundaries of their buffer, 16 bytes at a
+   * ISO-8859-1 bytes as UTF-8, without a string in between. (A caller that sees mostly ASCII lines
+   * checks them with node:buffer's isAscii and copies those, as the spooling line reader does; this
+   * is for the others.) The offsets of the high bytes are found first — where src's bytes sit on 4-byte boundaries of their buffer, 16 bytes at a
    * time (four words OR-ed), only a block with a high bit byte by byte — which gives the exact size;
    * the line is copied in one piece to the end of that extent and the part up to its last high byte
    * moves down into place run by run (one memmove a run), each high byte becoming its two-byte
    * sequence. A 1 KB call record with a few Latin-1 letters: 0.66–1.13 µs against 0.72–1.22 moving
    * runs up from the end and 1.16–1.40 copying run by run and converting byte by byte (measured side
-   * by side, three rounds each, on a machine whose speed varied); the same line in ASCII 0.28
-   * against 0.54–0.86. No 1 KB string is left for the garbage collector.
+   * by side, three rounds each, on a machine whose speed varied). No 1 KB string is left for the garbage collector.
    */
   latin1AsUtf8(src: Uint8Array): Buffer {
     const n = src.length;
     if (n === 0) return EMPTY;
-    const h = isAscii(src) ? 0 : this.findHigh(src);
+    const h = this.findHigh(src);
     const size = n + h;
     let out: Buffer;
     let at: number;
