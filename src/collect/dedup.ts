@@ -54,19 +54,10 @@ interface BatchSeqs {
   seqs: number[];
   /** The highest so far. */
   last: number;
-  /** All of seqs, made once one came below `last`. */
-  seen: Set<number> | undefined;
   /** seqs is rising. */
   sorted: boolean;
   /** What the set already holds for the origin. */
   known: { hot: readonly number[] | undefined; cold: readonly number[] | undefined };
-}
-
-/** Whether `seq`, not above b.last, is already in the batch (making b.seen on first need). */
-function inBatch(b: BatchSeqs, seq: number): boolean {
-  if (seq === b.last) return true; // the highest so far is in the batch
-  b.seen ??= new Set(b.seqs);
-  return b.seen.has(seq);
 }
 
 const NO_ORIGINS: ReadonlyMap<string, OriginEntry> = new Map();
@@ -147,9 +138,12 @@ export class IdentitySet {
   /**
    * admit() on the identities alone: `fresh` marks the ones to commit (1: an unseen identity's first
    * occurrence, or no identity), undefined when all are. Identities of one origin usually come in
-   * rising runs (a file's lines, a sender's batches), which are noted without hashing; a set of the
-   * batch's sequence numbers is only made for an origin once one comes out of order. An identity
-   * whose seq is not a safe integer counts as none (identityOf never makes one).
+   * rising runs (a file's lines, a sender's batches), which are noted without hashing. An origin whose
+   * numbers go back (a batch polled from several partitions) has them sorted once, which its
+   * intervals need anyway; only when that shows one twice are its identities walked again with a set
+   * to mark the later occurrences (an archive batch of 100,000 polled from 4 partitions no longer
+   * builds a set of them all). An identity whose seq is not a safe integer counts as none
+   * (identityOf never makes one).
    */
   admitIds(ids: ReadonlyArray<EventIdentity | undefined>, now: number): IdAdmission {
     let fresh: Uint8Array | undefined;
@@ -167,25 +161,32 @@ export class IdentitySet {
       if (origin !== curOrigin) {
         curOrigin = origin;
         cur = batch.get(origin);
-        if (!cur) batch.set(origin, (cur = { seqs: [], last: -Infinity, seen: undefined, sorted: true, known: this.rangesOf(origin) }));
+        if (!cur) batch.set(origin, (cur = { seqs: [], last: -Infinity, sorted: true, known: this.rangesOf(origin) }));
       }
       const b = cur!;
-      const dup = seq <= b.last ? inBatch(b, seq) : false;
-      if (dup || inRanges(b.known.hot, seq) || inRanges(b.known.cold, seq)) {
+      // the highest so far is in the batch; one below it is checked once the batch is sorted
+      if (seq === b.last || inRanges(b.known.hot, seq) || inRanges(b.known.cold, seq)) {
         duplicates++;
         (fresh ??= new Uint8Array(ids.length).fill(1))[i] = 0;
         continue;
       }
-      if (seq <= b.last) b.sorted = false;
+      if (seq < b.last) b.sorted = false;
       else b.last = seq;
-      b.seen?.add(seq);
       if (b.seqs.length === 0) order.push(origin);
       b.seqs.push(seq);
     }
     const added = new Map<string, number[]>();
     for (const origin of order) {
       const b = batch.get(origin)!;
-      added.set(origin, toRanges(b.seqs, b.sorted));
+      let ordered: ArrayLike<number> = b.seqs;
+      if (!b.sorted) {
+        ordered = Float64Array.from(b.seqs).sort();
+        if (hasRepeat(ordered)) {
+          fresh ??= new Uint8Array(ids.length).fill(1);
+          duplicates += markRepeats(ids, origin, fresh);
+        }
+      }
+      added.set(origin, toRanges(ordered));
     }
     const { next, pruned } = this.with(added, now);
     return { fresh, duplicates, next, pruned, added };
@@ -348,15 +349,40 @@ function inRanges(r: readonly number[] | undefined, seq: number): boolean {
 }
 
 /** Distinct sequence numbers as flat intervals; `sorted` when they are already rising. */
-function toRanges(seqs: readonly number[], sorted: boolean): number[] {
-  const ordered: ArrayLike<number> = sorted ? seqs : Float64Array.from(seqs).sort();
+function toRanges(ordered: ArrayLike<number>): number[] {
   const out: number[] = [];
   for (let i = 0; i < ordered.length; i++) {
     const s = ordered[i]!;
-    if (out.length > 0 && out[out.length - 1]! + 1 === s) out[out.length - 1] = s;
-    else out.push(s, s);
+    const last = out.length - 1;
+    if (last > 0 && s <= out[last]! + 1) {
+      if (s > out[last]!) out[last] = s; // a repeat (see markRepeats) adds nothing
+    } else out.push(s, s);
   }
   return out;
+}
+
+/** Whether sorted `a` holds a value twice. */
+function hasRepeat(a: ArrayLike<number>): boolean {
+  for (let i = 1; i < a.length; i++) if (a[i] === a[i - 1]) return true;
+  return false;
+}
+
+/**
+ * Marks in `fresh` every later occurrence of an identity of `origin` still marked fresh (the batch
+ * sorted showed a repeat); returns how many it marked.
+ */
+function markRepeats(ids: ReadonlyArray<EventIdentity | undefined>, origin: string, fresh: Uint8Array): number {
+  const seen = new Set<number>();
+  let marked = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!id || id.origin !== origin || fresh[i] === 0 || !Number.isSafeInteger(id.seq)) continue;
+    if (seen.has(id.seq)) {
+      fresh[i] = 0;
+      marked++;
+    } else seen.add(id.seq);
+  }
+  return marked;
 }
 
 /** Merges two flat interval lists into one, coalescing overlapping and adjacent intervals. */
