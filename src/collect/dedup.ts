@@ -146,35 +146,12 @@ export class IdentitySet {
    * (identityOf never makes one).
    */
   admitIds(ids: ReadonlyArray<EventIdentity | undefined>, now: number): IdAdmission {
-    let fresh: Uint8Array | undefined;
     const batch = new Map<string, BatchSeqs>();
     // origins in the order of their first fresh identity: `with` keeps that order (least recently seen first)
     const order: string[] = [];
-    let duplicates = 0;
-    let cur: BatchSeqs | undefined;
-    let curOrigin: string | undefined;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (!id || !Number.isSafeInteger(id.seq)) continue;
-      const origin = id.origin;
-      const seq = id.seq;
-      if (origin !== curOrigin) {
-        curOrigin = origin;
-        cur = batch.get(origin);
-        if (!cur) batch.set(origin, (cur = { seqs: [], last: -Infinity, sorted: true, known: this.rangesOf(origin) }));
-      }
-      const b = cur!;
-      // the highest so far is in the batch; one below it is checked once the batch is sorted
-      if (seq === b.last || inRanges(b.known.hot, seq) || inRanges(b.known.cold, seq)) {
-        duplicates++;
-        (fresh ??= new Uint8Array(ids.length).fill(1))[i] = 0;
-        continue;
-      }
-      if (seq < b.last) b.sorted = false;
-      else b.last = seq;
-      if (b.seqs.length === 0) order.push(origin);
-      b.seqs.push(seq);
-    }
+    const scan = scanIds(ids, batch, order, (origin) => this.rangesOf(origin));
+    let fresh = scan.fresh;
+    let duplicates = scan.duplicates;
     const added = new Map<string, number[]>();
     for (const origin of order) {
       const b = batch.get(origin)!;
@@ -346,6 +323,48 @@ function inRanges(r: readonly number[] | undefined, seq: number): boolean {
     else return true;
   }
   return false;
+}
+
+/**
+ * admitIds' pass over the identities: duplicates of what the set holds, or of the highest number of
+ * the origin so far, are marked; the others noted per origin in `batch` (origins in `order` as first
+ * noted). A function of its own, apart from the once-a-batch code around it: V8 optimizes it once
+ * and keeps it, where the loop inside admitIds was compiled on the stack during a call and thrown
+ * away by the code after it (no type feedback yet), batch after batch.
+ */
+function scanIds(
+  ids: ReadonlyArray<EventIdentity | undefined>,
+  batch: Map<string, BatchSeqs>,
+  order: string[],
+  known: (origin: string) => BatchSeqs['known'],
+): { fresh: Uint8Array | undefined; duplicates: number } {
+  let fresh: Uint8Array | undefined;
+  let duplicates = 0;
+  let cur: BatchSeqs | undefined;
+  let curOrigin: string | undefined;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (!id || !Number.isSafeInteger(id.seq)) continue;
+    const origin = id.origin;
+    const seq = id.seq;
+    if (origin !== curOrigin) {
+      curOrigin = origin;
+      cur = batch.get(origin);
+      if (!cur) batch.set(origin, (cur = { seqs: [], last: -Infinity, sorted: true, known: known(origin) }));
+    }
+    const b = cur!;
+    // the highest so far is in the batch; one below it is checked once the batch is sorted
+    if (seq === b.last || inRanges(b.known.hot, seq) || inRanges(b.known.cold, seq)) {
+      duplicates++;
+      (fresh ??= new Uint8Array(ids.length).fill(1))[i] = 0;
+      continue;
+    }
+    if (seq < b.last) b.sorted = false;
+    else b.last = seq;
+    if (b.seqs.length === 0) order.push(origin);
+    b.seqs.push(seq);
+  }
+  return { fresh, duplicates };
 }
 
 /** Distinct sequence numbers as flat intervals; `sorted` when they are already rising. */

@@ -141,7 +141,7 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
     const ids: (EventIdentity | undefined)[] = [];
     if (batches) {
       const of = this.o.rowIdentity;
-      for (const b of batches) for (let r = 0; r < b.count; r++) ids.push(of?.(b, r));
+      for (const b of batches) pushIds(ids, b, of);
     } else for (const i of items as Exclude<Item, RowBatch>[]) ids.push(i.id);
     const now = this.o.now?.() ?? Date.now();
     const admission = this.ids.admitIds(ids, now);
@@ -178,4 +178,9 @@ export class ArchiveBolt extends BatchingStoreBolt<Item> {
     await this.writer.close();
     await this.save(this.writer.position(), this.ids.serializeHot());
   }
+}
+
+/** The identities of `b`'s rows, appended to `ids` (a function of its own: see encodeCells in kv.ts). */
+function pushIds(ids: (EventIdentity | undefined)[], b: RowBatch, of: ((b: RowBatch, r: number) => EventIdentity | undefined) | undefined): void {
+  for (let r = 0; r < b.count; r++) ids.push(of?.(b, r));
 }

@@ -79,16 +79,27 @@ export class DelimitedRecordFormat {
     let k = 0;
     for (const b of batches) {
       const idx = this.fields.map((f) => rowFieldIndex(b, f, 'a row batch to archive'));
-      for (let r = 0; r < b.count; r++, k++) {
-        if (keep !== undefined && keep[k] === 0) continue;
-        for (let i = 0; i < idx.length; i++) {
-          if (i > 0) out.bytes(fd);
-          out.range(b.buf, fieldStart(b, r, idx[i]!), fieldEnd(b, r, idx[i]!));
-        }
-        out.bytes(rd);
-      }
+      formatRows(out, b, idx, keep, k, fd, rd);
+      k += b.count;
     }
     return out.done();
+  }
+}
+
+/**
+ * The rows of `b` (fields `idx`) into `out`, leaving out those whose flag in `keep` (from index `k`
+ * on) is 0. A function of its own, apart from the once-a-call code around it: V8 optimizes it once
+ * and keeps it, where the loop inside formatBatches was compiled on the stack during a call and
+ * thrown away by the code after it, call after call.
+ */
+function formatRows(out: Output, b: RowBatch, idx: readonly number[], keep: Uint8Array | undefined, k: number, fd: Buffer, rd: Buffer): void {
+  for (let r = 0; r < b.count; r++, k++) {
+    if (keep !== undefined && keep[k] === 0) continue;
+    for (let i = 0; i < idx.length; i++) {
+      if (i > 0) out.bytes(fd);
+      out.range(b.buf, fieldStart(b, r, idx[i]!), fieldEnd(b, r, idx[i]!));
+    }
+    out.bytes(rd);
   }
 }
 
