@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import { after, before } from 'node:test';
+import { aliasBus } from '../../bus/shared.js';
+import { openKafkaBus } from '../../bus/kafka/kafka.js';
+import { mockTopics, startKafkaMock, type KafkaMock } from '../../../test/support/kafka.js';
 import { startNats, type NatsServer } from '../../../test/support/nats.js';
 import { startRedis, type RedisServer } from '../../../test/support/redis.js';
 import { channelContext, scratchDir } from '../testkit.js';
@@ -8,16 +11,25 @@ import { channelConformance, type ChannelFactory } from './conformance.js';
 
 /**
  * The channel conformance suite for the bus channel on the engines that run it across machines:
- * Redis Streams and NATS JetStream, each a throwaway server of this test. Every channel gets a
- * topic of its own.
+ * Redis Streams, NATS JetStream and Kafka, each a throwaway server of this test (Kafka: librdkafka's
+ * mock cluster, 3 brokers). Every channel gets a topic of its own.
+ *
+ * The mock cannot create topics over the protocol, so the Kafka channel reaches its bus through an
+ * alias (the channel's location is a path that opens the Kafka bus with the harness's topic catalog,
+ * test/support/kafka.ts); puts, takes, offsets and the consumer group go over the Kafka protocol.
  */
 let redis: RedisServer;
 let nats: NatsServer;
+let kafka: KafkaMock;
+const kafkaAlias = scratchDir('buschan-kafka-');
 before(async () => {
-  [redis, nats] = await Promise.all([startRedis(), startNats()]);
+  [redis, nats, kafka] = await Promise.all([startRedis(), startNats(), startKafkaMock(3)]);
+  const topics = mockTopics(kafka, 3);
+  // the mock holds every rebalance for a session timeout less 1 s: a short session keeps the suite quick
+  aliasBus(kafkaAlias, () => openKafkaBus(kafka.url, { topics: () => topics, sessionTimeoutMs: 4000, heartbeatMs: 300 }));
 });
 after(async () => {
-  await Promise.all([redis?.stop(), nats?.stop()]);
+  await Promise.all([redis?.stop(), nats?.stop(), kafka?.stop()]);
 });
 
 let topics = 0;
@@ -54,3 +66,4 @@ function factory(url: () => string): ChannelFactory {
 
 channelConformance('bus (Redis Streams)', factory(() => redis.url), { durable: true });
 channelConformance('bus (NATS JetStream)', factory(() => `nats://127.0.0.1:${nats.port}`), { durable: true });
+channelConformance('bus (Kafka, librdkafka mock cluster)', factory(() => kafkaAlias), { durable: true });
