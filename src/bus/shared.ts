@@ -24,12 +24,13 @@ export interface BusHandle {
 }
 
 /**
- * Embedded logs this thread reaches some other way: a worker thread of a process whose main thread
- * holds the log must not open its directory a second time (src/bus/thread/).
+ * Bus locations (paths) this thread reaches some other way: a worker thread of a process whose main
+ * thread holds an embedded log must not open its directory a second time (src/bus/thread/); a test
+ * may also point a path at a bus it opened itself (the Kafka channel suite, on a mock cluster).
  */
 const aliases = new Map<string, () => Promise<Bus>>();
 
-/** From now on, in this thread, naming `dir` (an embedded log's directory) opens the bus `open` gives. */
+/** From now on, in this thread, naming `dir` (an embedded log's directory, or any path) opens the bus `open` gives. */
 export function aliasBus(dir: string, open: () => Promise<Bus>): void {
   aliases.set(resolve(dir), open);
 }

@@ -29,7 +29,7 @@ describe('IdentitySet', () => {
     assert.equal(set.has('b', 0), false);
   });
 
-  it('admits random batches as a plain set would: runs, interleaved origins, repeats, seen ids hot and cold', () => {
+  it('admits random batches as a plain set would: runs, interleaved origins, repeats, seen ids hot and cold, seqs that are no identity', () => {
     let seed = 7;
     const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
     let set = IdentitySet.empty(limits);
@@ -40,16 +40,19 @@ describe('IdentitySet', () => {
       const len = 1 + Math.floor(rand() * 60);
       for (let i = 0; i < len; i++) {
         const r = rand();
-        const origin = `o${Math.floor(rand() * 3)}`;
-        // mostly rising runs, some going back, some repeats, some without identity
-        const seq = r < 0.6 ? base + i : r < 0.8 ? base + Math.floor(rand() * 40) : base + i - 1;
+        // every fourth round many origins (repeats in several of them in one batch)
+        const origin = `o${Math.floor(rand() * (round % 4 === 3 ? 25 : 3))}`;
+        // mostly rising runs, some going back, some repeats, some without identity, a few seqs that
+        // are not safe integers (no identity either)
+        const odd = [Number.NaN, 1.5, 2 ** 53, Number.POSITIVE_INFINITY, -0][Math.floor(rand() * 5)]!;
+        const seq = r < 0.6 ? base + i : r < 0.8 ? base + Math.floor(rand() * 40) : r < 0.87 ? base + i - 1 : odd;
         ids.push(r < 0.9 ? { origin, seq } : undefined);
       }
       const a = set.admitIds(ids, round);
       const inBatch = new Set<string>();
       const added = new Map<string, number[]>(); // fresh seqs per origin, origins in order of their first fresh one
       const want = ids.map((id) => {
-        if (!id) return 1;
+        if (!id || !Number.isSafeInteger(id.seq)) return 1;
         const k = `${id.origin}/${id.seq}`;
         if (known.has(k) || inBatch.has(k)) return 0;
         inBatch.add(k);

@@ -50,7 +50,7 @@ export interface IdAdmission extends Omit<Admission, 'fresh'> {
 
 /** One origin's sequence numbers in the batch being admitted (see admitIds). */
 interface BatchSeqs {
-  /** In arrival order, each once. */
+  /** In arrival order; one below `last` may repeat an earlier one (found once they are sorted). */
   seqs: number[];
   /** The highest so far. */
   last: number;
@@ -140,8 +140,8 @@ export class IdentitySet {
    * occurrence, or no identity), undefined when all are. Identities of one origin usually come in
    * rising runs (a file's lines, a sender's batches), which are noted without hashing. An origin whose
    * numbers go back (a batch polled from several partitions) has them sorted once, which its
-   * intervals need anyway; only when that shows one twice are its identities walked again with a set
-   * to mark the later occurrences (an archive batch of 100,000 polled from 4 partitions no longer
+   * intervals need anyway; only when that shows one twice is the batch walked again with a set per
+   * such origin to mark the later occurrences (an archive batch of 100,000 polled from 4 partitions no longer
    * builds a set of them all). An identity whose seq is not a safe integer counts as none
    * (identityOf never makes one).
    */
@@ -153,17 +153,19 @@ export class IdentitySet {
     let fresh = scan.fresh;
     let duplicates = scan.duplicates;
     const added = new Map<string, number[]>();
+    let repeated: Set<string> | undefined;
     for (const origin of order) {
       const b = batch.get(origin)!;
       let ordered: ArrayLike<number> = b.seqs;
       if (!b.sorted) {
         ordered = Float64Array.from(b.seqs).sort();
-        if (hasRepeat(ordered)) {
-          fresh ??= new Uint8Array(ids.length).fill(1);
-          duplicates += markRepeats(ids, origin, fresh);
-        }
+        if (hasRepeat(ordered)) (repeated ??= new Set()).add(origin);
       }
       added.set(origin, toRanges(ordered));
+    }
+    if (repeated) {
+      fresh ??= new Uint8Array(ids.length).fill(1);
+      duplicates += markRepeats(ids, repeated, fresh);
     }
     const { next, pruned } = this.with(added, now);
     return { fresh, duplicates, next, pruned, added };
@@ -367,7 +369,7 @@ function scanIds(
   return { fresh, duplicates };
 }
 
-/** Distinct sequence numbers as flat intervals; `sorted` when they are already rising. */
+/** Rising sequence numbers (a repeat adds nothing) as flat intervals. */
 function toRanges(ordered: ArrayLike<number>): number[] {
   const out: number[] = [];
   for (let i = 0; i < ordered.length; i++) {
@@ -387,19 +389,22 @@ function hasRepeat(a: ArrayLike<number>): boolean {
 }
 
 /**
- * Marks in `fresh` every later occurrence of an identity of `origin` still marked fresh (the batch
- * sorted showed a repeat); returns how many it marked.
+ * Marks in `fresh` every later occurrence of an identity of the `repeated` origins still marked
+ * fresh (their sorted numbers showed a repeat), in one pass over the batch; returns how many it
+ * marked.
  */
-function markRepeats(ids: ReadonlyArray<EventIdentity | undefined>, origin: string, fresh: Uint8Array): number {
-  const seen = new Set<number>();
+function markRepeats(ids: ReadonlyArray<EventIdentity | undefined>, repeated: ReadonlySet<string>, fresh: Uint8Array): number {
+  const seen = new Map<string, Set<number>>();
   let marked = 0;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
-    if (!id || id.origin !== origin || fresh[i] === 0 || !Number.isSafeInteger(id.seq)) continue;
-    if (seen.has(id.seq)) {
+    if (!id || fresh[i] === 0 || !repeated.has(id.origin) || !Number.isSafeInteger(id.seq)) continue;
+    let s = seen.get(id.origin);
+    if (!s) seen.set(id.origin, (s = new Set()));
+    if (s.has(id.seq)) {
       fresh[i] = 0;
       marked++;
-    } else seen.add(id.seq);
+    } else s.add(id.seq);
   }
   return marked;
 }
