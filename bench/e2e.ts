@@ -8,7 +8,10 @@
  *
  * - records/s: records stored (cells in the KV table) per second, from the first time records are
  *   found stored to the last, not counting those found the first time (they were processed before
- *   that window: a store commit lands thousands at once);
+ *   that window: a store commit lands thousands at once). At full speed the window includes the
+ *   tail, when the generator and then the agent have finished and the server has the cores to
+ *   itself; the rate the chain sustains with every stage busy is the highest BENCH_RATE it keeps up
+ *   with over a longer run (BENCH_RECORDS=1200000: records/s at the offered rate, latency flat);
  * - latency: for the first record of every generated file, from the file's rename into the landing
  *   directory (the moment a spooling source may see it) until a read-only LMDB reader in this process
  *   finds its cell (one lookup of the cell's column, which firstRecordOf predicts from the file's
