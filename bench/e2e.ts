@@ -11,7 +11,7 @@
  *   that window: a store commit lands thousands at once). At full speed the window includes the
  *   tail, when the generator and then the agent have finished and the server has the cores to
  *   itself; the rate the chain sustains with every stage busy is the highest BENCH_RATE it keeps up
- *   with over a longer run (BENCH_RECORDS=1200000: records/s at the offered rate, latency flat);
+ *   with over a longer run (bench/e2e-sustained.ts searches for it);
  * - latency: for the first record of every generated file, from the file's rename into the landing
  *   directory (the moment a spooling source may see it) until a read-only LMDB reader in this process
  *   finds its cell (one lookup of the cell's column, which firstRecordOf predicts from the file's
@@ -21,7 +21,8 @@
  *   (sampled: RSS without mapped files — LMDB's map of the KV store counts in RSS as page cache);
  * - CPU time per process (user + system) and per record: unlike records/s it barely moves when
  *   other work shares the machine, so it is the figure to compare changes by.
- * The last line is one JSON object (records_per_s, p50_latency_ms, p99_latency_ms, …).
+ * The last line is one JSON object (records_per_s, p50_latency_ms, p99_latency_ms, latency_trend:
+ * the median latency of the first and of the last quarter of the probes, …).
  *
  * BENCH_RECORDS (default 300,000), BENCH_RATE (records/s, default 0 = as fast as the generator
  * goes), BENCH_FILE_RECORDS (records per landed file, default 2,000), BENCH_PROFILE=1 runs the
@@ -175,6 +176,11 @@ async function main(): Promise<void> {
     agent.child.kill('SIGTERM');
     server.child.kill('SIGTERM');
     await Promise.all([agent.exited, server.exited]);
+    // probes find files oldest first, so the order of `latencies` is the files' order: a chain that
+    // falls behind shows it as later files waiting longer
+    const quarter = Math.floor(latencies.length / 4);
+    const median = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 50);
+    const trend = { first_quarter_p50_ms: median(latencies.slice(0, quarter)), last_quarter_p50_ms: median(latencies.slice(latencies.length - quarter)) };
     latencies.sort((a, b) => a - b);
     const secs = (lastStoredAt - firstStoredAt) / 1000;
     const result = {
@@ -187,6 +193,7 @@ async function main(): Promise<void> {
       p99_latency_ms: pct(latencies, 99),
       max_latency_ms: latencies[latencies.length - 1] ?? NaN,
       latency_samples: latencies.length,
+      latency_trend: trend,
       peak_rss: rss,
       cpu,
       cpu_us_per_record: { server: Math.round((cpu.server_s * 1e6) / N), agent: Math.round((cpu.agent_s * 1e6) / N), generator_and_bench: Math.round((cpu.generator_and_bench_s * 1e6) / N) },
