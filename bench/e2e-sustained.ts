@@ -29,6 +29,16 @@ interface E2eResult {
   cpu_us_per_record: Record<string, number>;
 }
 
+interface Run {
+  offered: number;
+  stored: number | null;
+  kept_up: boolean;
+  p50_latency_ms: number;
+  p99_latency_ms: number;
+  latency_trend: E2eResult['latency_trend'];
+  cpu_us_per_record: Record<string, number>;
+}
+
 /** One bench:e2e run at `rate`; its last output line parsed. */
 function run(rate: number): Promise<E2eResult> {
   return new Promise((resolve, reject) => {
@@ -50,18 +60,20 @@ function run(rate: number): Promise<E2eResult> {
 
 async function main(): Promise<void> {
   if (!(FROM > 0) || !(STEP > 0) || !(RECORDS > 0)) throw new Error('BENCH_SUSTAINED_FROM, BENCH_SUSTAINED_STEP and BENCH_RECORDS must be positive numbers');
-  const runs: Array<{ offered: number; stored: number | null; kept_up: boolean; p50_latency_ms: number; p99_latency_ms: number; latency_trend: E2eResult['latency_trend']; cpu_us_per_record: Record<string, number> }> = [];
+  const runs: Run[] = [];
   let sustained: number | null = null;
   for (let rate = FROM; rate <= MAX_RATE; rate += STEP) {
     const r = await run(rate);
     const t = r.latency_trend;
     const keptUp = r.records_per_s !== null && r.records_per_s >= 0.95 * rate && t.last_quarter_p50_ms <= t.first_quarter_p50_ms + 1000;
     runs.push({ offered: rate, stored: r.records_per_s, kept_up: keptUp, p50_latency_ms: r.p50_latency_ms, p99_latency_ms: r.p99_latency_ms, latency_trend: t, cpu_us_per_record: r.cpu_us_per_record });
-    process.stdout.write(`offered ${rate}/s: stored ${r.records_per_s}/s, latency p50 ${r.p50_latency_ms} ms p99 ${r.p99_latency_ms} ms (median ${t.first_quarter_p50_ms} ms in the first quarter, ${t.last_quarter_p50_ms} ms in the last): ${keptUp ? 'kept up' : 'fell behind'}\n`);
+    const latency = `latency p50 ${r.p50_latency_ms} ms p99 ${r.p99_latency_ms} ms (median ${t.first_quarter_p50_ms} ms in the first quarter, ${t.last_quarter_p50_ms} ms in the last)`;
+    process.stdout.write(`offered ${rate}/s: stored ${r.records_per_s}/s, ${latency}: ${keptUp ? 'kept up' : 'fell behind'}\n`);
     if (!keptUp) break;
     sustained = rate;
   }
-  process.stdout.write(JSON.stringify({ sustained_records_per_s: sustained, reference_records_per_s: REFERENCE, ratio_to_reference: sustained === null ? null : Math.round((sustained / REFERENCE) * 100) / 100, records_per_run: RECORDS, runs }) + '\n');
+  const ratio = sustained === null ? null : Math.round((sustained / REFERENCE) * 100) / 100;
+  process.stdout.write(JSON.stringify({ sustained_records_per_s: sustained, reference_records_per_s: REFERENCE, ratio_to_reference: ratio, records_per_run: RECORDS, runs }) + '\n');
 }
 
 main().catch((e: unknown) => {

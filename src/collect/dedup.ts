@@ -138,11 +138,11 @@ export class IdentitySet {
   /**
    * admit() on the identities alone: `fresh` marks the ones to commit (1: an unseen identity's first
    * occurrence, or no identity), undefined when all are. Identities of one origin usually come in
-   * rising runs (a file's lines, a sender's batches), which are noted without hashing. An origin whose
-   * numbers go back (a batch polled from several partitions) has them sorted once, which its
-   * intervals need anyway; only when that shows one twice is the batch walked again with a set per
-   * such origin to mark the later occurrences (an archive batch of 100,000 polled from 4 partitions no longer
-   * builds a set of them all). An identity whose seq is not a safe integer counts as none
+   * rising runs (a file's lines, a sender's batches), which are noted without hashing. An origin
+   * whose numbers go back (a batch polled from several partitions) has them sorted once, which its
+   * intervals need anyway; only when that shows one twice is the batch walked again, with a set per
+   * such origin, to mark the later occurrences (an archive batch of 100,000 polled from 4 partitions
+   * no longer builds a set of them all). An identity whose seq is not a safe integer counts as none
    * (identityOf never makes one).
    */
   admitIds(ids: ReadonlyArray<EventIdentity | undefined>, now: number): IdAdmission {
