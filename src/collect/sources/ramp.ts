@@ -1,7 +1,7 @@
 /**
  * Batch sizes of a source that reads a backlog (TAILDIR, spooldir): the first batch holds at most
- * RAMP_FIRST events and each delivered batch doubles the next one's size up to the configured
- * `batchSize`, which stays the maximum (the meaning Flume gives it). A process that starts behind a
+ * RAMP_FIRST events and each batch handed to the channel doubles the next one's size up to the
+ * configured `batchSize`, which stays the maximum (the meaning Flume gives it). A process that starts behind a
  * large backlog thus hands its first events to the channel, and every stage after it, after one small
  * commit and sync instead of a full batch's worth done while its code is still cold: the first events
  * come out of the pipeline sooner. Reads are unchanged (the sources read ahead in chunks). The ramp
@@ -24,7 +24,7 @@ export class BatchRamp {
     return this.cur;
   }
 
-  /** Called after a batch is delivered. */
+  /** Called for each batch handed to the channel (TAILDIR: once delivered; spooldir: as its commit starts). */
   grow(): void {
     if (this.cur < this.max) this.cur = Math.min(this.max, this.cur * 2);
   }

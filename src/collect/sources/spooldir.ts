@@ -21,6 +21,13 @@ import { TrackerDir, fileIdentity, parseProgress, type Progress } from './spool/
  * decoded stops only that file: it is reported, listed in the tracker dir and left in place, and the
  * source goes on with the other files. A line longer than deserializer.maxLineLength characters is
  * split into several events carrying `monsoon.split = i/n` (1-based) instead of being cut.
+ *
+ * Commits are one at a time and in order, each batch's after the one before it landed; meanwhile the
+ * source reads the next batch — of the same file or of the next one — so reading, decoding and the
+ * file system's round trips overlap the channel's commit and its disk sync instead of adding to them.
+ * A file is renamed or deleted (or, when it failed, recorded as failed) only once its last batch
+ * landed; a batch that fails discards the one read after it, and the source resumes from the
+ * committed marker as after a restart.
  */
 export const SPLIT_HEADER = 'monsoon.split';
 
@@ -68,6 +75,10 @@ export class SpoolDirSource implements Source {
   private current?: { size: number; offset: number };
   private queue: string[] = [];
   private readonly ramp: BatchRamp;
+  /** The commit in flight (with what follows it landing); at most one at a time. */
+  private inflight: Promise<boolean> | undefined;
+  /** Files whose last batch is in flight: not picked again, renamed or failed once it lands. */
+  private readonly settling = new Set<string>();
 
   constructor(
     private readonly cfg: SpoolDirConfig,
@@ -107,18 +118,40 @@ export class SpoolDirSource implements Source {
   private async run(): Promise<void> {
     while (!this.stopping) {
       try {
-        if (!(await this.step())) await this.sleep(this.cfg.pollDelay);
+        // nothing left to read: the last batch lands (or fails, caught below) before the source idles
+        if (!(await this.step()) && (await this.landed())) await this.sleep(this.cfg.pollDelay);
       } catch (err) {
         this.ctx.counters.inc('GenericProcessingFail', 1);
         this.ctx.log.error({ source: this.ctx.name, err: errorMessage(err) }, 'Spooling directory source failed a step; it retries from its last committed position.');
+        // what was read after the commit that failed is dropped: the next step resumes from the marker
+        await this.landed().catch(() => false);
+        this.settling.clear();
+        this.queue = [];
         await this.sleep(this.cfg.maxBackoff);
       }
+    }
+    await this.landed().catch((err: unknown) => this.ctx.log.error({ source: this.ctx.name, err: errorMessage(err) }, 'Spooling directory source failed its last commit while stopping; it resumes from its last committed position.'));
+  }
+
+  /**
+   * Resolves once the commit in flight (if any) landed and what follows it (rename, failure record)
+   * is done: true when it was committed, false when the source stopped before it could be; throws
+   * its error.
+   */
+  private async landed(): Promise<boolean> {
+    const p = this.inflight;
+    if (!p) return true;
+    try {
+      return await p;
+    } finally {
+      if (this.inflight === p) this.inflight = undefined;
     }
   }
 
   /** Does one unit of work (resume, finish or read a file); false when there was nothing to do. */
   private async step(): Promise<boolean> {
-    const m = parseProgress(this.ctx.processor.marker(this.key));
+    // While a batch is in flight the marker is about to change: the files it settles are skipped by pick.
+    const m = this.inflight ? undefined : parseProgress(this.ctx.processor.marker(this.key));
     if (m) {
       const st = await stat(m.path).catch(() => undefined);
       const id = st?.isFile() ? await fileIdentity(m.path, st) : undefined;
@@ -165,6 +198,9 @@ export class SpoolDirSource implements Source {
           events.push(this.toEvent(r.line, path, origin, seq + events.length));
           p = r.next;
         }
+        // checked once the batch before has landed, so a change made by then is seen before this batch
+        // goes; a source stopping meanwhile leaves this batch for its next start
+        if (!(await this.landed()) || this.stopping) return;
         const now = await fh.stat();
         if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
           const changed = await fileIdentity(path, now).catch(() => undefined);
@@ -173,25 +209,44 @@ export class SpoolDirSource implements Source {
         }
         const eof = bad === undefined && p.offset >= st.size && !p.split;
         const progress: Progress = { path, id, ino: st.ino, offset: p.offset, seq: seq + events.length, ...(p.split ? { split: p.split } : {}), ...(eof ? { done: true } : {}) };
-        if (!(await deliver(this.ctx, events, { [this.key]: JSON.stringify(progress) }, () => this.stopping))) return;
+        const last = bad !== undefined || eof;
+        if (last) this.settling.add(path);
+        this.handOff(events, progress, async () => {
+          if (bad !== undefined) {
+            await this.fail(path, [id], ErrorCodes.SOURCE_DECODE, `file ${path} has bytes that are not valid ${this.cs.name} at byte offset ${bad} (decodeErrorPolicy = FAIL); the lines before it were delivered, the file is left in place and skipped`);
+          } else if (eof) await this.finish(path, id);
+        });
         this.ramp.grow();
         pos = p;
         seq += events.length;
         this.current.offset = p.offset;
-        this.tracker.writeMeta(progress);
-        if (bad !== undefined) {
-          await this.fail(path, [id], ErrorCodes.SOURCE_DECODE, `file ${path} has bytes that are not valid ${this.cs.name} at byte offset ${bad} (decodeErrorPolicy = FAIL); the lines before it were delivered, the file is left in place and skipped`);
-          return;
-        }
-        if (eof) {
-          await this.finish(path, id);
-          return;
-        }
+        if (last) return;
       }
     } finally {
       this.current = undefined;
       await fh.close();
     }
+  }
+
+  /**
+   * Starts the commit of one batch (the one before it has landed) and what follows it landing: the
+   * tracker's meta file, then `after` (the file's rename or failure record).
+   */
+  private handOff(events: Event[], progress: Progress, after: () => Promise<void>): void {
+    const p = (async () => {
+      try {
+        if (!(await deliver(this.ctx, events, { [this.key]: JSON.stringify(progress) }, () => this.stopping))) return false;
+        this.tracker.writeMeta(progress);
+        await after();
+        return true;
+      } finally {
+        // (a no-op but for a file's last batch: only that one puts the file in the set)
+        this.settling.delete(progress.path);
+      }
+    })();
+    // awaited by landed(); until then a failure must not count as unhandled
+    p.catch(() => {});
+    this.inflight = p;
   }
 
   private toEvent(line: Line, path: string, origin: string, seq: number): Event {
@@ -240,6 +295,7 @@ export class SpoolDirSource implements Source {
     if (this.queue.length === 0) {
       const files: Array<{ path: string; st: Stats }> = [];
       for (const path of await this.list(this.dir)) {
+        if (this.settling.has(path)) continue;
         const st = await stat(path).catch(() => undefined);
         if (st?.isFile() && !(await this.failedBefore(path, st))) files.push({ path, st });
       }
@@ -256,6 +312,7 @@ export class SpoolDirSource implements Source {
     }
     while (this.queue.length > 0) {
       const path = this.queue.shift()!;
+      if (this.settling.has(path)) continue;
       const st = await stat(path).catch(() => undefined);
       if (st?.isFile() && !(await this.failedBefore(path, st))) return { path, st };
     }
