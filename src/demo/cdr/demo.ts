@@ -1,7 +1,7 @@
 /**
  * `monsoon demo cdr`: the README's main job, end to end on this machine.
  *
- *   CdrGenerator ─► <dir>/landing/*.cdr ─► `monsoon agent` (spooldir → file channel → thrift sink)
+ *   CdrGenerator ─► <dir>/landing/*.cdr ─► `monsoon agent` (spooldir → file channel → thrift sinks)
  *     ─► `monsoon server` (collector → bus topic cdr × 4 → cdr topology → KV table cdr + archive)
  *
  * The server and the agent are child processes (so either can be killed with kill -9, and the demo
