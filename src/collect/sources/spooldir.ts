@@ -79,6 +79,8 @@ export class SpoolDirSource implements Source {
   private inflight: Promise<boolean> | undefined;
   /** Files whose last batch is in flight: not picked again, renamed or failed once it lands. */
   private readonly settling = new Set<string>();
+  /** Bytes of the file the batch in flight covers, until it landed or failed. */
+  private landing = 0;
 
   constructor(
     private readonly cfg: SpoolDirConfig,
@@ -111,8 +113,9 @@ export class SpoolDirSource implements Source {
     this.ctx.counters.stopTime = Date.now();
   }
 
+  /** Bytes not committed yet: the rest of the file being read and the batch in flight. */
   backlog(): number {
-    return this.current ? this.current.size - this.current.offset : 0;
+    return (this.current ? this.current.size - this.current.offset : 0) + this.landing;
   }
 
   private async run(): Promise<void> {
@@ -124,7 +127,10 @@ export class SpoolDirSource implements Source {
         this.ctx.counters.inc('GenericProcessingFail', 1);
         this.ctx.log.error({ source: this.ctx.name, err: errorMessage(err) }, 'Spooling directory source failed a step; it retries from its last committed position.');
         // what was read after the commit that failed is dropped: the next step resumes from the marker
-        await this.landed().catch(() => false);
+        await this.landed().catch((e: unknown) => {
+          this.ctx.counters.inc('GenericProcessingFail', 1);
+          this.ctx.log.error({ source: this.ctx.name, err: errorMessage(e) }, 'Spooling directory source failed a commit; it retries from its last committed position.');
+        });
         this.settling.clear();
         this.queue = [];
         await this.sleep(this.cfg.maxBackoff);
@@ -211,7 +217,7 @@ export class SpoolDirSource implements Source {
         const progress: Progress = { path, id, ino: st.ino, offset: p.offset, seq: seq + events.length, ...(p.split ? { split: p.split } : {}), ...(eof ? { done: true } : {}) };
         const last = bad !== undefined || eof;
         if (last) this.settling.add(path);
-        this.handOff(events, progress, async () => {
+        this.handOff(events, progress, p.offset - pos.offset, async () => {
           if (bad !== undefined) {
             await this.fail(path, [id], ErrorCodes.SOURCE_DECODE, `file ${path} has bytes that are not valid ${this.cs.name} at byte offset ${bad} (decodeErrorPolicy = FAIL); the lines before it were delivered, the file is left in place and skipped`);
           } else if (eof) await this.finish(path, id);
@@ -232,7 +238,8 @@ export class SpoolDirSource implements Source {
    * Starts the commit of one batch (the one before it has landed) and what follows it landing: the
    * tracker's meta file, then `after` (the file's rename or failure record).
    */
-  private handOff(events: Event[], progress: Progress, after: () => Promise<void>): void {
+  private handOff(events: Event[], progress: Progress, bytes: number, after: () => Promise<void>): void {
+    this.landing = bytes;
     const p = (async () => {
       try {
         if (!(await deliver(this.ctx, events, { [this.key]: JSON.stringify(progress) }, () => this.stopping))) return false;
@@ -240,6 +247,7 @@ export class SpoolDirSource implements Source {
         await after();
         return true;
       } finally {
+        this.landing = 0;
         // (a no-op but for a file's last batch: only that one puts the file in the set)
         this.settling.delete(progress.path);
       }
