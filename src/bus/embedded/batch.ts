@@ -175,11 +175,11 @@ class LogRecord implements ConsumedRecord {
     const b = this.#buf;
     const headers: Record<string, string> = {};
     let p = this.#at + 2;
-    for (let j = b.readUInt16LE(this.#at); j > 0; j--) {
-      const nl = b.readUInt16LE(p);
+    for (let j = u16(b, this.#at); j > 0; j--) {
+      const nl = u16(b, p);
       const name = b.toString('utf8', p + 2, p + 2 + nl);
       p += 2 + nl;
-      const vl = b.readUInt32LE(p);
+      const vl = u32(b, p);
       if (name === '__proto__') Object.defineProperty(headers, name, { value: b.toString('utf8', p + 4, p + 4 + vl), enumerable: true, writable: true, configurable: true });
       else headers[name] = b.toString('utf8', p + 4, p + 4 + vl);
       p += 4 + vl;
@@ -206,7 +206,7 @@ export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: s
   for (let i = 0; i < h.count && max > 0; i++) {
     if (p + 12 > end) overrun(h);
     const timestamp = buf.readDoubleLE(p);
-    const klen = buf.readInt32LE(p + 8);
+    const klen = u32(buf, p + 8) | 0;
     p += 12;
     let key: Buffer | null = null;
     if (klen >= 0) {
@@ -215,7 +215,7 @@ export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: s
       p += klen;
     }
     if (p + 4 > end) overrun(h);
-    const vlen = buf.readUInt32LE(p);
+    const vlen = u32(buf, p);
     p += 4;
     if (p + vlen + 2 > end) overrun(h);
     const offset = h.baseOffset + i;
@@ -223,14 +223,14 @@ export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: s
     const value = take ? buf.subarray(p, p + vlen) : undefined;
     p += vlen;
     const at = p;
-    const hc = buf.readUInt16LE(p);
+    const hc = u16(buf, p);
     p += 2;
     for (let j = 0; j < hc; j++) {
       if (p + 2 > end) overrun(h);
-      const nl = buf.readUInt16LE(p);
+      const nl = u16(buf, p);
       if (p + 2 + nl + 4 > end) overrun(h);
       p += 2 + nl;
-      const vl = buf.readUInt32LE(p);
+      const vl = u32(buf, p);
       if (p + 4 + vl > end) overrun(h);
       p += 4 + vl;
     }
@@ -240,6 +240,11 @@ export function decodeRecords(buf: Buffer, pos: number, h: BatchHeader, topic: s
     }
   }
 }
+
+// Little-endian reads by bytes: Buffer#readUInt16LE/readUInt32LE are not inlined into
+// decodeRecords (a whole-run profile showed readUInt16LE alone at ~3% of the server's main thread).
+const u16 = (b: Buffer, p: number): number => b[p]! | (b[p + 1]! << 8);
+const u32 = (b: Buffer, p: number): number => (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16)) + b[p + 3]! * 0x1000000;
 
 function overrun(h: BatchHeader): never {
   throw new MalformedBatch(`a record runs past the end of batch ${h.baseOffset}`);
