@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ErrorCodes } from '../../core/errors.js';
 import type { Event } from '../../core/event.js';
 import { RecordingProcessor, sourceContext, waitUntil } from '../testkit.js';
 import { configureSource } from './configure.js';
@@ -141,6 +142,24 @@ describe('spooldir source: commits overlap reading', () => {
       await f.src.stop();
     }
     assert.deepEqual(proc.bodies(), []);
+  });
+
+  it('leaves a file that grew while its last batch committed in place, reported, instead of deleting unread lines', async () => {
+    const proc = new HeldProcessor();
+    const f = fixture(proc, { deletePolicy: 'immediate' });
+    rmSync(join(f.dir, 'b.log'));
+    await f.src.start();
+    try {
+      await waitUntil(() => proc.waiting === 1, 5000, "a.log's batch to reach the channel");
+      appendFileSync(join(f.dir, 'a.log'), 'a4\n');
+      proc.release();
+      await waitUntil(() => f.src.failures.length > 0, 5000, 'a.log to be reported');
+    } finally {
+      await f.src.stop();
+    }
+    assert.deepEqual(proc.bodies(), ['a1', 'a2', 'a3']);
+    assert.equal(f.src.failures[0]!.code, ErrorCodes.SOURCE_FILE_CHANGED);
+    assert.equal(readFileSync(join(f.dir, 'a.log'), 'utf8'), 'a1\na2\na3\na4\n');
   });
 
   it('stops only once the batch in flight landed, and finishes its file', async () => {

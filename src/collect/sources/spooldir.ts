@@ -220,7 +220,7 @@ export class SpoolDirSource implements Source {
         this.handOff(events, progress, p.offset - pos.offset, async () => {
           if (bad !== undefined) {
             await this.fail(path, [id], ErrorCodes.SOURCE_DECODE, `file ${path} has bytes that are not valid ${this.cs.name} at byte offset ${bad} (decodeErrorPolicy = FAIL); the lines before it were delivered, the file is left in place and skipped`);
-          } else if (eof) await this.finish(path, id);
+          } else if (eof) await this.finishRead(path, id, st);
         });
         this.ramp.grow();
         pos = p;
@@ -265,6 +265,22 @@ export class SpoolDirSource implements Source {
     const e: Event = { headers, body: line.ascii ?? line.utf8 ?? this.encode(line.text) };
     stampIdentity(e, origin, seq);
     return e;
+  }
+
+  /**
+   * After the last batch of a file read to its end landed: renames or deletes it, unless it changed
+   * since it was picked up (then it is reported and left in place: what was appended was not read)
+   * or its name now stands for another file (left for its own turn).
+   */
+  private async finishRead(path: string, id: string, st: Stats): Promise<void> {
+    const now = await stat(path).catch(() => undefined);
+    if (!now || now.ino !== st.ino || now.dev !== st.dev) return;
+    if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
+      const changed = await fileIdentity(path, now).catch(() => undefined);
+      await this.fail(path, changed === undefined ? [id] : [id, changed], ErrorCodes.SOURCE_FILE_CHANGED, `file ${path} changed after it was read to its end (size ${st.size} → ${now.size}); the lines read before were delivered, the file is left in place and skipped`);
+      return;
+    }
+    await this.finish(path, id);
   }
 
   /** Renames or deletes a fully committed file; safe to repeat after a crash (the marker says done). */
