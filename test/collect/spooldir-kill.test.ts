@@ -54,4 +54,32 @@ describe('spooldir source under kill -9', () => {
     assert.deepEqual(committed.flatMap((l) => l.bodies), lines);
     assert.equal(new Set(committed.flatMap((l) => l.seqs)).size, lines.length);
   });
+
+  it('many small files (the next one read while a commit is in flight): every line exactly once across two SIGKILLs', async () => {
+    const dir = join(work, 'spool-many');
+    const journal = join(work, 'journal-many');
+    mkdirSync(dir);
+    const files = Array.from({ length: 80 }, (_, f) => `f${String(f).padStart(3, '0')}.log`);
+    const linesOf = (name: string) => Array.from({ length: 25 }, (_, i) => `${name}-${i}`);
+    for (const name of files) writeFileSync(join(dir, name), linesOf(name).join('\n') + '\n');
+    const batches = () => readJournal(journal).length;
+    for (const killAt of [40, 130]) {
+      const c = startChild(dir, journal);
+      await waitUntil(() => batches() >= killAt, 15_000, `${killAt} committed batches`);
+      await kill9(c);
+    }
+    const done = () => files.every((n) => existsSync(join(dir, `${n}.COMPLETED`)));
+    assert.ok(!done(), 'killed before the last file');
+    const c = startChild(dir, journal);
+    try {
+      await waitUntil(done, 15_000, 'every file to be finished');
+    } finally {
+      await kill9(c);
+    }
+    const bodies = readJournal(journal).flatMap((l) => l.bodies);
+    assert.equal(new Set(bodies).size, bodies.length, 'no line twice');
+    assert.deepEqual([...bodies].sort(), files.flatMap(linesOf).sort());
+    // each file's lines in order
+    for (const name of files) assert.deepEqual(bodies.filter((b) => b.startsWith(`${name}-`)), linesOf(name));
+  });
 });
