@@ -38,6 +38,18 @@ describe('Utf8Strings', () => {
     }
   });
 
+  it('measures right when a batch is sized before it is written: each string measured again and again first', () => {
+    const u = new Utf8Strings();
+    const buf = Buffer.alloc(8192, 0xee);
+    for (let round = 0; round < 3; round++) {
+      for (let k = 0; k < 3; k++) for (const s of strings) assert.equal(u.length(s), Buffer.byteLength(s), `length of ${JSON.stringify(s.slice(0, 20))}`);
+      for (const s of strings) {
+        const end = u.write(buf, 0, s);
+        assert.deepEqual(buf.subarray(0, end), Buffer.from(s, 'utf8'), `bytes of ${JSON.stringify(s.slice(0, 20))}, round ${round}`);
+      }
+    }
+  });
+
   it('keeps the bytes of a recurring string and never hands them out for another string', () => {
     const u = new Utf8Strings();
     const buf = Buffer.alloc(256);

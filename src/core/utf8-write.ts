@@ -2,9 +2,12 @@
  * Measures and writes the short strings of record formats (header names and values) as UTF-8 into a
  * buffer being encoded, cheaper than Buffer.byteLength plus Buffer#write: two native calls per
  * string. Short ASCII strings (names, sequence numbers) are measured and written by a JS loop. A
- * longer string written again while it is among the last few written (an origin, a file path: once
- * per event) has its bytes kept, so it is encoded once per run and copied from then on; strings
- * written once, and strings over CACHED_MAX characters, take the native calls and are never copied.
+ * longer string measured or written again while it is among the last few seen (an origin, a file
+ * path: once per event) has its bytes kept, so it is encoded once per run and copied from then on;
+ * strings seen once, and strings over CACHED_MAX characters, take the native calls and are never
+ * copied. Measuring counts: an encoder sizes a whole batch before it writes any of it, and a batch
+ * usually starts a new origin (a new file), so waiting for the writes kept it only after every event
+ * of that batch had been measured natively.
  */
 
 /** Strings shorter than this are measured and written by a JS loop when they are ASCII. */
@@ -30,7 +33,7 @@ export class Utf8Strings {
       while (i < n && s.charCodeAt(i) < 0x80) i++;
       return i === n ? n : Buffer.byteLength(s);
     }
-    const b = this.cached(s, false);
+    const b = this.cached(s);
     return b ? b.length : Buffer.byteLength(s);
   }
 
@@ -47,7 +50,7 @@ export class Utf8Strings {
       }
       return i === n ? p : off + buf.write(s, off);
     }
-    const b = this.cached(s, true);
+    const b = this.cached(s);
     if (!b) return off + buf.write(s, off);
     const len = b.length;
     if (len < 128) {
@@ -59,12 +62,12 @@ export class Utf8Strings {
   }
 
   /**
-   * The kept bytes of `s`, or undefined. Writing (`written`) a string noted as written recently keeps
-   * its bytes; writing one that is not notes it.
+   * The kept bytes of `s`, or undefined. Measuring or writing a string noted as seen recently keeps
+   * its bytes; one that is not is noted.
    */
-  private cached(s: string, written: boolean): Buffer | undefined {
+  private cached(s: string): Buffer | undefined {
     for (let i = 0; i < RECENT; i++) if (this.strs[i] === s) return this.bytes[i]!;
-    if (!written || s.length > CACHED_MAX) return undefined;
+    if (s.length > CACHED_MAX) return undefined;
     for (let i = 0; i < RECENT; i++) {
       if (this.seen[i] !== s) continue;
       this.seen[i] = '';
