@@ -273,8 +273,16 @@ export class SpoolDirSource implements Source {
    * or its name now stands for another file (left for its own turn).
    */
   private async finishRead(path: string, id: string, st: Stats): Promise<void> {
-    const now = await stat(path).catch(() => undefined);
-    if (!now || now.ino !== st.ino || now.dev !== st.dev) return;
+    let now: Stats;
+    try {
+      now = await stat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      // recorded as failed, as finish does, so it is not read again once the marker moves on
+      await this.fail(path, [id], ErrorCodes.IO, `file ${path} was fully read but could not be checked before its rename or deletion: ${errorMessage(err)}`);
+      return;
+    }
+    if (now.ino !== st.ino || now.dev !== st.dev) return;
     if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
       const changed = await fileIdentity(path, now).catch(() => undefined);
       await this.fail(path, changed === undefined ? [id] : [id, changed], ErrorCodes.SOURCE_FILE_CHANGED, `file ${path} changed after it was read to its end (size ${st.size} → ${now.size}); the lines read before were delivered, the file is left in place and skipped`);
